@@ -1,0 +1,82 @@
+// Pure error analysis: trap kinds, wasm stack frames, categories, fingerprints, storm cap.
+// No DOM here, so `node --test` exercises all of it.
+
+// [pattern, kind]: the first match wins. Covers V8 (Chromium, Node), SpiderMonkey and JSC wording.
+const TRAPS = [
+  [/unreachable/i, 'unreachable'],
+  [/divi(de|sion) by zero|remainder by zero/i, 'divide_by_zero'],
+  [/unrepresentable in integer|invalid conversion|trunc/i, 'invalid_conversion'],
+  [/integer overflow|divide result unrepresentable/i, 'integer_overflow'],
+  [/call stack|too much recursion|stack overflow/i, 'stack_overflow'],
+  [/signature|indirect call|call_indirect|null function|function table/i, 'indirect_call_mismatch'],
+  [/table index/i, 'table_out_of_bounds'],
+  [/unaligned/i, 'unaligned_access'],
+  [/out of bounds|index out of bounds/i, 'memory_out_of_bounds'],
+  [/null pointer|null reference|dereferenc/i, 'null_dereference'],
+  [/out of memory|allocation failed|could not allocate/i, 'out_of_memory'],
+]
+
+/** The trap kind a message names, or undefined. */
+export function trapKind(message) {
+  for (const [re, kind] of TRAPS) if (re.test(message)) return kind
+}
+
+/**
+ * The `kind` of an error: the trap kind for WebAssembly traps and runtime faults (stack
+ * overflow, out of memory), else the JS error name (`TypeError`, `CompileError`, ...).
+ */
+export function errorKind(name, message) {
+  const trap = trapKind(message)
+  if (name == 'RuntimeError' || /^(stack_overflow|out_of_memory)$/.test(trap)) return trap || name
+  return name || 'Error'
+}
+
+/** critical: out of memory, SharedArrayBuffer, compile/link; runtime: traps and faults. */
+export function categorize(name, kind, message) {
+  if (kind == 'out_of_memory' || /SharedArrayBuffer|out of memory/i.test(message) ||
+    name == 'CompileError' || name == 'LinkError') return 'critical'
+  if (name == 'RuntimeError' || kind != name || /wasm|atomvm/i.test(message)) return 'runtime'
+  return 'application'
+}
+
+// Chromium `at NAME (URL:wasm-function[3]:0x5c)` or `at URL:wasm-function[3]:0x5c`;
+// Firefox `NAME@URL:wasm-function[3]:0x5c`; Safari `NAME@[wasm code]` (no index: skipped).
+const FRAME = /^\s*(?:at\s+(?:(.*?)\s+\()?|(.*?)@)?.*?wasm-function\[(\d+)\]:(0x[\da-f]+)/i
+
+/** The wasm frames of a stack, innermost first: [{fn, index, offset}]. */
+export function wasmFrames(stack) {
+  const out = []
+  for (const line of String(stack || '').split('\n')) {
+    const m = FRAME.exec(line)
+    const fn = m && (m[1] || m[2])
+    if (m) out.push({ fn: /^$|^wasm-function/.test(fn) ? undefined : fn, index: +m[3], offset: +m[4] })
+  }
+  return out
+}
+
+/** `name@wasm-function[i]:0xoffset`: one frame as a short, stable string. */
+export const frameText = f => f && `${f.fn ? f.fn + '@' : ''}wasm-function[${f.index}]:0x${f.offset.toString(16)}`
+
+/** Everything the SDK reports about one error (minus operation and memory). */
+export function describe(err, fallbackName = 'Error') {
+  const obj = typeof err == 'object' && err !== null
+  const e = obj ? err : { message: String(err) }
+  const name = String((obj && e.name) || fallbackName)
+  const message = String(e.message || '').slice(0, 2048)
+  const stack = typeof e.stack == 'string' ? e.stack.slice(0, 16384) : undefined
+  const kind = errorKind(name, message)
+  const frames = wasmFrames(stack)
+  return { kind, category: categorize(name, kind, message), message, stack,
+    frame: frameText(frames[0]), frames: frames.slice(0, 20) }
+}
+
+/** Storm cap: at most `perKey` errors per fingerprint and `total` overall per window. */
+export function createStorm(perKey = 5, total = 30, windowMs = 60000) {
+  let start = -Infinity, all = 0, seen = new Map()
+  return (key, now) => {
+    if (now - start >= windowMs) { start = now; all = 0; seen = new Map() }
+    const n = (seen.get(key) || 0) + 1
+    seen.set(key, n)
+    return n <= perKey && ++all <= total
+  }
+}

@@ -1,0 +1,29 @@
+// Session identity and per-session sampling. Pure apart from the storage passed in.
+
+/** n random characters of [0-9a-z]. */
+export function rid(n) {
+  let s = ''
+  for (const b of crypto.getRandomValues(new Uint8Array(n))) s += (b % 36).toString(36)
+  return s
+}
+
+/** FNV-1a of a string, mapped to [0, 1): a stable, uniform draw per session id. */
+export function draw(id) {
+  let h = 2166136261
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619)
+  return (h >>> 0) / 4294967296
+}
+
+/** Whether session `id` is kept at `rate` (0..1): the same answer on every page of the tab. */
+export const sampled = (id, rate = 1) => draw(id) < rate
+
+/** The tab's session id, kept in sessionStorage (random per tab, not a person). */
+export function sessionId(storage) {
+  try {
+    let id = storage.getItem('wasmwatch.session')
+    if (!id) storage.setItem('wasmwatch.session', id = rid(16))
+    return id
+  } catch {
+    return rid(16)
+  }
+}

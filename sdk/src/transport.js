@@ -1,0 +1,35 @@
+// The network side of the outbox: fetch (gzip where CompressionStream exists, keepalive when
+// small) and sendBeacon on page hide. The key rides in the query string, so beacons work.
+import { parseRetryAfter } from './outbox.js'
+
+export const ingestUrl = (endpoint, key) =>
+  String(endpoint).replace(/\/+$/, '') + '/api/v1/ingest?key=' + encodeURIComponent(key)
+
+const gzip = body => new Response(new Blob([body]).stream()
+  .pipeThrough(new CompressionStream('gzip'))).arrayBuffer()
+
+export function httpTransport(url) {
+  let zip = typeof CompressionStream == 'function'
+  return {
+    async send(body) {
+      const headers = { 'Content-Type': 'text/plain' }, zipped = zip && body.length > 1024
+      if (zipped) {
+        body = await gzip(body)
+        headers['Content-Encoding'] = 'gzip'
+      }
+      try {
+        const r = await fetch(url, { method: 'POST', body, headers, credentials: 'omit',
+          keepalive: (body.byteLength || body.length) < 60000 })
+        return { status: r.status, retryAfter: parseRetryAfter(r.headers.get('Retry-After')) }
+      } catch (e) {
+        // A server (or proxy) that refuses the gzip preflight looks like a network error:
+        // send plain from now on; the batch is retried with the same ids.
+        if (zipped && navigator.onLine) zip = false
+        throw e
+      }
+    },
+    beacon(body) {
+      try { return navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' })) } catch { return false }
+    },
+  }
+}

@@ -1,0 +1,64 @@
+// Auto-instrumentation of the four WebAssembly loading APIs.
+//
+// instantiateStreaming(src) is run as compileStreaming(src) then instantiate(module), and
+// instantiate(bytes) as compile(bytes) then instantiate(module): the same steps the spec
+// defines, with a clock between them. What each returns is unchanged, so Emscripten's and
+// wasm-bindgen's loaders (and their `instanceof` checks and fallbacks) work as before.
+
+/**
+ * Wraps `W`'s loaders and returns a function that restores them.
+ * hooks.loaded({url, streaming, start, compile_ms, instantiate_ms, end}) once per module,
+ * hooks.memory(WebAssembly.Memory) for each memory an instance exports or imports,
+ * hooks.error(err) for CompileError, LinkError and RuntimeError (start function) rejections.
+ */
+export function instrument(W, hooks, now = () => performance.now()) {
+  const orig = { compile: W.compile, instantiate: W.instantiate,
+    compileStreaming: W.compileStreaming, instantiateStreaming: W.instantiateStreaming }
+  const compiled = new WeakMap(), reported = new WeakSet()
+  const fail = e => {
+    if (/^(Compile|Link|Runtime)Error$/.test(e && e.name)) hooks.error(e)
+    throw e
+  }
+
+  const compile = (fn, src, streaming) => {
+    const start = now()
+    let url
+    if (streaming) Promise.resolve(src).then(r => { url = r && r.url }, () => {})
+    return fn.call(W, src).then(m => {
+      compiled.set(m, { url, streaming, start, compile_ms: now() - start })
+      return m
+    }, fail)
+  }
+
+  const instantiate = (m, imports) => {
+    const t = now()
+    return orig.instantiate.call(W, m, imports).then(inst => {
+      const end = now(), info = compiled.get(m) || { start: t }
+      if (!reported.has(m)) {
+        reported.add(m)
+        hooks.loaded({ ...info, instantiate_ms: end - t, end })
+      }
+      memories(W, inst.exports, hooks.memory)
+      for (const k in imports) memories(W, imports[k], hooks.memory)
+      return inst
+    }, fail)
+  }
+
+  const pair = m => (imports) => instantiate(m, imports).then(instance => ({ module: m, instance }))
+
+  W.compile = bytes => compile(orig.compile, bytes, false)
+  W.instantiate = (src, imports) => src instanceof W.Module
+    ? instantiate(src, imports)
+    : compile(orig.compile, src, false).then(m => pair(m)(imports))
+  if (orig.compileStreaming) {
+    W.compileStreaming = src => compile(orig.compileStreaming, src, true)
+    W.instantiateStreaming = (src, imports) =>
+      compile(orig.compileStreaming, src, true).then(m => pair(m)(imports))
+  }
+  return () => { for (const k in orig) if (orig[k]) W[k] = orig[k] }
+}
+
+/** Calls `found` with each WebAssembly.Memory among an object's own values. */
+export function memories(W, obj, found) {
+  if (obj && typeof obj == 'object') for (const k in obj) if (obj[k] instanceof W.Memory) found(obj[k])
+}

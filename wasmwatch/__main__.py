@@ -1,0 +1,5 @@
+import sys
+
+from wasmwatch.cli import main
+
+sys.exit(main())

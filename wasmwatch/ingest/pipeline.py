@@ -1,0 +1,93 @@
+"""From a decoded envelope to rows: context once per batch, then each item on its own.
+
+Processors are small callables ``(row) -> row | None`` run in order after validation (STYLE
+10); returning None drops the row (counted as ``filtered``). The defaults scrub what should
+not be stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from wasmwatch.ingest import schema as s
+from wasmwatch.ingest.useragent import parse_agent
+from wasmwatch.ingest.validate import LIMITS, Batch, ItemError, clip, decode_item, strip_query
+from wasmwatch.store.schema import Row
+
+Processor = Callable[[Row], Row | None]
+_DAY_MS = 86_400_000
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_BEARER = re.compile(r"(?i)(bearer\s+|token[=:]\s*|key[=:]\s*)[\w.~+/-]{8,}")
+
+
+def scrub_secrets(row: Row) -> Row | None:
+    """Redact e-mail addresses and bearer tokens from error messages and stacks."""
+    if row.type != "error" or not row.message:
+        return row
+    message = _BEARER.sub(r"\1[redacted]", _EMAIL.sub("[email]", row.message))
+    if message == row.message:
+        return row
+    return msgspec.structs.replace(row, message=message)
+
+
+DEFAULT_PROCESSORS: tuple[Processor, ...] = (scrub_secrets,)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        retention_days: int = 30,
+        skew_tolerance_ms: int = 2000,
+        processors: Sequence[Processor] = DEFAULT_PROCESSORS,
+    ) -> None:
+        self.retention_ms = retention_days * _DAY_MS
+        self.skew_tolerance_ms = skew_tolerance_ms
+        self.processors = tuple(processors)
+
+    def batch(
+        self, ctx: s.Context, *, project: str, user_agent: str | None, sent_at: float | None,
+        now_ms: int,
+    ) -> Batch:
+        """Sanitize and enrich a batch's context, and measure the client's clock skew."""
+        skew = 0
+        if sent_at is not None and sent_at == sent_at and abs(sent_at) < 1e15:
+            offset = now_ms - int(sent_at)
+            if abs(offset) > self.skew_tolerance_ms:
+                skew = offset
+        agent = parse_agent(ctx.user_agent or user_agent)
+        limit = LIMITS["context"]
+        device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
+        return Batch(
+            project=project, received=now_ms, skew_ms=skew,
+            min_ts=now_ms - self.retention_ms, max_ts=now_ms + _DAY_MS,
+            session=clip(ctx.session, limit), release=clip(ctx.release, limit),
+            page=strip_query(ctx.page, LIMITS["page"]), connection=clip(ctx.connection, limit),
+            device=device, browser=agent.browser, browser_major=agent.browser_major, os=agent.os,
+            online=ctx.online, sdk=clip(ctx.sdk, limit),
+        )
+
+    def rows(self, items: Sequence[msgspec.Raw | bytes], batch: Batch) -> tuple[list[Row], list[s.Rejection], int]:
+        """Rows for the good items, a rejection for each bad one, and how many were filtered."""
+        rows: list[Row] = []
+        rejected: list[s.Rejection] = []
+        filtered = 0
+        processors = self.processors
+        for index, raw in enumerate(items):
+            try:
+                row: Row | None = decode_item(raw, index, batch)
+            except ItemError as exc:
+                rejected.append(s.Rejection(index, str(exc)))
+                continue
+            for processor in processors:
+                if row is None:
+                    break
+                row = processor(row)
+            if row is None:
+                filtered += 1
+            else:
+                rows.append(row)
+        return rows, rejected, filtered

@@ -1,0 +1,73 @@
+"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
+
+A subscriber is a bounded queue; a slow subscriber loses updates (counted in ``dropped``)
+rather than slowing the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from wasmwatch.store.schema import Row
+
+
+def summarize(rows: Sequence[Row]) -> dict[str, Any]:
+    """Counts by type, errors by category and operation latency totals of one commit."""
+    types = Counter(row.type for row in rows)
+    errors = Counter(row.category for row in rows if row.type == "error")
+    ops = [row.ms for row in rows if row.type == "operation" and row.ms is not None]
+    last = max((row.ts for row in rows), default=0)
+    return {
+        "items": len(rows), "types": dict(types), "errors": dict(errors),
+        "operations": {"count": len(ops), "sum_ms": sum(ops), "max_ms": max(ops, default=0.0)},
+        "last_ts": last,
+    }
+
+
+class LiveHub:
+    def __init__(self, queue_size: int = 100) -> None:
+        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._queue_size = queue_size
+        self.dropped = 0
+
+    def publish(self, rows: Sequence[Row]) -> None:
+        if not rows or not self._subscribers:
+            return
+        update = summarize(rows)
+        for queue in self._subscribers:
+            try:
+                queue.put_nowait(update)
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
+        """Updates as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
+        self._subscribers.add(queue)
+        try:
+            while True:
+                try:
+                    update = await asyncio.wait_for(queue.get(), heartbeat_s)
+                except asyncio.TimeoutError:
+                    yield None
+                    continue
+                if update is None:
+                    return
+                yield update
+        finally:
+            self._subscribers.discard(queue)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def close(self) -> None:
+        for queue in self._subscribers:
+            try:
+                queue.put_nowait(None)
+            except asyncio.QueueFull:
+                queue.get_nowait()
+                queue.put_nowait(None)

@@ -1,0 +1,222 @@
+"""Per-minute and per-hour rollups of ``items``, so long windows need not scan raw rows.
+
+Two tiers, each a pair of tables:
+
+* ``rollup_minute`` / ``rollup_hour``: one row per bucket start ``t`` (epoch ms) and key
+  ``(project, type, release, browser, name, ok, offline, cached, category)`` with exact counts,
+  sums, maxima and "last" values. ``name`` is kept only where a summary needs it (operation,
+  the operation an error happened in, feature, engagement page); ``ok`` only for operations and
+  syncs, ``offline`` for operations and engagement, ``cached`` for bundle loads, ``category`` for
+  errors. So a minute holds at most a few hundred keys however many items arrive.
+* ``rollup_hist_minute`` / ``rollup_hist_hour``: a log-bucketed latency histogram (see
+  :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
+  ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
+
+The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 59 minute
+buckets at its leading edge (see :func:`cover`) instead of 1440 minute buckets.
+
+How the writer uses it:
+
+* :func:`apply` inside the write transaction, right after inserting the new (deduplicated)
+  rows, which sit in a table or view ``batch`` with the columns of ``items``. It appends one
+  pre-aggregated row per key to each of the four tables (four ``INSERT ... SELECT ... GROUP
+  BY``); rows so appended are ``merged = false``.
+* :func:`compact` every 30-60 s, from one task, outside any transaction (it runs its own). It
+  rewrites every bucket that started more than ``settle_ms`` ago and holds unmerged rows as one
+  merged row per key. Readers always re-aggregate, so answers are the same before and after;
+  compaction only keeps the tables small. A concurrent writer only inserts, so it never
+  conflicts with the rewrite, and rows it commits meanwhile stay unmerged until the next run.
+* :func:`delete_before` with the retention cutoff, next to the raw retention delete.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from wasmwatch.query.sketch import bin_sql
+
+__all__ = [
+    "HIST_TYPES",
+    "HOUR",
+    "MINUTE",
+    "ROLLUP_DDL",
+    "TIERS",
+    "Span",
+    "Tier",
+    "apply",
+    "compact",
+    "counter_rows",
+    "cover",
+    "delete_before",
+    "hist_rows",
+]
+
+Connection = Any  # a duckdb.DuckDBPyConnection or a cursor of one
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One bucket width and its two tables."""
+
+    width_ms: int
+    table: str
+    hist: str
+
+
+MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute")
+HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour")
+TIERS = (MINUTE, HOUR)
+
+HIST_TYPES = ("bundle_load", "runtime_init", "operation")
+SETTLE_MS = 120_000
+
+KEY = "project, type, release, browser, name, ok, offline, cached, category"
+HIST_KEY = "project, type, release, browser, name, bin"
+
+# One item as one counter row: the same shape a rollup row has, so a raw scan and the rollup
+# tables are read by the same aggregate (MERGE).
+_COUNTER_ROW = """
+SELECT ts AS t, project, type, release, browser,
+  CASE WHEN type IN ('operation', 'error', 'feature', 'engagement') THEN name END AS name,
+  CASE WHEN type IN ('operation', 'offline_sync') THEN ok END AS ok,
+  CASE WHEN type IN ('operation', 'engagement') THEN offline END AS offline,
+  CASE WHEN type = 'bundle_load' THEN cached END AS cached,
+  CASE WHEN type = 'error' THEN category END AS category,
+  1 AS n, CAST(ms IS NOT NULL AS INTEGER) AS ms_n, ms AS ms_sum, ms AS ms_max,
+  transfer_bytes AS bytes_sum, value AS value_max, value AS value_last, ts AS last_ts,
+  synced AS synced_sum, pending AS pending_last
+FROM {source}"""
+
+MERGE = """CAST(sum(n) AS BIGINT) AS n, CAST(sum(ms_n) AS BIGINT) AS ms_n,
+  sum(ms_sum) AS ms_sum, max(ms_max) AS ms_max, CAST(sum(bytes_sum) AS BIGINT) AS bytes_sum,
+  max(value_max) AS value_max, arg_max(value_last, last_ts) AS value_last,
+  max(last_ts) AS last_ts, CAST(sum(synced_sum) AS BIGINT) AS synced_sum,
+  arg_max(pending_last, last_ts) AS pending_last"""
+
+_HIST_ROW = f"""
+SELECT ts AS t, project, type, release, browser,
+  CASE WHEN type = 'operation' THEN name END AS name, {bin_sql("ms")} AS bin, 1 AS n
+FROM {{source}}
+WHERE type IN {HIST_TYPES!r} AND ms IS NOT NULL"""
+
+HIST_MERGE = "CAST(sum(n) AS BIGINT) AS n"
+
+_COUNTER_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
+  release VARCHAR, browser VARCHAR, name VARCHAR, ok BOOLEAN, offline BOOLEAN, cached BOOLEAN,
+  category VARCHAR, merged BOOLEAN NOT NULL, n BIGINT NOT NULL, ms_n BIGINT NOT NULL,
+  ms_sum DOUBLE, ms_max DOUBLE, bytes_sum BIGINT, value_max DOUBLE, value_last DOUBLE,
+  last_ts BIGINT, synced_sum BIGINT, pending_last BIGINT"""
+
+_HIST_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
+  release VARCHAR, browser VARCHAR, name VARCHAR, bin INTEGER NOT NULL,
+  merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
+
+ROLLUP_DDL: list[str] = [
+    stmt
+    for tier in TIERS
+    for stmt in (
+        f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
+        f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
+    )
+]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def counter_rows(source: str) -> str:
+    """SELECT making each item of ``source`` (table name or subquery) one counter row."""
+    return _COUNTER_ROW.format(source=source)
+
+
+def hist_rows(source: str) -> str:
+    """SELECT turning each timed item of ``source`` into a one-count histogram row."""
+    return _HIST_ROW.format(source=source)
+
+
+def _bucketed(rows: str, width_ms: int, key: str, merge: str, merged: bool) -> str:
+    return (
+        f"SELECT (t // {width_ms}) * {width_ms} AS t, {key}, {merged} AS merged, {merge}\n"
+        f"FROM ({rows}) GROUP BY ALL"
+    )
+
+
+def apply(con: Connection, batch: str) -> None:
+    """Aggregate the new items in table/view ``batch`` into every rollup table."""
+    if not _IDENTIFIER.fullmatch(batch):
+        raise ValueError(f"batch must be a table or view name, got {batch!r}")
+    for tier in TIERS:
+        counters = _bucketed(counter_rows(batch), tier.width_ms, KEY, MERGE, False)
+        con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
+        hist = _bucketed(hist_rows(batch), tier.width_ms, HIST_KEY, HIST_MERGE, False)
+        con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
+
+
+def _compact_table(con: Connection, table: str, key: str, merge: str, cutoff_ms: int) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ww_dirty AS "
+        f"SELECT DISTINCT t FROM {table} WHERE NOT merged AND t < ?",
+        [cutoff_ms],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _ww_merged AS "
+        f"SELECT t, {key}, true AS merged, {merge} FROM {table} "
+        "WHERE t IN (SELECT t FROM _ww_dirty) GROUP BY ALL"
+    )
+    con.execute(f"DELETE FROM {table} WHERE t IN (SELECT t FROM _ww_dirty)")
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ww_merged")
+
+
+def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None:
+    """Merge duplicate keys in every bucket that started more than ``settle_ms`` before now."""
+    cutoff = now_ms - settle_ms
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for tier in TIERS:
+            _compact_table(con, tier.table, KEY, MERGE, cutoff)
+            _compact_table(con, tier.hist, HIST_KEY, HIST_MERGE, cutoff)
+        con.execute("DROP TABLE IF EXISTS _ww_dirty")
+        con.execute("DROP TABLE IF EXISTS _ww_merged")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def delete_before(con: Connection, cutoff_ms: int) -> None:
+    """Delete rollup buckets that end at or before ``cutoff_ms`` (retention)."""
+    for tier in TIERS:
+        for table in (tier.table, tier.hist):
+            con.execute(f"DELETE FROM {table} WHERE t <= ?", [cutoff_ms - tier.width_ms])
+
+
+@dataclass(frozen=True)
+class Span:
+    """Buckets of one tier whose start ``t`` satisfies ``start_ms <= t < end_ms``."""
+
+    tier: Tier
+    start_ms: int
+    end_ms: int
+
+
+def floor_to(ms: int, width_ms: int) -> int:
+    """``ms`` rounded down to a multiple of ``width_ms``."""
+    return ms - ms % width_ms
+
+
+def cover(from_ms: int, to_ms: int) -> tuple[Span, ...]:
+    """Buckets covering ``[from_ms, to_ms]``: whole hours where they fit, minutes before them.
+
+    The cover starts at the minute holding ``from_ms`` and ends with the bucket holding
+    ``to_ms``; the trailing hour is read from the hour tier, which is complete up to the
+    last write.
+    """
+    first_minute = floor_to(from_ms, MINUTE.width_ms)
+    first_hour = -floor_to(-first_minute, HOUR.width_ms)  # ceiling
+    if first_hour > to_ms:
+        return (Span(MINUTE, first_minute, to_ms + 1),)
+    hours = Span(HOUR, first_hour, to_ms + 1)
+    if first_minute == first_hour:
+        return (hours,)
+    return (Span(MINUTE, first_minute, first_hour), hours)

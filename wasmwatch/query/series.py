@@ -1,0 +1,209 @@
+"""Time-bucketed stats for charts: one point per step over a window.
+
+Buckets are aligned to multiples of the step since the epoch (UTC): point ``t`` covers
+``[t, t + step)``. Points run from the bucket holding ``now - window`` to the bucket holding
+``now``, every bucket present (empty ones have count 0 and ``None`` stats). Metrics and the
+fields of their points (besides ``t``, the bucket start in epoch ms):
+
+=================  ==========================================================================
+``bundle_load``    ``count``, ``p50``, ``p95``, ``p99``, ``avg`` of bundle total ms
+``runtime_init``   the same, of runtime init ms
+``operation``      the same, of operation ms (one operation when ``operation`` is given)
+``errors``         ``count`` of error items, ``operations``, ``rate`` (errors / operations, 0
+                   when none)
+``memory``         ``count`` of memory samples, ``max`` and ``last`` WASM memory bytes
+``events``         ``count`` of all items, ``by_type`` {type: count}
+=================  ==========================================================================
+
+Windows up to 1 h, ``exact=True``, and steps that are not whole minutes read raw items; other
+steps read the rollup (the hour tier when the step is whole hours, else the minute tier), and
+latency percentiles are then within 1 % (``"approximate": true``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wasmwatch.query import sketch
+from wasmwatch.query.exceptions import UnknownMetric
+from wasmwatch.query.rollup import HOUR, MINUTE, Span, floor_to
+from wasmwatch.query.sources import (
+    EXACT_MAX_S,
+    Filters,
+    Sql,
+    raw_counters,
+    raw_items,
+    rollup_counters,
+    rollup_hist,
+)
+from wasmwatch.query.windows import check_series
+
+__all__ = ["METRICS", "series"]
+
+Json = dict[str, Any]
+LATENCY_METRICS = ("bundle_load", "runtime_init", "operation")
+METRICS = (*LATENCY_METRICS, "errors", "memory", "events")
+QUANTILES = (0.5, 0.95, 0.99)
+_QS = "[0.5, 0.95, 0.99]"
+
+# Per-bucket aggregates of counter rows, per non-latency metric.
+_SELECTS = {
+    "errors": "CAST(sum(n) FILTER (WHERE type = 'error') AS BIGINT), "
+    "CAST(sum(n) FILTER (WHERE type = 'operation') AS BIGINT)",
+    "memory": "CAST(sum(n) FILTER (WHERE type = 'memory') AS BIGINT), "
+    "max(value_max) FILTER (WHERE type = 'memory'), "
+    "arg_max(value_last, last_ts) FILTER (WHERE type = 'memory')",
+}
+
+
+def _bucketed(con: Any, source: Sql, filters: Filters, step_ms: int, select: str,
+              extra: str = "") -> list[tuple[Any, ...]]:
+    where = filters.where()
+    sql = (
+        f"SELECT (t // {step_ms}) * {step_ms} AS b, {select} FROM ({source.text}) "
+        f"WHERE {where.text}{extra} GROUP BY ALL"
+    )
+    return list(con.execute(sql, [*source.params, *where.params]).fetchall())
+
+
+def _latency_raw(con: Any, metric: str, filters: Filters, start: int, now: int,
+                 step_ms: int) -> dict[int, list[float | None]]:
+    items = raw_items(start, now)
+    source = Sql(f"(SELECT ts AS t, * FROM {items.text})", items.params)
+    rows = _bucketed(con, source, filters, step_ms, f"quantile_cont(ms, {_QS})",
+                     f" AND type = '{metric}' AND ms IS NOT NULL")
+    return {b: list(q) for b, q in rows}
+
+
+def _latency_rollup(con: Any, metric: str, filters: Filters, span: Span,
+                    step_ms: int) -> dict[int, list[float | None]]:
+    hist, where = rollup_hist((span,)), filters.where()
+    sql = f"""
+SELECT b, list(bin ORDER BY bin), list(n ORDER BY bin) FROM (
+  SELECT (t // {step_ms}) * {step_ms} AS b, bin, CAST(sum(n) AS BIGINT) AS n
+  FROM ({hist.text}) WHERE {where.text} AND type = ? GROUP BY ALL)
+GROUP BY b"""
+    rows = con.execute(sql, [*hist.params, *where.params, metric]).fetchall()
+    return {
+        b: sketch.quantiles(np.asarray(bins), np.asarray(counts), QUANTILES)
+        for b, bins, counts in rows
+    }
+
+
+def _latency_points(con: Any, metric: str, filters: Filters, plan: _Plan) -> dict[int, Json]:
+    counts = _bucketed(con, plan.counters, filters, plan.step_ms,
+                       "CAST(sum(n) AS BIGINT), sum(ms_sum) / nullif(sum(ms_n), 0)",
+                       f" AND type = '{metric}'")
+    if plan.span is None:
+        qs = _latency_raw(con, metric, filters, plan.start_ms, plan.now_ms, plan.step_ms)
+    else:
+        qs = _latency_rollup(con, metric, filters, plan.span, plan.step_ms)
+    return {
+        b: dict(zip(("count", "p50", "p95", "p99", "avg"),
+                    (n, *qs.get(b, (None, None, None)), avg), strict=True))
+        for b, n, avg in counts
+    }
+
+
+def _error_points(rows: list[tuple[Any, ...]]) -> dict[int, Json]:
+    return {
+        b: {"count": errors or 0, "operations": ops or 0,
+            "rate": (errors or 0) / ops if ops else 0.0}
+        for b, errors, ops in rows
+    }
+
+
+def _memory_points(rows: list[tuple[Any, ...]]) -> dict[int, Json]:
+    return {
+        b: {"count": n or 0, "max": None if peak is None else int(peak),
+            "last": None if last is None else int(last)}
+        for b, n, peak, last in rows if n
+    }
+
+
+def _event_points(rows: list[tuple[Any, ...]]) -> dict[int, Json]:
+    points: dict[int, Json] = {}
+    for b, type_, n in sorted(rows, key=lambda r: (r[0], -r[2], r[1])):
+        point = points.setdefault(b, {"count": 0, "by_type": {}})
+        point["count"] += n
+        point["by_type"][type_] = n
+    return points
+
+
+_EMPTY: dict[str, Json] = {
+    **{m: {"count": 0, "p50": None, "p95": None, "p99": None, "avg": None}
+       for m in LATENCY_METRICS},
+    "errors": {"count": 0, "operations": 0, "rate": 0.0},
+    "memory": {"count": 0, "max": None, "last": None},
+    "events": {"count": 0, "by_type": {}},
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where and how a series reads: bucket range, step, and rollup span (None: raw items)."""
+
+    step_ms: int
+    now_ms: int
+    start_ms: int
+    span: Span | None
+    counters: Sql
+
+
+def _plan(window_s: int, step_s: int, now_ms: int, raw: bool) -> _Plan:
+    step_ms = step_s * 1000
+    start_ms = floor_to(now_ms - window_s * 1000, step_ms)
+    if raw:
+        return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms))
+    span = Span(HOUR if step_s % 3600 == 0 else MINUTE, start_ms, now_ms + 1)
+    return _Plan(step_ms, now_ms, start_ms, span, rollup_counters((span,)))
+
+
+def _points(con: Any, metric: str, filters: Filters, plan: _Plan) -> dict[int, Json]:
+    if metric in LATENCY_METRICS:
+        return _latency_points(con, metric, filters, plan)
+    if metric == "events":
+        return _event_points(_bucketed(con, plan.counters, filters, plan.step_ms,
+                                       "type, CAST(sum(n) AS BIGINT)"))
+    rows = _bucketed(con, plan.counters, filters, plan.step_ms, _SELECTS[metric])
+    return _error_points(rows) if metric == "errors" else _memory_points(rows)
+
+
+def series(
+    con: Any,
+    *,
+    project: str,
+    metric: str,
+    window_s: int,
+    step_s: int,
+    now_ms: int,
+    release: str | None = None,
+    browser: str | None = None,
+    operation: str | None = None,
+    exact: bool = False,
+    exact_max_s: int = EXACT_MAX_S,
+) -> Json:
+    """Points of ``metric`` every ``step_s`` over the last ``window_s`` before ``now_ms``."""
+    if metric not in METRICS:
+        raise UnknownMetric(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
+    check_series(window_s, step_s)
+    raw = exact or window_s <= exact_max_s or step_s % 60 != 0
+    plan = _plan(window_s, step_s, now_ms, raw)
+    found = _points(con, metric, Filters(project, release, browser, operation), plan)
+    buckets = range(plan.start_ms, floor_to(now_ms, plan.step_ms) + 1, plan.step_ms)
+    approximate = not raw and metric in LATENCY_METRICS
+    return {
+        "metric": metric,
+        "window_s": window_s,
+        "step_s": step_s,
+        "from_ms": plan.start_ms,
+        "to_ms": now_ms,
+        "approximate": approximate,
+        "relative_error": sketch.ALPHA if approximate else 0.0,
+        "source": "raw" if raw else "rollup",
+        "points": [{"t": t, **found.get(t, _EMPTY[metric])} for t in buckets],
+    }
+

@@ -1,0 +1,301 @@
+"""The dashboard summary of one project over one window, in two grouped queries.
+
+Windows up to ``EXACT_MAX_S`` (1 h), and any window asked with ``exact=True``, are answered
+from raw items, with percentiles from DuckDB's ``quantile_cont`` (numpy's ``linear``).
+Longer windows are answered from the rollup (see :mod:`wasmwatch.query.rollup`): counts, sums,
+averages, maxima and rates stay exact, percentiles come from 1 %-accurate histograms, and the
+answer says ``"approximate": true, "relative_error": 0.01, "source": "rollup"``. A rollup answer
+covers whole minutes: from the minute holding ``now - window`` to ``now``.
+
+Undefined numbers are ``None`` (a percentile of nothing, the success rate of no syncs), except
+the error rate, which is 0 when there are no operations. Items without a release are listed
+under ``"unknown"``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from wasmwatch.query import rollup, sketch
+from wasmwatch.query.rollup import HIST_TYPES
+from wasmwatch.query.sources import (
+    EXACT_MAX_S,
+    Filters,
+    Sql,
+    raw_counters,
+    raw_items,
+    rollup_counters,
+    rollup_hist,
+)
+from wasmwatch.query.windows import WindowError
+
+__all__ = ["QUANTILES", "UNKNOWN", "summary"]
+
+Json = dict[str, Any]
+QUANTILES = (0.5, 0.95, 0.99)
+UNKNOWN = "unknown"
+TOP_PAGES = 20
+
+
+class Counter(NamedTuple):
+    """One aggregated key of the window (see ``rollup.MERGE``)."""
+
+    type: str
+    release: str | None
+    name: str | None
+    ok: bool | None
+    offline: bool | None
+    cached: bool | None
+    category: str | None
+    n: int
+    ms_n: int
+    ms_sum: float | None
+    ms_max: float | None
+    bytes_sum: int | None
+    value_max: float | None
+    value_last: float | None
+    last_ts: int | None
+    synced_sum: int | None
+    pending_last: int | None
+
+
+class Latency(NamedTuple):
+    """Percentiles of one group: ``(p50, p95, p99)``."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+# (type, "main" | "release", name or release) -> percentiles; "main" groups operations by
+# name and other types as a whole (name None).
+LatencyMap = dict[tuple[str, str, str | None], Latency]
+
+_QS = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
+
+
+def _counters(con: Any, source: Sql, filters: Filters) -> list[Counter]:
+    where = filters.where()
+    sql = (
+        "SELECT type, release, name, ok, offline, cached, category, "
+        f"{rollup.MERGE} FROM ({source.text}) WHERE {where.text} GROUP BY ALL"
+    )
+    return [Counter(*row) for row in con.execute(sql, [*source.params, *where.params]).fetchall()]
+
+
+def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters) -> LatencyMap:
+    items, where = raw_items(from_ms, to_ms), filters.where()
+    sql = f"""
+WITH x AS (
+  SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
+  FROM {items.text} WHERE {where.text} AND type IN {HIST_TYPES!r} AND ms IS NOT NULL)
+SELECT type, 'main' AS g, name AS k, quantile_cont(ms, {_QS}) FROM x GROUP BY ALL
+UNION ALL
+SELECT type, 'release', release, quantile_cont(ms, {_QS}) FROM x
+WHERE type = 'bundle_load' GROUP BY ALL"""
+    rows = con.execute(sql, [*items.params, *where.params]).fetchall()
+    return {(t, g, k): Latency(*q) for t, g, k, q in rows}
+
+
+def _sketch_latency(con: Any, hist: Sql, filters: Filters) -> LatencyMap:
+    where = filters.where()
+    sql = f"""
+WITH h AS (SELECT * FROM ({hist.text}) WHERE {where.text}),
+b AS (
+  SELECT type, 'main' AS g, name AS k, bin, sum(n) AS n FROM h GROUP BY ALL
+  UNION ALL
+  SELECT type, 'release', release, bin, sum(n) FROM h WHERE type = 'bundle_load' GROUP BY ALL)
+SELECT type, g, k, list(bin ORDER BY bin), list(CAST(n AS BIGINT) ORDER BY bin)
+FROM b GROUP BY ALL"""
+    rows = con.execute(sql, [*hist.params, *where.params]).fetchall()
+    return {
+        (t, g, k): Latency(*sketch.quantiles(np.asarray(bins), np.asarray(counts), QUANTILES))
+        for t, g, k, bins, counts in rows
+    }
+
+
+def summary(
+    con: Any,
+    *,
+    project: str,
+    window_s: int,
+    now_ms: int,
+    release: str | None = None,
+    browser: str | None = None,
+    operation: str | None = None,
+    exact: bool = False,
+    exact_max_s: int = EXACT_MAX_S,
+) -> Json:
+    """Counts, latency percentiles, error rate, memory, offline and engagement over a window."""
+    if window_s <= 0:
+        raise WindowError(f"window must be greater than zero, got {window_s}s")
+    filters = Filters(project, release, browser, operation)
+    from_ms = now_ms - window_s * 1000
+    if exact or window_s <= exact_max_s:
+        counters = _counters(con, raw_counters(from_ms, now_ms), filters)
+        latency = _exact_latency(con, from_ms, now_ms, filters)
+        meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
+    else:
+        spans = rollup.cover(from_ms, now_ms)
+        counters = _counters(con, rollup_counters(spans), filters)
+        latency = _sketch_latency(con, rollup_hist(spans), filters)
+        meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
+        from_ms = spans[0].start_ms
+    return {
+        "window_s": window_s,
+        "from_ms": from_ms,
+        "to_ms": now_ms,
+        **meta,
+        **sections(counters, latency),
+    }
+
+
+def sections(counters: list[Counter], latency: LatencyMap) -> Json:
+    """Every summary section from the window's counter rows and percentiles."""
+    return {
+        "events": _events(counters),
+        "bundle_load": _bundle_load(counters, latency),
+        "runtime_init": _timed([c for c in counters if c.type == "runtime_init"],
+                               latency.get(("runtime_init", "main", None))),
+        "operations": _operations(counters, latency),
+        "errors": _errors(counters),
+        "memory": _memory(counters),
+        "offline": _offline(counters),
+        "engagement": _engagement(counters),
+        "features": _features(counters),
+    }
+
+
+def _n(counters: Iterable[Counter]) -> int:
+    return sum(c.n for c in counters)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _by(counters: Iterable[Counter], field: str) -> dict[str, list[Counter]]:
+    groups: dict[str, list[Counter]] = defaultdict(list)
+    for c in counters:
+        key = getattr(c, field)
+        groups[UNKNOWN if key is None else key].append(c)
+    return groups
+
+
+def _ranked(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _timed(counters: list[Counter], latency: Latency | None) -> Json:
+    ms_n = sum(c.ms_n for c in counters)
+    ms_sum = sum(c.ms_sum or 0.0 for c in counters)
+    p = latency or Latency(None, None, None)
+    return {
+        "count": _n(counters),
+        "p50_ms": p.p50,
+        "p95_ms": p.p95,
+        "p99_ms": p.p99,
+        "avg_ms": ms_sum / ms_n if ms_n else None,
+    }
+
+
+def _events(counters: list[Counter]) -> dict[str, int]:
+    return _ranked({t: _n(group) for t, group in _by(counters, "type").items()})
+
+
+def _bundle_stats(counters: list[Counter], latency: Latency | None) -> Json:
+    count = _n(counters)
+    return {
+        **_timed(counters, latency),
+        "cached_ratio": _ratio(_n(c for c in counters if c.cached), count),
+        "bytes_total": sum(c.bytes_sum or 0 for c in counters),
+    }
+
+
+def _bundle_load(counters: list[Counter], latency: LatencyMap) -> Json:
+    loads = [c for c in counters if c.type == "bundle_load"]
+    by_release = {
+        release: _bundle_stats(group, latency.get(("bundle_load", "release", _key(release))))
+        for release, group in sorted(_by(loads, "release").items())
+    }
+    return {**_bundle_stats(loads, latency.get(("bundle_load", "main", None))),
+            "by_release": by_release}
+
+
+def _key(label: str) -> str | None:
+    return None if label == UNKNOWN else label
+
+
+def _operations(counters: list[Counter], latency: LatencyMap) -> Json:
+    ops = _by((c for c in counters if c.type == "operation"), "name")
+    out = {
+        name: {
+            **_timed(group, latency.get(("operation", "main", _key(name)))),
+            "errors": _n(c for c in group if c.ok is False),
+            "offline": _n(c for c in group if c.offline),
+        }
+        for name, group in ops.items()
+    }
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1]["count"], kv[0])))
+
+
+def _errors(counters: list[Counter]) -> Json:
+    errors = [c for c in counters if c.type == "error"]
+    count, ops = _n(errors), _n(c for c in counters if c.type == "operation")
+    return {
+        "count": count,
+        "rate": count / ops if ops else 0.0,
+        "by_category": _ranked({k: _n(g) for k, g in _by(errors, "category").items()}),
+    }
+
+
+def _last(counters: list[Counter], field: str) -> Any:
+    known = [c for c in counters if getattr(c, field) is not None and c.last_ts is not None]
+    return getattr(max(known, key=lambda c: c.last_ts or 0), field) if known else None
+
+
+def _memory(counters: list[Counter]) -> Json:
+    memory = [c for c in counters if c.type == "memory"]
+    last = _last(memory, "value_last")
+    peaks = [c.value_max for c in memory if c.value_max is not None]
+    return {
+        "last_bytes": None if last is None else int(last),
+        "max_bytes": int(max(peaks)) if peaks else None,
+    }
+
+
+def _offline(counters: list[Counter]) -> Json:
+    syncs = [c for c in counters if c.type == "offline_sync"]
+    count = _n(syncs)
+    return {
+        "operations": _n(c for c in counters if c.type == "operation" and c.offline),
+        "syncs": count,
+        "sync_success_rate": _ratio(_n(c for c in syncs if c.ok is not False), count),
+        "synced": sum(c.synced_sum or 0 for c in syncs),
+        "pending": _last(syncs, "pending_last"),
+    }
+
+
+def _engagement(counters: list[Counter]) -> Json:
+    visits = [c for c in counters if c.type == "engagement"]
+    offline = sum(c.ms_sum or 0.0 for c in visits if c.offline)
+    total = sum(c.ms_sum or 0.0 for c in visits)
+    pages: dict[str, float] = defaultdict(float)
+    for c in visits:
+        pages[UNKNOWN if c.name is None else c.name] += c.ms_sum or 0.0
+    top = sorted(pages.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PAGES]
+    return {
+        "visible_ms_total": total,
+        "online_ms": total - offline,
+        "offline_ms": offline,
+        "by_page": dict(top),
+    }
+
+
+def _features(counters: list[Counter]) -> dict[str, int]:
+    features = (c for c in counters if c.type == "feature")
+    return _ranked({name: _n(group) for name, group in _by(features, "name").items()})

@@ -1,0 +1,204 @@
+"""The embedded store: one DuckDB file in the data dir.
+
+Writes come from one writer thread (``write`` and ``maintain``); each group commit lands as
+one columnar batch: the rows are encoded as JSON in one call and DuckDB's own JSON reader
+turns them into a temporary table, which is deduplicated against ``items`` and appended in a
+single transaction. Readers take their own cursor (``reader()``), one per thread.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import msgspec
+
+from wasmwatch.errors import StoreError
+from wasmwatch.store.schema import COLUMNS, ITEMS_DDL, Row
+
+AfterInsert = Callable[[duckdb.DuckDBPyConnection, str], None]
+Maintenance = Callable[[duckdb.DuckDBPyConnection, int, int], None]  # (con, now, cutoff)
+
+_META_DDL = (
+    "CREATE TABLE IF NOT EXISTS projects (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "
+    "ingest_key VARCHAR NOT NULL UNIQUE, allowed_origins VARCHAR[], created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+)
+_JSON_COLUMNS = "{" + ", ".join(f"'{name}': '{sql}'" for name, sql in COLUMNS.items()) + "}"
+_encoder = msgspec.json.Encoder()
+
+
+class Project(NamedTuple):
+    id: str
+    name: str
+    ingest_key: str
+    allowed_origins: tuple[str, ...]
+
+
+def _scratch_dir(data_dir: Path) -> Path:
+    """Batches pass through memory-backed files where the OS has them."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return Path(tempfile.mkdtemp(prefix="wasmwatch-", dir=shm))
+    scratch = data_dir / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return scratch
+
+
+class DuckDBStore:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        ddl: Sequence[str] = (),
+        after_insert: Sequence[AfterInsert] = (),
+        maintenance: Sequence[Maintenance] = (),
+    ) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "wasmwatch.duckdb"
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        # a checkpoint inside a commit stalls every waiting request: make them rare and large
+        self._con.execute("SET checkpoint_threshold = '256MB'")
+        for statement in (ITEMS_DDL, *_META_DDL, *ddl):
+            self._con.execute(statement)
+        self._after_insert = tuple(after_insert)
+        self._maintenance = tuple(maintenance)
+        self._scratch = _scratch_dir(data_dir)
+        self._batch_file = self._scratch / "batch.json"
+        self._batch_file.write_bytes(b"[]")
+        self._con.execute(
+            "CREATE OR REPLACE TEMP VIEW batch_file AS SELECT * FROM read_json("
+            f"'{self._batch_file}', format='array', columns={_JSON_COLUMNS}, "
+            "maximum_object_size=67108864)"
+        )
+        self._local = threading.local()
+        self._closed = False
+
+    # -- writes (writer thread only) -------------------------------------------------------
+
+    def write(self, rows: Sequence[Row]) -> set[str]:
+        if not rows:
+            return set()
+        self._batch_file.write_bytes(_encoder.encode(rows))
+        lo = min(row.client_ts for row in rows)
+        hi = max(row.client_ts for row in rows)
+        con = self._con
+        try:
+            con.execute("BEGIN")
+            dups = {
+                r[0]
+                for r in con.execute(
+                    "SELECT b.id FROM batch_file b SEMI JOIN (SELECT id, project FROM items "
+                    "WHERE client_ts BETWEEN ? AND ?) i ON i.id = b.id AND i.project = b.project",
+                    [lo, hi],
+                ).fetchall()
+            }
+            source = "batch_file"
+            if dups:
+                # replays are rare: materialize the batch once and drop what is stored already
+                con.execute("CREATE OR REPLACE TEMP TABLE batch_new AS SELECT * FROM batch_file "
+                            "WHERE NOT list_contains(?, id)", [sorted(dups)])
+                source = "batch_new"
+            con.execute(f"INSERT INTO items SELECT * FROM {source}")
+            for hook in self._after_insert:
+                hook(con, source)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
+            raise StoreError(f"write failed: {exc}") from exc
+        return dups
+
+    def maintain(self, now_ms: int, retention_ms: int) -> int:
+        """Delete raw items older than the retention period and run maintenance hooks."""
+        cutoff = now_ms - retention_ms
+        con = self._con
+        try:
+            row = con.execute("DELETE FROM items WHERE ts < ?", [cutoff]).fetchone()
+            for hook in self._maintenance:  # each hook runs its own transactions
+                hook(con, now_ms, cutoff)
+        except duckdb.Error as exc:
+            self._rollback()
+            raise StoreError(f"maintenance failed: {exc}") from exc
+        return int(row[0]) if row else 0
+
+    def _rollback(self) -> None:
+        try:
+            self._con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+
+    # -- reads (any thread, own cursor) -----------------------------------------------------
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._con.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.reader().execute(sql, list(params))
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    # -- projects and secrets -----------------------------------------------------------------
+
+    def projects(self) -> list[Project]:
+        rows = self._con.execute(
+            "SELECT id, name, ingest_key, allowed_origins FROM projects ORDER BY created"
+        ).fetchall()
+        return [Project(r[0], r[1], r[2], tuple(r[3] or ())) for r in rows]
+
+    def ensure_default_project(self, key: str | None, origins: Sequence[str], now_ms: int) -> Project:
+        """Create the default project on first start; a given key replaces the stored one."""
+        existing = {p.id: p for p in self.projects()}
+        if "default" not in existing:
+            self._con.execute(
+                "INSERT INTO projects VALUES ('default', 'default', ?, ?, ?)",
+                [key or "pk_" + secrets.token_urlsafe(18), list(origins), now_ms],
+            )
+        else:
+            current = existing["default"]
+            new_key = key or current.ingest_key
+            new_origins = list(origins) if origins else list(current.allowed_origins)
+            self._con.execute(
+                "UPDATE projects SET ingest_key = ?, allowed_origins = ? WHERE id = 'default'",
+                [new_key, new_origins],
+            )
+        return next(p for p in self.projects() if p.id == "default")
+
+    def secret(self, name: str, given: str | None, prefix: str) -> str:
+        """A secret given in settings, else the one stored on first start."""
+        if given:
+            return given
+        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [name]).fetchone()
+        if row:
+            return str(row[0])
+        value = prefix + secrets.token_urlsafe(24)
+        self._con.execute("INSERT INTO meta VALUES (?, ?)", [name, value])
+        return value
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._con.execute("CHECKPOINT")
+        except duckdb.Error:
+            pass
+        self._con.close()
+        self._batch_file.unlink(missing_ok=True)
+        if self._scratch.name.startswith("wasmwatch-"):
+            try:
+                self._scratch.rmdir()
+            except OSError:
+                pass

@@ -1,0 +1,86 @@
+"""The stored shape of an item: one wide, sparse row per item, in table ``items``.
+
+Times are integers: milliseconds since the Unix epoch (``ts`` corrected for client clock skew,
+``client_ts`` as the client sent it, ``received`` by the server clock). Columns a type does not
+use are NULL. Which column holds what, per type:
+
+=============  ===============================================================================
+``name``       operation name, feature name, measurement name, bundle URL, engagement page,
+               the operation an error happened in
+``ms``         bundle total, runtime init, operation, sync, engagement visible time
+``ok``         operation / sync succeeded
+``offline``    operation ran offline, engagement time spent offline
+``cached``     bundle came from cache
+``value``      measurement value; memory: WASM linear memory bytes; error: memory at error
+=============  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Row(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: str
+    project: str
+    type: str
+    ts: int
+    client_ts: int
+    received: int
+    session: str | None = None
+    release: str | None = None
+    page: str | None = None
+    connection: str | None = None
+    device: str | None = None
+    browser: str | None = None
+    browser_major: int | None = None
+    os: str | None = None
+    online: bool | None = None
+    sdk: str | None = None
+    name: str | None = None
+    ms: float | None = None
+    ok: bool | None = None
+    offline: bool | None = None
+    cached: bool | None = None
+    streaming: bool | None = None
+    fetch_ms: float | None = None
+    compile_ms: float | None = None
+    instantiate_ms: float | None = None
+    transfer_bytes: int | None = None
+    decoded_bytes: int | None = None
+    expected_ms: float | None = None
+    category: str | None = None
+    kind: str | None = None
+    message: str | None = None
+    stack: str | None = None
+    frame: str | None = None
+    fingerprint: str | None = None
+    value: float | None = None
+    js_heap_bytes: int | None = None
+    grow_count: int | None = None
+    gc_count: int | None = None
+    gc_ms: float | None = None
+    synced: int | None = None
+    conflicts: int | None = None
+    pending: int | None = None
+    unit: str | None = None
+    tags: str | None = None
+
+
+def _sql_type(annotation: str) -> str:
+    base = annotation.split("|")[0].strip()
+    return {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN"}[base]
+
+
+# Column name -> SQL type, in Row field order; used for DDL and for DuckDB's JSON reader.
+COLUMNS: dict[str, str] = {
+    name: _sql_type(str(annotation))
+    for name, annotation in Row.__annotations__.items()
+}
+
+ITEMS_DDL = (
+    "CREATE TABLE IF NOT EXISTS items (\n"
+    + ",\n".join(f"  {name} {sql}" + (" NOT NULL" if i < 6 else "") for i, (name, sql) in
+                 enumerate(COLUMNS.items()))
+    + "\n)"
+)

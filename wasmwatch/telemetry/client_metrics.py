@@ -1,0 +1,239 @@
+"""Prometheus metrics about the monitored apps, fed with the rows each commit stored.
+
+:class:`ClientMetrics` is a prometheus_client collector (one ``collect()`` method) built from
+metric definitions. After each commit the store's caller hands it the newly stored rows with
+:meth:`ClientMetrics.observe`; it aggregates the batch per distinct tag columns first, then
+merges into its series under a lock, so ``/metrics`` can scrape from another thread.
+
+How definitions are reported:
+
+================  ===========  =============================================================
+definition        Prometheus   name
+================  ===========  =============================================================
+Counter, Sum      counter      dotted name with ``_``; unit suffix (``_ms``); ``_total``
+LastValue         gauge        e.g. ``wasm_memory_heap_usage_bytes``
+Summary           histogram    over ``Summary.buckets``, plus ``_sum`` and ``_count``
+Distribution      histogram    over its ``buckets``
+================  ===========  =============================================================
+
+Summaries are histograms because prometheus_client's Summary exports no quantiles, while
+``histogram_quantile()`` over buckets gives p50/p95/p99 and aggregates across label sets.
+
+Each tag admits at most ``max_tag_values`` distinct values per metric; later new values are
+reported as ``other``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
+
+from wasmwatch.store.schema import Row
+from wasmwatch.telemetry import _aggregate
+from wasmwatch.telemetry._aggregate import Histogram
+from wasmwatch.telemetry._labels import LabelResolver, TagCap
+from wasmwatch.telemetry.definitions import METRICS, MetricDefinition
+
+__all__ = ["ClientMetrics", "prometheus_name"]
+
+_log = logging.getLogger(__name__)
+_UNIT_SUFFIX = {"millisecond": "ms", "second": "seconds", "byte": "bytes"}
+_PROMETHEUS_TYPE = {
+    "counter": "counter", "sum": "counter", "last_value": "gauge",
+    "summary": "histogram", "distribution": "histogram",
+}
+_type_of = attrgetter("type")
+
+
+def prometheus_name(definition: MetricDefinition) -> str:
+    """The Prometheus name: ``.`` to ``_``, a unit suffix, ``_total`` for counters."""
+    base = re.sub(r"[^a-zA-Z0-9_]", "_", definition.name)
+    counter = _PROMETHEUS_TYPE[definition.kind] == "counter"
+    if counter and base.endswith("_total"):
+        base = base[: -len("_total")]
+    suffix = _unit_suffix(definition)
+    if suffix and not base.endswith("_" + suffix):
+        base = f"{base}_{suffix}"
+    return f"{base}_total" if counter else base
+
+
+def _unit_suffix(definition: MetricDefinition) -> str:
+    return _UNIT_SUFFIX.get(definition.unit, definition.unit)
+
+
+@dataclass(eq=False)
+class _Family:
+    """One Prometheus metric: its shape and its series (labels -> value or histogram)."""
+
+    name: str
+    kind: str
+    documentation: str
+    unit: str
+    label_names: tuple[str, ...]
+    bounds: tuple[float, ...]
+    caps: tuple[TagCap, ...]
+    series: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def merge(self, labels: tuple[str, ...], partial: Any) -> None:
+        if self.kind == "gauge":
+            self.series[labels] = partial
+        elif self.kind == "counter":
+            self.series[labels] = self.series.get(labels, 0.0) + partial
+        else:
+            existing = self.series.get(labels)
+            if existing is None:
+                self.series[labels] = partial
+            else:
+                existing.add(partial)
+
+    def snapshot(self) -> Metric:
+        name = self.name[: -len("_total")] if self.kind == "counter" else self.name
+        labels = list(self.label_names)
+        if self.kind == "counter":
+            family: Metric = CounterMetricFamily(name, self.documentation, labels=labels,
+                                                 unit=self.unit)
+        elif self.kind == "gauge":
+            family = GaugeMetricFamily(name, self.documentation, labels=labels, unit=self.unit)
+        else:
+            return self._histogram(name, labels)
+        for values, value in self.series.items():
+            family.add_metric(list(values), value)  # type: ignore[attr-defined]
+        return family
+
+    def _histogram(self, name: str, labels: list[str]) -> Metric:
+        family = HistogramMetricFamily(name, self.documentation, labels=labels, unit=self.unit)
+        edges = [floatToGoString(b) for b in self.bounds]  # type: ignore[no-untyped-call]
+        edges.append("+Inf")
+        for values, hist in self.series.items():
+            counts = [*hist.cumulative, hist.count]
+            family.add_metric(list(values), list(zip(edges, counts, strict=True)), hist.total)
+        return family
+
+
+class _Plan:
+    """One definition compiled: getters, the aggregation to use, and where it merges."""
+
+    __slots__ = ("bounds", "family", "keep", "key", "mode", "resolver", "value")
+
+    def __init__(self, definition: MetricDefinition, family: _Family) -> None:
+        self.family = family
+        self.resolver = LabelResolver(definition.tags, family.caps)
+        self.key = self.resolver.key_getter()
+        self.value = attrgetter(definition.measurement) if definition.measurement else None
+        self.keep = definition.keep
+        self.bounds = definition.bounds
+        self.mode = {"counter": "count" if self.value is None else "total", "sum": "total",
+                     "last_value": "last"}.get(definition.kind, "histogram")
+
+    def aggregate(self, rows: Sequence[Row]) -> dict[Hashable, Any]:
+        if self.keep is not None:
+            rows = list(filter(self.keep, rows))
+        if self.value is None:
+            return _aggregate.count(rows, self.key)
+        if self.mode == "total":
+            return _aggregate.total(rows, self.key, self.value)
+        if self.mode == "last":
+            return _aggregate.last(rows, self.key, self.value)
+        return _aggregate.histogram(rows, self.key, self.value, self.bounds)
+
+    def merge(self, partials: dict[Hashable, Any]) -> None:
+        resolve, merge = self.resolver.resolve, self.family.merge
+        for raw, partial in partials.items():
+            merge(resolve(raw), partial)
+
+
+class ClientMetrics:
+    """A collector of the client metric definitions; feed it with :meth:`observe`."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        definitions: Iterable[MetricDefinition] = METRICS,
+        *,
+        max_tag_values: int = 50,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._families: dict[str, _Family] = {}
+        plans: dict[str, list[_Plan]] = {}
+        for definition in definitions:
+            family = self._family_for(definition, max_tag_values)
+            plans.setdefault(definition.event, []).append(_Plan(definition, family))
+        self._plans = {event: tuple(found) for event, found in plans.items()}
+        if registry is not None:
+            registry.register(self)
+
+    def _family_for(self, definition: MetricDefinition, max_tag_values: int) -> _Family:
+        name = prometheus_name(definition)
+        family = self._families.get(name)
+        kind = _PROMETHEUS_TYPE[definition.kind]
+        if family is None:
+            family = _Family(
+                name, kind, definition.description or definition.name, _unit_suffix(definition),
+                definition.tag_names, definition.bounds,
+                tuple(TagCap(max_tag_values) for _ in definition.tags),
+            )
+            self._families[name] = family
+        elif (family.kind, family.label_names, family.bounds) != (
+            kind, definition.tag_names, definition.bounds,
+        ):
+            raise ValueError(f"definitions of {name} disagree on kind, tags or buckets")
+        return family
+
+    def observe(self, rows: Sequence[Row]) -> None:
+        """Add newly stored rows to the metrics; never raises (a failure is logged)."""
+        try:
+            results = [
+                (plan, plan.aggregate(selected))
+                for event, selected in self._by_event(rows).items()
+                for plan in self._plans[event]
+            ]
+            with self._lock:
+                for plan, partials in results:
+                    plan.merge(partials)
+        except Exception:
+            _log.exception("client metrics could not observe %d rows", len(rows))
+
+    def _by_event(self, rows: Sequence[Row]) -> dict[str, list[Row]]:
+        groups: dict[str, list[Row]] = {}
+        plans = self._plans
+        for row in rows:
+            group = groups.get(row.type)
+            if group is None:
+                if row.type not in plans:
+                    continue
+                group = groups[row.type] = []
+            group.append(row)
+        return groups
+
+    def describe(self) -> list[Metric]:
+        """The metric families without samples, so the registry can check names."""
+        return [
+            _Family(f.name, f.kind, f.documentation, f.unit, f.label_names, f.bounds, f.caps)
+            .snapshot()
+            for f in self._families.values()
+        ]
+
+    def collect(self) -> list[Metric]:
+        """The current metric families (prometheus_client's collector protocol)."""
+        with self._lock:
+            families = [
+                _Family(f.name, f.kind, f.documentation, f.unit, f.label_names, f.bounds, f.caps,
+                        {k: v.copy() if isinstance(v, Histogram) else v
+                         for k, v in f.series.items()})
+                for f in self._families.values()
+            ]
+        return [family.snapshot() for family in families]

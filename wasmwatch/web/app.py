@@ -1,0 +1,123 @@
+"""The ASGI application: a route table, CORS for ingest, and errors mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
+from wasmwatch.runtime import Runtime
+from wasmwatch.telemetry import bus
+from wasmwatch.web import ingest, query, static
+from wasmwatch.web.http import Request, Response, error_response
+from wasmwatch.web.types import Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Runtime, Request], Awaitable[Response]]
+_REQUEST = ("wasmwatch", "http", "request")
+
+#: path -> {method: handler}; paths ending in "/" match every path below them
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/api/v1/ingest": {"POST": ingest.batch},
+    "/api/telemetry/wasm": {"POST": ingest.seed_single},
+    "/api/telemetry/wasm/bulk": {"POST": ingest.seed_bulk},
+    "/api/v1/summary": {"GET": query.summary},
+    "/api/v1/series": {"GET": query.series},
+    "/api/v1/errors": {"GET": query.errors},
+    "/api/v1/items": {"GET": query.items},
+    "/api/v1/stream": {"GET": query.stream},
+    "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
+    "/metrics": {"GET": query.metrics},
+    "/healthz": {"GET": query.healthz},
+    "/openapi.json": {"GET": static.openapi},
+    "/sdk/": {"GET": static.sdk},
+    "/demo/config.js": {"GET": static.demo_config},
+    "/demo/": {"GET": static.demo},
+    "/dashboard": {"GET": static.dashboard},
+    "/": {"GET": static.index},
+}
+_PREFIXES = sorted((p for p in ROUTES if p.endswith("/") and p != "/"), key=len, reverse=True)
+CORS_PATHS = ("/api/v1/ingest", "/api/telemetry/wasm", "/api/telemetry/wasm/bulk")
+CORS_HEADERS = {
+    "access-control-allow-methods": "POST, OPTIONS",
+    "access-control-allow-headers": "content-type, content-encoding, x-wasmwatch-key",
+    "access-control-expose-headers": "retry-after",
+    "access-control-max-age": "86400",
+}
+
+
+def route_of(path: str) -> str | None:
+    if path in ROUTES:
+        return path
+    for prefix in _PREFIXES:
+        if path.startswith(prefix) or path == prefix[:-1]:
+            return prefix
+    return None
+
+
+def cors_headers(request: Request, route: str | None) -> dict[str, str]:
+    if route not in CORS_PATHS:
+        return {}
+    return {"access-control-allow-origin": request.headers.get("origin", "*"), "vary": "origin",
+            **CORS_HEADERS}
+
+
+class App:
+    """ASGI callable; the runtime starts on lifespan startup and stops on shutdown."""
+
+    def __init__(self, runtime: Runtime, on_started: Callable[[Runtime], None] | None = None) -> None:
+        self.runtime = runtime
+        self.on_started = on_started
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.runtime.start()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                if self.on_started:
+                    self.on_started(self.runtime)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        route = route_of(request.path)
+        with bus.span(_REQUEST, {"route": route or "unmatched", "method": request.method}) as span:
+            response = await self.respond(request, route)
+            span.set(status=response.status)
+            await response(send, cors_headers(request, route))
+
+    async def respond(self, request: Request, route: str | None) -> Response:
+        try:
+            if route is None:
+                raise NotFound(f"no such path: {request.path}")
+            if request.method == "OPTIONS" and route in CORS_PATHS:
+                return Response(b"", 204)
+            methods = ROUTES[route]
+            handler = methods.get("GET" if request.method == "HEAD" else request.method)
+            if handler is None:
+                raise MethodNotAllowed(f"{request.method} is not allowed on {route}; "
+                                       f"use {', '.join(methods)}")
+            return await handler(self.runtime, request)
+        except ClientError as exc:
+            return error_response(exc.status, exc.message, exc.headers)
+        except StoreError as exc:
+            log.error("store unavailable: %s", exc)
+            return error_response(503, "store unavailable, retry later", {"retry-after": "5"})
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return error_response(500, "internal error")

@@ -1,0 +1,119 @@
+"""Plain ASGI request and response values: just what wasmwatch's handlers need."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from wasmwatch.errors import BadRequest, PayloadTooLarge
+from wasmwatch.web.types import Receive, Scope, Send
+
+_json = msgspec.json.Encoder()
+
+
+class Request:
+    __slots__ = ("_query", "headers", "method", "path", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self._query: dict[str, str] | None = None
+
+    @property
+    def query(self) -> dict[str, str]:
+        if self._query is None:
+            raw = self.scope.get("query_string", b"").decode("latin-1")
+            self._query = dict(parse_qsl(raw, keep_blank_values=True))
+        return self._query
+
+    async def body(self, limit: int) -> bytes:
+        """The body, refused with 413 as soon as it passes ``limit`` bytes."""
+        declared = self.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest("client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate a gzip body, refusing output past ``limit`` bytes (so a gzip bomb stops early)."""
+    inflater = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"body is not valid gzip: {exc}") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"body inflates to over the {limit}-byte limit")
+    if not inflater.eof:
+        raise BadRequest("body is not valid gzip: truncated stream")
+    return out
+
+
+class Response:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, body: bytes = b"", status: int = 200, headers: Mapping[str, str] | None = None,
+        content_type: str = "text/plain; charset=utf-8",
+    ) -> None:
+        self.body = body
+        self.status = status
+        self.headers = {"content-type": content_type, **(headers or {})}
+
+    async def __call__(self, send: Send, extra: Mapping[str, str] = {}) -> None:
+        headers = {**self.headers, **extra, "content-length": str(len(self.body))}
+        await send({
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        })
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(_json.encode(data), status, headers, "application/json")
+
+
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    return json_response({"error": message}, status, headers)
+
+
+class StreamResponse(Response):
+    """A response whose body comes from an async iterator (server-sent events)."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: AsyncIterator[bytes], content_type: str) -> None:
+        super().__init__(b"", 200, {"cache-control": "no-cache", "x-accel-buffering": "no"},
+                         content_type)
+        self.chunks = chunks
+
+    async def __call__(self, send: Send, extra: Mapping[str, str] = {}) -> None:
+        headers = {**self.headers, **extra}
+        await send({
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        })
+        async for chunk in self.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,140 @@
+"""The OpenAPI 3.1 document for every endpoint; item schemas come from the msgspec types."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+from wasmwatch import __version__
+from wasmwatch.ingest import schema as s
+
+_ADMIN = [{"bearer": []}]
+_KEY = [{"ingestKey": []}, {"ingestHeader": []}]
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): {"description": _DESCRIPTIONS[code], "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
+
+
+_DESCRIPTIONS = {400: "malformed request, named in the message", 401: "missing or wrong credentials",
+                 403: "origin not allowed", 404: "not found", 413: "body too large",
+                 415: "unsupported content type or encoding", 429: "rate limited (Retry-After)",
+                 503: "write queue full or store unavailable (Retry-After)"}
+
+
+def _json(ref: str | dict[str, Any]) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{ref}"} if isinstance(ref, str) else ref
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str, example: str | None = None) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "query", "required": False,
+                             "description": description, "schema": {"type": "string"}}
+    if example:
+        param["example"] = example
+    return param
+
+
+_WINDOW = _query("window", "time window, 5m to 30d", "1h")
+_FILTERS = [_query(n, f"only this {n}") for n in ("release", "browser", "operation")]
+_OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def _ingest_body() -> dict[str, Any]:
+    return {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+        "text/plain": {"schema": {"$ref": "#/components/schemas/Envelope"}}}}
+
+
+def _paths() -> dict[str, Any]:
+    admin_get = lambda summary, params: {"get": {  # noqa: E731
+        "summary": summary, "security": _ADMIN, "parameters": params,
+        "responses": {"200": {"description": "ok", **_json(_OBJECT)}, **_errors(400, 401)}}}
+    return {
+        "/api/v1/ingest": {"post": {
+            "summary": "Ingest a batch of items from the SDK", "security": _KEY,
+            "parameters": [_query("key", "ingest key (or header X-WasmWatch-Key)")],
+            "requestBody": _ingest_body(),
+            "responses": {"200": {"description": "accepted items are durably stored",
+                                  **_json("IngestResult")},
+                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
+        "/api/telemetry/wasm": {"post": {
+            "summary": "Seed-compatible single metric", "security": _KEY,
+            "parameters": [_query("key", "ingest key")],
+            "requestBody": {"required": True, **_json("SeedMetric")},
+            "responses": {"200": {"description": "stored", **_json(_OBJECT)},
+                          **_errors(400, 401, 413, 415, 429, 503)}}},
+        "/api/telemetry/wasm/bulk": {"post": {
+            "summary": "Seed-compatible bulk metrics", "security": _KEY,
+            "parameters": [_query("key", "ingest key")],
+            "requestBody": {"required": True, **_json({"type": "object", "required": ["metrics"],
+                "properties": {"metrics": {"type": "array",
+                                           "items": {"$ref": "#/components/schemas/SeedMetric"}}}})},
+            "responses": {"200": {"description": "counts", **_json({"type": "object", "properties": {
+                "success": {"type": "integer"}, "errors": {"type": "integer"}}})},
+                **_errors(400, 401, 413, 415, 429, 503)}}},
+        "/api/v1/summary": admin_get("Counts, percentiles and rates over a window",
+                                     [_WINDOW, *_FILTERS, _query("exact", "true: raw rows only")]),
+        "/api/v1/series": admin_get("Time-bucketed stats for charts", [
+            _WINDOW, _query("metric", "bundle_load, runtime_init, operation, errors, memory, events"),
+            _query("step", "bucket width, 10s to 1d"), *_FILTERS]),
+        "/api/v1/errors": admin_get("Errors grouped by fingerprint",
+                                    [_WINDOW, _query("limit", "groups, 1 to 500")]),
+        "/api/v1/items": admin_get("The newest raw items", [
+            _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 10000"),
+            *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),
+        "/api/v1/stream": {"get": {"summary": "Server-sent events of live updates", "security": _ADMIN,
+                                   "responses": {"200": {"description": "text/event-stream"},
+                                                 **_errors(401)}}},
+        "/api/v1/admin/log-levels": {
+            **admin_get("Log level per module", []),
+            "put": {"summary": "Change log levels at run time", "security": _ADMIN,
+                    "requestBody": {"required": True, **_json({"type": "object",
+                                    "additionalProperties": {"type": "string"}})},
+                    "responses": {"200": {"description": "levels now", **_json(_OBJECT)},
+                                  **_errors(400, 401)}}},
+        "/metrics": {"get": {"summary": "Prometheus text exposition",
+                             "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {
+            "200": {"description": "ok", **_json(_OBJECT)}, "503": {"description": "starting"}}}},
+        "/openapi.json": {"get": {"summary": "This document",
+                                  "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        "/sdk/wasmwatch.js": {"get": {"summary": "The SDK as an ES module",
+                                      "responses": {"200": {"description": "JavaScript"}}}},
+        "/sdk/wasmwatch.iife.js": {"get": {"summary": "The SDK as a script (global WasmWatch)",
+                                           "responses": {"200": {"description": "JavaScript"}}}},
+        "/dashboard": {"get": {"summary": "The dashboard", "responses": {
+            "200": {"description": "HTML"}}}},
+    }
+
+
+class SeedMetric(msgspec.Struct):
+    type: str
+    data: dict[str, Any]
+    user_agent: str | None = None
+    bundle_version: str | None = None
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(
+        [s.Envelope, s.IngestResult, SeedMetric, s.Item], ref_template="#/components/schemas/{name}")
+    components["Envelope"]["properties"]["items"] = {
+        "type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Item"}}
+    components["Item"] = {"anyOf": [{"$ref": f"#/components/schemas/{t.__name__}"}
+                                    for t in s.Item.__args__]}  # type: ignore[attr-defined]
+    components["Error"] = {"type": "object", "required": ["error"],
+                           "properties": {"error": {"type": "string"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "wasmwatch", "version": __version__,
+                 "description": "Telemetry and monitoring for WebAssembly web apps"},
+        "paths": _paths(),
+        "components": {"schemas": components, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "ingestKey": {"type": "apiKey", "in": "query", "name": "key"},
+            "ingestHeader": {"type": "apiKey", "in": "header", "name": "X-WasmWatch-Key"}}},
+    }

@@ -1,0 +1,161 @@
+"""Query, stream and operations handlers (admin token), plus /metrics and /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import duckdb
+import msgspec
+
+from wasmwatch.errors import BadRequest, StoreError
+from wasmwatch.query import errors as q_errors
+from wasmwatch.query import series as q_series
+from wasmwatch.query import summary as q_summary
+from wasmwatch.query.windows import WindowError, default_step, parse_step, parse_window
+from wasmwatch.runtime import Runtime
+from wasmwatch.telemetry import get_levels, render, set_levels
+from wasmwatch.web.http import Request, Response, StreamResponse, json_response
+
+T = TypeVar("T")
+_FILTERS = ("release", "browser", "operation")
+_json = msgspec.json.Encoder()
+
+
+async def _read(rt: Runtime, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run a read on a worker thread with that thread's own cursor."""
+    store = rt.store
+    if store is None:
+        raise StoreError("the store is not open")
+
+    def run() -> T:
+        try:
+            return fn(store.reader())
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+
+    return await asyncio.to_thread(run)
+
+
+def _window(request: Request, default: str) -> int:
+    try:
+        return parse_window(request.query.get("window", default))
+    except WindowError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def _filters(request: Request) -> dict[str, str | None]:
+    return {name: request.query.get(name) or None for name in _FILTERS}
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes")
+
+
+def _project(rt: Runtime, request: Request) -> str:
+    return request.query.get("project") or "default"
+
+
+async def summary(rt: Runtime, request: Request) -> Response:
+    rt.authorize_admin(request)
+    window_s = _window(request, "1h")
+    now = rt.clock.now_ms()
+    args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s, now_ms=now,
+                                exact=_flag(request, "exact"), **_filters(request))
+    return json_response(await _read(rt, lambda con: q_summary.summary(con, **args)))
+
+
+async def series(rt: Runtime, request: Request) -> Response:
+    rt.authorize_admin(request)
+    window_s = _window(request, "1h")
+    metric = request.query.get("metric", "operation")
+    try:
+        step_s = parse_step(request.query["step"]) if "step" in request.query else default_step(window_s)
+    except WindowError as exc:
+        raise BadRequest(str(exc)) from exc
+    args: dict[str, Any] = dict(project=_project(rt, request), metric=metric, window_s=window_s,
+                                step_s=step_s, now_ms=rt.clock.now_ms(), **_filters(request))
+    try:
+        return json_response(await _read(rt, lambda con: q_series.series(con, **args)))
+    except WindowError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+async def errors(rt: Runtime, request: Request) -> Response:
+    rt.authorize_admin(request)
+    window_s = _window(request, "24h")
+    try:
+        limit = max(1, min(500, int(request.query.get("limit", "50"))))
+    except ValueError as exc:
+        raise BadRequest("limit: expected an integer") from exc
+    args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s,
+                                now_ms=rt.clock.now_ms(), limit=limit)
+    return json_response(await _read(rt, lambda con: q_errors.error_groups(con, **args)))
+
+
+async def _events(rt: Runtime) -> AsyncIterator[bytes]:
+    yield b"retry: 3000\n\n"
+    async for update in rt.live.subscribe():
+        if update is None:
+            yield b": heartbeat\n\n"
+        else:
+            yield b"event: items\ndata: " + _json.encode(update) + b"\n\n"
+
+
+async def stream(rt: Runtime, request: Request) -> Response:
+    rt.authorize_admin(request)
+    return StreamResponse(_events(rt), "text/event-stream")
+
+
+async def log_levels(rt: Runtime, request: Request) -> Response:
+    """GET the per-module log levels; PUT ``{"module": "LEVEL"}`` to change them at run time."""
+    rt.authorize_admin(request)
+    if request.method == "PUT":
+        body = await request.body(64 * 1024)
+        try:
+            levels = msgspec.json.decode(body, type=dict[str, str])
+            set_levels(levels)
+        except (msgspec.MsgspecError, ValueError) as exc:
+            raise BadRequest(f"body: {exc}") from exc
+    return json_response(get_levels())
+
+
+async def metrics(rt: Runtime, request: Request) -> Response:
+    body, content_type = render(rt.registry)
+    return Response(body, 200, None, content_type)
+
+
+async def healthz(rt: Runtime, request: Request) -> Response:
+    ok = rt.store is not None
+    return json_response({"status": "ok" if ok else "starting", "queue_depth": rt.writer.depth
+                          if ok else 0}, 200 if ok else 503)
+
+
+_ITEM_FILTERS = ("type", "session", "release", "name", "id")
+
+
+def _recent_items(con: duckdb.DuckDBPyConnection, project: str, since_ms: int,
+                  filters: dict[str, str], limit: int) -> dict[str, Any]:
+    where = ["project = ?", "ts >= ?"] + [f"{name} = ?" for name in filters]
+    cur = con.execute(
+        f"SELECT * FROM items WHERE {' AND '.join(where)} ORDER BY ts DESC, id LIMIT ?",
+        [project, since_ms, *filters.values(), limit],
+    )
+    names = [d[0] for d in cur.description or ()]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    return {"count": len(rows), "items": rows}
+
+
+async def items(rt: Runtime, request: Request) -> Response:
+    """The newest raw items, filtered by type, session, release, name or id."""
+    rt.authorize_admin(request)
+    window_s = _window(request, "24h")
+    try:
+        limit = max(1, min(10_000, int(request.query.get("limit", "100"))))
+    except ValueError as exc:
+        raise BadRequest("limit: expected an integer") from exc
+    filters = {n: request.query[n] for n in _ITEM_FILTERS if request.query.get(n)}
+    since = rt.clock.now_ms() - window_s * 1000
+    project = _project(rt, request)
+    return json_response(await _read(rt, lambda con: _recent_items(con, project, since, filters, limit)))
