@@ -34,15 +34,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def item(kind: str = "operation", **fields: Any) -> dict[str, Any]:
+def item(type_: str = "operation", /, **fields: Any) -> dict[str, Any]:
     """One wire item with a fresh id and defaults for its type's required fields."""
-    base: dict[str, Any] = {"id": uuid.uuid4().hex, "type": kind, "ts": fields.pop("ts", NOW)}
+    base: dict[str, Any] = {"id": uuid.uuid4().hex, "type": type_, "ts": fields.pop("ts", NOW)}
     defaults = {"operation": {"name": "render", "ms": 12.5}, "bundle_load": {"total_ms": 300.0},
                 "runtime_init": {"ms": 120.0}, "error": {"kind": "RuntimeError", "message": "boom"},
                 "memory": {"wasm_bytes": 1 << 20}, "engagement": {"visible_ms": 5000.0},
                 "feature": {"name": "export"}, "offline_sync": {"synced": 3},
                 "measurement": {"name": "fps", "value": 60.0}}
-    return {**base, **defaults.get(kind, {}), **fields}
+    return {**base, **defaults.get(type_, {}), **fields}
 
 
 def envelope(items: list[dict[str, Any]], sent_at: int | None = NOW, **context: Any) -> dict[str, Any]:

@@ -55,7 +55,10 @@ async def batch(rt: Runtime, request: Request) -> Response:
     body = await read_json_body(rt, request)
     try:
         envelope = _envelope.decode(body)
-    except msgspec.MsgspecError as exc:
+    except msgspec.DecodeError as exc:
+        lost("malformed", 1)
+        raise BadRequest(f"body: malformed JSON: {exc}") from exc
+    except msgspec.ValidationError as exc:
         lost("malformed", 1)
         raise BadRequest(path_error("body", exc)) from exc
     items = envelope.items
@@ -87,7 +90,7 @@ async def seed_single(rt: Runtime, request: Request) -> Response:
     try:
         metric = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        raise BadRequest(f"body: {exc}") from exc
+        raise BadRequest(f"body: malformed JSON: {exc}") from exc
     admit(rt, project, 1)
     rows, errors = seed.rows([metric], rt, project.id, request.headers.get("user-agent"))
     if errors:
@@ -104,7 +107,7 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
     try:
         payload = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        raise BadRequest(f"body: {exc}") from exc
+        raise BadRequest(f"body: malformed JSON: {exc}") from exc
     metrics = payload.get("metrics") if isinstance(payload, dict) else None
     if not isinstance(metrics, list):
         raise BadRequest("body: expected an object with a \"metrics\" array")

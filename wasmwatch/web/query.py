@@ -10,10 +10,15 @@ import duckdb
 import msgspec
 
 from wasmwatch.errors import BadRequest, StoreError
-from wasmwatch.query import errors as q_errors
-from wasmwatch.query import series as q_series
-from wasmwatch.query import summary as q_summary
-from wasmwatch.query.windows import WindowError, default_step, parse_step, parse_window
+from wasmwatch.query import (
+    QueryError,
+    default_step,
+    error_groups,
+    parse_step,
+    parse_window,
+)
+from wasmwatch.query import series as chart_series
+from wasmwatch.query import summary as summarize
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import get_levels, render, set_levels
 from wasmwatch.web.http import Request, Response, StreamResponse, json_response
@@ -32,6 +37,8 @@ async def _read(rt: Runtime, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     def run() -> T:
         try:
             return fn(store.reader())
+        except QueryError as exc:
+            raise BadRequest(str(exc)) from exc
         except duckdb.Error as exc:
             raise StoreError(f"query failed: {exc}") from exc
 
@@ -41,7 +48,7 @@ async def _read(rt: Runtime, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
 def _window(request: Request, default: str) -> int:
     try:
         return parse_window(request.query.get("window", default))
-    except WindowError as exc:
+    except QueryError as exc:
         raise BadRequest(str(exc)) from exc
 
 
@@ -63,7 +70,7 @@ async def summary(rt: Runtime, request: Request) -> Response:
     now = rt.clock.now_ms()
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s, now_ms=now,
                                 exact=_flag(request, "exact"), **_filters(request))
-    return json_response(await _read(rt, lambda con: q_summary.summary(con, **args)))
+    return json_response(await _read(rt, lambda con: summarize(con, **args)))
 
 
 async def series(rt: Runtime, request: Request) -> Response:
@@ -72,13 +79,13 @@ async def series(rt: Runtime, request: Request) -> Response:
     metric = request.query.get("metric", "operation")
     try:
         step_s = parse_step(request.query["step"]) if "step" in request.query else default_step(window_s)
-    except WindowError as exc:
+    except QueryError as exc:
         raise BadRequest(str(exc)) from exc
     args: dict[str, Any] = dict(project=_project(rt, request), metric=metric, window_s=window_s,
                                 step_s=step_s, now_ms=rt.clock.now_ms(), **_filters(request))
     try:
-        return json_response(await _read(rt, lambda con: q_series.series(con, **args)))
-    except WindowError as exc:
+        return json_response(await _read(rt, lambda con: chart_series(con, **args)))
+    except QueryError as exc:
         raise BadRequest(str(exc)) from exc
 
 
@@ -90,8 +97,8 @@ async def errors(rt: Runtime, request: Request) -> Response:
     except ValueError as exc:
         raise BadRequest("limit: expected an integer") from exc
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s,
-                                now_ms=rt.clock.now_ms(), limit=limit)
-    return json_response(await _read(rt, lambda con: q_errors.error_groups(con, **args)))
+                                now_ms=rt.clock.now_ms(), limit=limit, **_filters(request))
+    return json_response(await _read(rt, lambda con: error_groups(con, **args)))
 
 
 async def _events(rt: Runtime) -> AsyncIterator[bytes]:

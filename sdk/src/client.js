@@ -1,0 +1,274 @@
+// The live client: measures the page and the WebAssembly runtime, turns what it sees into
+// protocol items (docs/protocol.md) and hands them to the outbox. Every entry point is
+// guarded: the SDK never throws into the host page, except what a tracked function throws.
+import { describe, createStorm } from './errors.js'
+import { createBaselines } from './ops.js'
+import { createOutbox } from './outbox.js'
+import { idbStore, memoryStore } from './store.js'
+import { instrument, memories } from './wasm.js'
+import { httpTransport, ingestUrl } from './transport.js'
+import { rid, sampled, sessionId } from './session.js'
+import { metrics, zero } from './metrics.js'
+
+export const VERSION = '0.1.0'
+
+const now = () => performance.now()
+const r2 = x => Math.round(x * 100) / 100
+const num = x => (typeof x == 'number' && isFinite(x) ? x : undefined)
+const str = (x, n = 256) => (x == null ? undefined : String(x).slice(0, n))
+const guard = f => function () { try { return f.apply(this, arguments) } catch {} }
+
+/** A started client, or null when this session is sampled out. */
+export function createClient(cfg, onShutdown) {
+  const nav = navigator, perf = performance, W = globalThis.WebAssembly
+  const session = sessionId(globalThis.sessionStorage)
+  if (!sampled(session, cfg.sampleRate ?? 1)) return null
+
+  const t0 = now(), load = rid(8), offs = [], seen = new WeakSet(), mems = new Map()
+  const baseline = createBaselines(cfg.baselines, cfg.slowMs)
+  const storm = createStorm()
+  const recent = new Float64Array(100)
+  const m = zero()
+  let seq = 0, ticks = 0, closed = false, grows = 0, gcCount = 0, gcMs = 0, memDirty = false,
+    memSent = 0, used = new WeakSet()
+
+  const online = () => nav.onLine !== false
+  const visible = () => document.visibilityState != 'hidden'
+  const page = () => str(location.pathname)
+  const ua = nav.userAgent
+  const device = /iPad|Tablet|Android(?!.*Mobile)/i.test(ua) ? 'tablet'
+    : /Mobi|Android|iPhone/i.test(ua) ? 'mobile' : 'desktop'
+  const outbox = createOutbox({
+    transport: cfg.transport || httpTransport(ingestUrl(cfg.endpoint, cfg.key)),
+    store: globalThis.indexedDB ? idbStore() : memoryStore(),
+    context: () => ({ session, release: str(cfg.release, 128), page: page(), device,
+      connection: (nav.connection || {}).effectiveType || 'unknown', online: online(), sdk: VERSION }),
+    online, batchSize: cfg.batchSize, interval: cfg.flushInterval, maxQueue: cfg.maxQueue,
+    maxStored: cfg.maxStored, rate: cfg.rateLimit, burst: cfg.rateBurst,
+  })
+
+  const emit = (type, fields) => !closed &&
+    outbox.push({ id: load + '.' + (++seq).toString(36), type, ts: Date.now(), ...fields })
+  const on = (target, type, f) => {
+    f = guard(f)
+    target.addEventListener(type, f)
+    offs.push(() => target.removeEventListener(type, f))
+  }
+
+  // -- memory --------------------------------------------------------------------------------
+  const addMemory = mem => mems.has(mem) || (mems.set(mem, mem.buffer.byteLength), memDirty = true)
+  const wasmBytes = () => { let n = 0; for (const [mem] of mems) n += mem.buffer.byteLength; return n }
+  function sample(force) {
+    let bytes = 0
+    for (const [mem, was] of mems) {
+      const n = mem.buffer.byteLength
+      bytes += n
+      if (n != was) grows++, mems.set(mem, n), memDirty = true
+    }
+    const heap = (perf.memory || {}).usedJSHeapSize
+    if (heap) m.heap = heap
+    if ((mems.size || gcCount) && (memDirty || force || Date.now() - memSent > 30000)) {
+      memDirty = false
+      memSent = Date.now()
+      emit('memory', { wasm_bytes: bytes, js_heap_bytes: heap, grow_count: grows,
+        gc_count: gcCount || undefined, gc_ms: gcCount ? r2(gcMs) : undefined })
+    }
+  }
+
+  // -- errors --------------------------------------------------------------------------------
+  function report(err, ctx, fallbackName) {
+    if (typeof err == 'object' && err) {
+      if (seen.has(err)) return
+      seen.add(err)
+    }
+    ctx = ctx || {}
+    const d = describe(err, fallbackName)
+    m.errors++
+    if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
+    const category = /^(critical|runtime|application)$/.test(ctx.category) ? ctx.category : d.category
+    emit('error', { kind: d.kind, category, message: d.message, stack: d.stack, frame: d.frame,
+      frames: d.frames, operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap || undefined })
+    if (category == 'critical') outbox.urgent()
+  }
+
+  // -- operations ----------------------------------------------------------------------------
+  function operation(name, ms, ok, expected, offline, err) {
+    name = str(name) || 'unknown'
+    const [base, slow] = baseline(name, ms)
+    const given = num(expected)
+    expected = given || base
+    offline = offline ?? !online()
+    m.ops++
+    if (offline) m.offline++
+    m.sum += ms - recent[m.n % 100]
+    recent[m.n++ % 100] = ms
+    emit('operation', { name, ms: r2(ms), ok, offline: !!offline, expected_ms: expected && r2(expected) })
+    if (err) report(err, { operation: name })
+    if (slow || ms > 1.5 * given) outbox.urgent()
+  }
+  const done = guard(operation)
+
+  function run(name, fn, self, args) {
+    if (typeof fn != 'function') return fn
+    const t = now()
+    let r
+    try {
+      r = fn.apply(self, args)
+    } catch (e) {
+      done(name, now() - t, false, 0, null, e)
+      throw e
+    }
+    if (r && typeof r.then == 'function') {
+      return r.then(v => (done(name, now() - t, true), v),
+        e => { done(name, now() - t, false, 0, null, e); throw e })
+    }
+    done(name, now() - t, true)
+    return r
+  }
+
+  // -- bundle load ---------------------------------------------------------------------------
+  // The resource timing entry of the module: by URL when streaming, else the latest .wasm
+  // response that ended before compilation started.
+  function timing(info) {
+    const list = perf.getEntriesByType('resource')
+    for (let i = list.length; i--;) {
+      const e = list[i]
+      if (!used.has(e) && (info.url ? e.name == info.url
+        : /\.wasm([?#]|$)/.test(e.name) && e.responseEnd <= info.start + 1)) {
+        used.add(e)
+        return e
+      }
+    }
+  }
+  function bundle(info, late) {
+    const e = timing(info)
+    if (!e && !late) return setTimeout(guard(bundle), 100, info, 1)
+    const start = e ? Math.min(e.startTime, info.start) : info.start
+    const known = e && (e.transferSize || e.decodedBodySize)
+    m.bundle = info.end - start
+    emit('bundle_load', { url: str(info.url || (e && e.name)), streaming: !!info.streaming,
+      total_ms: r2(m.bundle), fetch_ms: e ? r2(e.responseEnd - e.startTime) : undefined,
+      compile_ms: num(info.compile_ms) && r2(info.compile_ms), instantiate_ms: r2(info.instantiate_ms),
+      transfer_bytes: known ? e.transferSize : undefined, decoded_bytes: known ? e.decodedBodySize : undefined,
+      cached: known ? e.transferSize == 0 || e.transferSize < e.encodedBodySize : undefined })
+  }
+
+  // -- engagement ----------------------------------------------------------------------------
+  let segStart = visible() ? now() : -1, segOnline = online()
+  function segment() {
+    if (segStart >= 0) {
+      const ms = now() - segStart
+      m.visible += ms
+      if (ms >= 1) emit('engagement', { visible_ms: r2(ms), online: segOnline, page: page() })
+    }
+    segStart = visible() ? now() : -1
+    segOnline = online()
+  }
+  function hide() {
+    segment()
+    sample(true)
+    outbox.hide()
+  }
+
+  // -- public API ----------------------------------------------------------------------------
+  const api = {
+    runtimeReady(start) {
+      const s = typeof start == 'string' ? (perf.getEntriesByName(start, 'mark')[0] || {}).startTime : start
+      m.init = now() - (num(s) ?? t0)
+      emit('runtime_init', { ms: r2(m.init) })
+    },
+    track: (name, fn) => run(name, fn),
+    wrapExports(exports) {
+      try {
+        const out = {}
+        for (const k in exports) {
+          const f = exports[k]
+          if (W && f instanceof W.Memory) addMemory(f)
+          out[k] = typeof f == 'function' ? function () { return run(k, f, this, arguments) } : f
+        }
+        return out
+      } catch {
+        return exports
+      }
+    },
+    error(err, context) { report(err, context) },
+    feature(name) {
+      name = str(name)
+      if (!name) return
+      m.features[name] = (m.features[name] || 0) + 1
+      m.uses++
+      emit('feature', { name })
+    },
+    offlineSync(r) {
+      r = r || {}
+      m.syncs++
+      if (r.ok !== false) m.synced++
+      emit('offline_sync', { synced: num(r.synced) || 0, ms: num(r.ms), conflicts: num(r.conflicts),
+        ok: r.ok !== false, pending: num(r.pending) })
+    },
+    measure(name, value, tags, unit) {
+      if (num(value) == null || !str(name)) return
+      let t, n = 0
+      for (const k in tags) {
+        const v = tags[k]
+        if (n < 16 && (typeof v == 'string' || typeof v == 'boolean' || num(v) != null)) (t = t || {})[k] = v, n++
+      }
+      emit('measurement', { name: str(name), value, unit: str(unit), tags: t })
+    },
+    gc(r) {
+      r = r || {}
+      gcCount += num(r.count) ?? 1
+      gcMs += num(r.ms) || 0
+      memDirty = true
+    },
+    flush: () => (sample(), outbox.flush()),
+    getCurrentMetrics: () => metrics(m, visible() && segStart >= 0 ? now() - segStart : 0, wasmBytes()),
+    shutdown() {
+      if (closed) return outbox.flush()
+      restore()
+      offs.forEach(f => f())
+      clearInterval(timer)
+      segment()
+      sample(true)
+      closed = true
+      onShutdown()
+      return outbox.flush()
+    },
+  }
+  for (const k in api) if (!/^(track|wrapExports)$/.test(k)) api[k] = guard(api[k])
+
+  // -- wiring --------------------------------------------------------------------------------
+  const restore = cfg.instrument !== false && W
+    ? instrument(W, { loaded: guard(bundle), memory: guard(addMemory), error: guard(report) }, now)
+    : () => {}
+  const dom = {
+    'wasm-bundle-loaded': d => {
+      m.bundle = num(d.duration) || 0
+      emit('bundle_load', { total_ms: r2(m.bundle), url: str(d.url), cached: d.cached })
+    },
+    'wasm-runtime-ready': d => {
+      m.init = num(d.duration) || 0
+      emit('runtime_init', { ms: r2(m.init) })
+    },
+    'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, d.expected,
+      d.offline),
+    'wasm-error': d => report(d.error || d, d),
+    'wasm-feature-used': d => api.feature(d.feature),
+  }
+  for (const k in dom) on(window, k, e => dom[k](e.detail || {}))
+  if (cfg.captureErrors !== false) {
+    on(window, 'error', e => report(e.error || { message: e.message }))
+    on(window, 'unhandledrejection', e => report(e.reason, 0, 'UnhandledRejection'))
+  }
+  on(document, 'visibilitychange', () => (visible() ? segment() : hide()))
+  on(window, 'pagehide', hide)
+  on(window, 'online', () => { segment(); outbox.wake() })
+  on(window, 'offline', segment)
+  const timer = setInterval(guard(() => {
+    if (++ticks % 5 == 0) sample()
+    if (ticks % 60 == 0) segment()
+    outbox.tick()
+  }), 1000)
+  api._outbox = outbox
+  return api
+}
