@@ -4,7 +4,7 @@
 import { describe, createStorm } from './errors.js'
 import { createBaselines } from './ops.js'
 import { createOutbox } from './outbox.js'
-import { idbStore, memoryStore } from './store.js'
+import { idbStore } from './store.js'
 import { instrument, memories } from './wasm.js'
 import { httpTransport, ingestUrl } from './transport.js'
 import { rid, sampled, sessionId } from './session.js'
@@ -35,13 +35,10 @@ export function createClient(cfg, onShutdown) {
   const online = () => nav.onLine !== false
   const visible = () => document.visibilityState != 'hidden'
   const page = () => str(location.pathname)
-  const ua = nav.userAgent
-  const device = /iPad|Tablet|Android(?!.*Mobile)/i.test(ua) ? 'tablet'
-    : /Mobi|Android|iPhone/i.test(ua) ? 'mobile' : 'desktop'
   const outbox = createOutbox({
     transport: cfg.transport || httpTransport(ingestUrl(cfg.endpoint, cfg.key)),
-    store: globalThis.indexedDB ? idbStore() : memoryStore(),
-    context: () => ({ session, release: str(cfg.release, 128), page: page(), device,
+    store: idbStore(),
+    context: () => ({ session, release: str(cfg.release, 128), page: page(),
       connection: (nav.connection || {}).effectiveType || 'unknown', online: online(), sdk: VERSION }),
     online, batchSize: cfg.batchSize, interval: cfg.flushInterval, maxQueue: cfg.maxQueue,
     maxStored: cfg.maxStored, rate: cfg.rateLimit, burst: cfg.rateBurst,
@@ -87,7 +84,7 @@ export function createClient(cfg, onShutdown) {
     if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
     const category = /^(critical|runtime|application)$/.test(ctx.category) ? ctx.category : d.category
     emit('error', { kind: d.kind, category, message: d.message, stack: d.stack, frame: d.frame,
-      frames: d.frames, operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap || undefined })
+      operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap || undefined })
     if (category == 'critical') outbox.urgent()
   }
 
@@ -269,6 +266,5 @@ export function createClient(cfg, onShutdown) {
     if (ticks % 60 == 0) segment()
     outbox.tick()
   }), 1000)
-  api._outbox = outbox
   return api
 }

@@ -1,20 +1,13 @@
 // Pure error analysis: trap kinds, wasm stack frames, categories, fingerprints, storm cap.
 // No DOM here, so `node --test` exercises all of it.
 
-// [pattern, kind]: the first match wins. Covers V8 (Chromium, Node), SpiderMonkey and JSC wording.
-const TRAPS = [
-  [/unreachable/i, 'unreachable'],
-  [/divi(de|sion) by zero|remainder by zero/i, 'divide_by_zero'],
-  [/unrepresentable in integer|invalid conversion|trunc/i, 'invalid_conversion'],
-  [/integer overflow|divide result unrepresentable/i, 'integer_overflow'],
-  [/call stack|too much recursion|stack overflow/i, 'stack_overflow'],
-  [/signature|indirect call|call_indirect|null function|function table/i, 'indirect_call_mismatch'],
-  [/table index/i, 'table_out_of_bounds'],
-  [/unaligned/i, 'unaligned_access'],
-  [/out of bounds|index out of bounds/i, 'memory_out_of_bounds'],
-  [/null pointer|null reference|dereferenc/i, 'null_dereference'],
-  [/out of memory|allocation failed|could not allocate/i, 'out_of_memory'],
-]
+// kind:pattern pairs, the first match wins. Covers V8 (Chromium, Node), SpiderMonkey and JSC.
+const TRAPS = ('unreachable:unreachable|divide_by_zero:by zero|invalid_conversion:unrepresentable in|' +
+  'conversion|trunc|stack_overflow:call stack|recursion|stack overflow|integer_overflow:overflow|' +
+  'unrepresentable|indirect_call_mismatch:signature|indirect|null function|function table|' +
+  'table_out_of_bounds:table index|unaligned_access:unaligned|memory_out_of_bounds:out of bounds|' +
+  'null_dereference:null|out_of_memory:out of memory|allocation failed|could not allocate').split(/\|(?=\w+:)/)
+  .map(t => [RegExp(t.split(':')[1], 'i'), t.split(':')[0]])
 
 /** The trap kind a message names, or undefined. */
 export function trapKind(message) {
@@ -67,7 +60,7 @@ export function describe(err, fallbackName = 'Error') {
   const kind = errorKind(name, message)
   const frames = wasmFrames(stack)
   return { kind, category: categorize(name, kind, message), message, stack,
-    frame: frameText(frames[0]), frames: frames.slice(0, 20) }
+    frame: frameText(frames[0]) }
 }
 
 /** Storm cap: at most `perKey` errors per fingerprint and `total` overall per window. */

@@ -23,16 +23,14 @@ let client = null
 /** Starts the SDK once per page; later calls return the running client. Never throws. */
 export function init(config) {
   try {
-    if (!client) {
-      const c = config || {}
-      client = c.endpoint && c.key && typeof window == 'object'
-        ? createClient(c, () => { client = null }) || noop
-        : noop
+    const c = config || {}
+    if (!client && c.endpoint && c.key && typeof window == 'object') {
+      client = createClient(c, () => { client = null }) || noop
     }
   } catch {
     client = noop
   }
-  return client
+  return client || noop
 }
 
 /** The running client, or the no-op client before init(). */

@@ -122,6 +122,5 @@ export function createOutbox({ transport, store, context, now = Date.now, random
         if (blocked() || !transport.beacon(body(b))) keep(b)
       }
     },
-    state: () => ({ queued: queue.length, lost: { ...lost }, retryAt, attempt, stored }),
   }
 }

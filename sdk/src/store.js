@@ -28,34 +28,42 @@ export function memoryStore() {
   }
 }
 
-const req = r => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error) })
-
 /** Batches in IndexedDB database `name`, object store `b`, auto-incremented keys (oldest first). */
 export function idbStore(name = 'wasmwatch') {
   let db
-  const open = () => db || (db = new Promise((ok, fail) => {
+  // Runs f(objectStore, setResult) in one transaction; resolves once it is committed.
+  const run = (mode, f) => (db = db || new Promise((ok, fail) => {
     const r = indexedDB.open(name, 1)
     r.onupgradeneeded = () => r.result.createObjectStore('b', { autoIncrement: true })
     r.onsuccess = () => ok(r.result)
-    r.onerror = r.onblocked = () => fail(r.error)
+    r.onerror = () => fail(r.error)
+  })).then(d => new Promise((ok, fail) => {
+    const t = d.transaction('b', mode)
+    let out
+    f(t.objectStore('b'), v => { out = v })
+    t.oncomplete = () => ok(out)
+    t.onerror = t.onabort = () => fail(t.error)
   }))
-  const os = async mode => (await open()).transaction('b', mode).objectStore('b')
-  const list = async () => {
-    const s = await os('readonly')
-    const [keys, vals] = await Promise.all([req(s.getAllKeys()), req(s.getAll())])
-    return keys.map((k, i) => [k, vals[i]])
+  // Calls end([[key, batch], ...]) with every record, oldest first.
+  const all = (s, end) => {
+    const recs = [], c = s.openCursor()
+    c.onsuccess = () => {
+      const cur = c.result
+      if (!cur) return end(recs)
+      recs.push([cur.key, cur.value])
+      cur.continue()
+    }
   }
   return {
-    async add(batch, max) {
-      await req((await os('readwrite')).add(batch))
-      const [drop, dropped] = overflow((await list()).map(([k, b]) => [k, b.items.length]), max)
-      if (drop.length) {
-        const s = await os('readwrite')
-        await Promise.all(drop.map(k => req(s.delete(k))))
-      }
-      return dropped
-    },
-    list,
-    remove: async key => req((await os('readwrite')).delete(key)),
+    add: (batch, max) => run('readwrite', (s, out) => {
+      s.add(batch)
+      all(s, recs => {
+        const [drop, dropped] = overflow(recs.map(([k, b]) => [k, b.items.length]), max)
+        drop.forEach(k => s.delete(k))
+        out(dropped)
+      })
+    }),
+    list: () => run('readonly', all),
+    remove: key => run('readwrite', s => s.delete(key)),
   }
 }

@@ -10,7 +10,6 @@ from prometheus_client import CollectorRegistry
 from wasmwatch.store.schema import Row
 from wasmwatch.telemetry.client_metrics import ClientMetrics, prometheus_name
 from wasmwatch.telemetry.definitions import METRICS, Counter, Summary, Tag
-
 from wasmwatch.telemetry.exposition import render
 
 from .helpers import make_row, sample, scrape
@@ -18,9 +17,11 @@ from .helpers import make_row, sample, scrape
 BOUNDS = ("10.0", "50.0", "100.0", "500.0", "1000.0", "5000.0", "+Inf")
 
 
-def observed(registry: CollectorRegistry, rows: list[Row], **kwargs: int) -> ClientMetrics:
+def observed(
+    registry: CollectorRegistry, rows: list[Row], max_tag_values: int = 50
+) -> ClientMetrics:
     """ClientMetrics on ``registry`` after observing ``rows``."""
-    metrics = ClientMetrics(registry, **kwargs)
+    metrics = ClientMetrics(registry, max_tag_values=max_tag_values)
     metrics.observe(rows)
     return metrics
 
@@ -196,7 +197,9 @@ def test_long_tag_values_are_cut(registry: CollectorRegistry) -> None:
     assert sample(s, "wasm_operations_duration_ms_count", operation="x" * 128) == 1
 
 
-def test_observe_never_raises(registry: CollectorRegistry, caplog: pytest.LogCaptureFixture) -> None:
+def test_observe_never_raises(
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
     """A failing definition is logged; observe() returns normally."""
     def broken(row: Row) -> bool:
         raise RuntimeError("bug")

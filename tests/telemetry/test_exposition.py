@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 
 from wasmwatch.telemetry.exposition import render
 
 
 def test_render_gives_prometheus_text(registry: CollectorRegistry) -> None:
-    """By default the body is the Prometheus text format, version 0.0.4."""
-    Counter("things", "Things", registry=registry).inc(3)
+    """Without an Accept header the body is the Prometheus text format 0.0.4."""
+    Gauge("things", "Things", registry=registry).set(3)
     body, content_type = render(registry)
     assert content_type.startswith("text/plain; version=0.0.4")
     (family,) = text_string_to_metric_families(body.decode())
@@ -19,7 +19,7 @@ def test_render_gives_prometheus_text(registry: CollectorRegistry) -> None:
 
 def test_render_gives_openmetrics_when_asked(registry: CollectorRegistry) -> None:
     """An Accept header asking for OpenMetrics gets OpenMetrics."""
-    Counter("things", "Things", registry=registry).inc()
+    Gauge("things", "Things", registry=registry).set(1)
     body, content_type = render(registry, "application/openmetrics-text; version=1.0.0")
     assert content_type.startswith("application/openmetrics-text")
     assert body.endswith(b"# EOF\n")

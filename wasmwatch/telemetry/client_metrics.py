@@ -88,18 +88,6 @@ class _Family:
     caps: tuple[TagCap, ...]
     series: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
-    def merge(self, labels: tuple[str, ...], partial: Any) -> None:
-        if self.kind == "gauge":
-            self.series[labels] = partial
-        elif self.kind == "counter":
-            self.series[labels] = self.series.get(labels, 0.0) + partial
-        else:
-            existing = self.series.get(labels)
-            if existing is None:
-                self.series[labels] = partial
-            else:
-                existing.add(partial)
-
     def snapshot(self) -> Metric:
         name = self.name[: -len("_total")] if self.kind == "counter" else self.name
         labels = list(self.label_names)
@@ -151,9 +139,22 @@ class _Plan:
         return _aggregate.histogram(rows, self.key, self.value, self.bounds)
 
     def merge(self, partials: dict[Hashable, Any]) -> None:
-        resolve, merge = self.resolver.resolve, self.family.merge
-        for raw, partial in partials.items():
-            merge(resolve(raw), partial)
+        resolve, series, kind = self.resolver.resolve, self.family.series, self.family.kind
+        if kind == "gauge":
+            for raw, value in partials.items():
+                series[resolve(raw)] = value
+        elif kind == "counter":
+            for raw, value in partials.items():
+                labels = resolve(raw)
+                series[labels] = series.get(labels, 0.0) + value
+        else:
+            for raw, hist in partials.items():
+                labels = resolve(raw)
+                existing = series.get(labels)
+                if existing is None:
+                    series[labels] = hist
+                else:
+                    existing.add(hist)
 
 
 class ClientMetrics:
@@ -208,16 +209,13 @@ class ClientMetrics:
             _log.exception("client metrics could not observe %d rows", len(rows))
 
     def _by_event(self, rows: Sequence[Row]) -> dict[str, list[Row]]:
-        groups: dict[str, list[Row]] = {}
-        plans = self._plans
+        groups: dict[str, list[Row]] = {event: [] for event in self._plans}
+        get = groups.get
         for row in rows:
-            group = groups.get(row.type)
-            if group is None:
-                if row.type not in plans:
-                    continue
-                group = groups[row.type] = []
-            group.append(row)
-        return groups
+            group = get(row.type)
+            if group is not None:
+                group.append(row)
+        return {event: group for event, group in groups.items() if group}
 
     def describe(self) -> list[Metric]:
         """The metric families without samples, so the registry can check names."""

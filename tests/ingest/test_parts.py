@@ -1,0 +1,47 @@
+"""Pure ingest parts: user agents, fingerprints, rate limits."""
+
+from __future__ import annotations
+
+from wasmwatch.ingest.fingerprint import fingerprint, normalize_message, top_wasm_frame
+from wasmwatch.ingest.ratelimit import RateLimiter
+from wasmwatch.ingest.useragent import parse_agent
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+          "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+IPAD = ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.0 Mobile/15E148 Safari/604.1")
+
+
+def test_user_agent_families_and_devices() -> None:
+    """Browser family and major, OS family and device type come from the UA."""
+    phone = parse_agent(IPHONE)
+    assert (phone.browser, phone.browser_major, phone.os, phone.device) == ("Mobile Safari", 17, "iOS", "mobile")
+    assert parse_agent(IPAD).device == "tablet"
+    assert parse_agent(None).browser == "unknown"
+
+
+def test_wasm_frames_from_chromium_and_firefox() -> None:
+    """The top wasm frame is found in Chromium and Firefox stacks."""
+    chrome = "RuntimeError: unreachable\n    at app.js:1\n    at $trap (wasm://wasm/9f:wasm-function[7]:0x1a2)"
+    firefox = "trap@http://h/app.wasm:wasm-function[7]:0x1a2\n@http://h/app.js:3:1"
+    assert top_wasm_frame(chrome) == "$trap wasm-function[7]:0x1a2"
+    assert top_wasm_frame(firefox) == "trap wasm-function[7]:0x1a2"
+    assert top_wasm_frame("Error: x\n    at f (app.js:1:1)") is None
+
+
+def test_fingerprint_groups_variants() -> None:
+    """Numbers, hex and quoted strings don't split groups; kind and function do."""
+    assert normalize_message("index 12 at 0xff 'abc'") == "index <n> at <hex> <str>"
+    a = fingerprint("RuntimeError", "oob at 12", "f wasm-function[3]:0x10")
+    assert a == fingerprint("RuntimeError", "oob at 99", "f wasm-function[3]:0x22")
+    assert a != fingerprint("RuntimeError", "oob at 12", "g wasm-function[4]:0x10")
+    assert a != fingerprint("TypeError", "oob at 12", "f wasm-function[3]:0x10")
+
+
+def test_rate_limit_refills_with_time() -> None:
+    """A bucket spends its burst, says how long to wait, and refills with time."""
+    limiter = RateLimiter(rate=10, burst_factor=2)
+    assert limiter.take("p", 20, now_s=0) == 0
+    wait = limiter.take("p", 5, now_s=0)
+    assert wait == 0.5
+    assert limiter.take("p", 5, now_s=0.5) == 0

@@ -1,0 +1,101 @@
+"""Group commit over the in-memory store double and the real DuckDB store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from wasmwatch.errors import QueueFull, StoreError
+from wasmwatch.store.base import MemoryStore
+from wasmwatch.store.duckdb import DuckDBStore
+from wasmwatch.store.schema import Row
+from wasmwatch.store.writer import Writer
+
+NOW = 1_764_000_000_000
+
+
+def rows(*ids: str, ts: int = NOW) -> list[Row]:
+    return [Row(id=i, project="default", type="feature", ts=ts, client_ts=ts, received=ts, name="x")
+            for i in ids]
+
+
+async def test_concurrent_requests_share_commits() -> None:
+    """Requests waiting together are committed together, each told its own duplicates."""
+    store = MemoryStore()
+    writer = Writer(store)
+    writer.start()
+    results = await asyncio.gather(*(writer.submit(rows(f"a{i}", "shared")) for i in range(50)))
+    await writer.close()
+    assert sorted(results) == [0] + [1] * 49
+    assert len(store.rows) == 51
+    assert store.writes < 50
+
+
+async def test_queue_full_is_refused_at_once() -> None:
+    """Past queue_max_items, submit raises QueueFull with a Retry-After."""
+    writer = Writer(MemoryStore(), queue_max_items=3)
+    with pytest.raises(QueueFull) as info:
+        await writer.submit(rows("a", "b", "c", "d"))
+    assert info.value.headers["retry-after"] == "1"
+
+
+class FailingStore:
+    def write(self, batch: Sequence[Row]) -> set[str]:
+        raise StoreError("disk on fire")
+
+
+async def test_store_failure_reaches_the_request() -> None:
+    """A failed commit fails its requests (503 upstream), and the writer keeps running."""
+    writer = Writer(FailingStore())
+    writer.start()
+    with pytest.raises(StoreError):
+        await writer.submit(rows("a"))
+    assert writer.depth == 0
+    await writer.close()
+
+
+async def test_close_commits_what_was_accepted(tmp_path: Path) -> None:
+    """Closing the writer commits every accepted row before it returns."""
+    store = DuckDBStore(tmp_path)
+    writer = Writer(store)
+    writer.start()
+    pending = [asyncio.ensure_future(writer.submit(rows(f"r{i}"))) for i in range(100)]
+    await asyncio.sleep(0)
+    await writer.close()
+    await asyncio.gather(*pending)
+    assert store.query("SELECT count(*) AS n FROM items") == [{"n": 100}]
+    store.close()
+
+
+def test_duckdb_dedupes_against_stored_rows(tmp_path: Path) -> None:
+    """DuckDB write returns ids already stored and stores only the new ones."""
+    store = DuckDBStore(tmp_path)
+    assert store.write(rows("a", "b")) == set()
+    assert store.write(rows("b", "c")) == {"b"}
+    assert store.query("SELECT id FROM items ORDER BY id") == [{"id": "a"}, {"id": "b"}, {"id": "c"}]
+    store.close()
+
+
+def test_retention_deletes_old_rows(tmp_path: Path) -> None:
+    """maintain() deletes raw items older than the retention period, and only those."""
+    day = 86_400_000
+    store = DuckDBStore(tmp_path)
+    store.write(rows("old", ts=NOW - 31 * day) + rows("new", ts=NOW - day))
+    assert store.maintain(NOW, 30 * day) == 1
+    assert store.query("SELECT id FROM items") == [{"id": "new"}]
+    store.close()
+
+
+def test_reopen_keeps_project_and_secret(tmp_path: Path) -> None:
+    """The default project's key and the admin token survive a reopen."""
+    store = DuckDBStore(tmp_path)
+    key = store.ensure_default_project(None, [], NOW).ingest_key
+    token = store.secret("admin_token", None, "adm_")
+    store.close()
+    again = DuckDBStore(tmp_path)
+    assert again.ensure_default_project(None, [], NOW).ingest_key == key
+    assert again.secret("admin_token", None, "adm_") == token
+    again.close()
