@@ -51,7 +51,7 @@ class LiveHub:
             while True:
                 try:
                     update = await asyncio.wait_for(queue.get(), heartbeat_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield None
                     continue
                 if update is None:

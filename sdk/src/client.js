@@ -63,7 +63,7 @@ export function createClient(cfg, onShutdown) {
       if (n != was) grows++, mems.set(mem, n), memDirty = true
     }
     const heap = (perf.memory || {}).usedJSHeapSize
-    if (heap) m.heap = heap
+    if (heap) m.heap_ = heap
     if ((mems.size || gcCount) && (memDirty || force || Date.now() - memSent > 30000)) {
       memDirty = false
       memSent = Date.now()
@@ -80,11 +80,11 @@ export function createClient(cfg, onShutdown) {
     }
     ctx = ctx || {}
     const d = describe(err, fallbackName)
-    m.errors++
+    m.errors_++
     if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
     const category = /^(critical|runtime|application)$/.test(ctx.category) ? ctx.category : d.category
     emit('error', { kind: d.kind, category, message: d.message, stack: d.stack, frame: d.frame,
-      operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap || undefined })
+      operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap_ || undefined })
     if (category == 'critical') outbox.urgent()
   }
 
@@ -95,10 +95,10 @@ export function createClient(cfg, onShutdown) {
     const given = num(expected)
     expected = given || base
     offline = offline ?? !online()
-    m.ops++
-    if (offline) m.offline++
-    m.sum += ms - recent[m.n % 100]
-    recent[m.n++ % 100] = ms
+    m.ops_++
+    if (offline) m.offline_++
+    m.sum_ += ms - recent[m.n_ % 100]
+    recent[m.n_++ % 100] = ms
     emit('operation', { name, ms: r2(ms), ok, offline: !!offline, expected_ms: expected && r2(expected) })
     if (err) report(err, { operation: name })
     if (slow || ms > 1.5 * given) outbox.urgent()
@@ -142,9 +142,9 @@ export function createClient(cfg, onShutdown) {
     if (!e && !late) return setTimeout(guard(bundle), 100, info, 1)
     const start = e ? Math.min(e.startTime, info.start) : info.start
     const known = e && (e.transferSize || e.decodedBodySize)
-    m.bundle = info.end - start
+    m.bundle_ = info.end - start
     emit('bundle_load', { url: str(info.url || (e && e.name)), streaming: !!info.streaming,
-      total_ms: r2(m.bundle), fetch_ms: e ? r2(e.responseEnd - e.startTime) : undefined,
+      total_ms: r2(m.bundle_), fetch_ms: e ? r2(e.responseEnd - e.startTime) : undefined,
       compile_ms: num(info.compile_ms) && r2(info.compile_ms), instantiate_ms: r2(info.instantiate_ms),
       transfer_bytes: known ? e.transferSize : undefined, decoded_bytes: known ? e.decodedBodySize : undefined,
       cached: known ? e.transferSize == 0 || e.transferSize < e.encodedBodySize : undefined })
@@ -155,7 +155,7 @@ export function createClient(cfg, onShutdown) {
   function segment() {
     if (segStart >= 0) {
       const ms = now() - segStart
-      m.visible += ms
+      m.visible_ += ms
       if (ms >= 1) emit('engagement', { visible_ms: r2(ms), online: segOnline, page: page() })
     }
     segStart = visible() ? now() : -1
@@ -171,8 +171,8 @@ export function createClient(cfg, onShutdown) {
   const api = {
     runtimeReady(start) {
       const s = typeof start == 'string' ? (perf.getEntriesByName(start, 'mark')[0] || {}).startTime : start
-      m.init = now() - (num(s) ?? t0)
-      emit('runtime_init', { ms: r2(m.init) })
+      m.init_ = now() - (num(s) ?? t0)
+      emit('runtime_init', { ms: r2(m.init_) })
     },
     track: (name, fn) => run(name, fn),
     wrapExports(exports) {
@@ -192,14 +192,14 @@ export function createClient(cfg, onShutdown) {
     feature(name) {
       name = str(name)
       if (!name) return
-      m.features[name] = (m.features[name] || 0) + 1
-      m.uses++
+      m.features_[name] = (m.features_[name] || 0) + 1
+      m.uses_++
       emit('feature', { name })
     },
     offlineSync(r) {
       r = r || {}
-      m.syncs++
-      if (r.ok !== false) m.synced++
+      m.syncs_++
+      if (r.ok !== false) m.synced_++
       emit('offline_sync', { synced: num(r.synced) || 0, ms: num(r.ms), conflicts: num(r.conflicts),
         ok: r.ok !== false, pending: num(r.pending) })
     },
@@ -240,12 +240,12 @@ export function createClient(cfg, onShutdown) {
     : () => {}
   const dom = {
     'wasm-bundle-loaded': d => {
-      m.bundle = num(d.duration) || 0
-      emit('bundle_load', { total_ms: r2(m.bundle), url: str(d.url), cached: d.cached })
+      m.bundle_ = num(d.duration) || 0
+      emit('bundle_load', { total_ms: r2(m.bundle_), url: str(d.url), cached: d.cached })
     },
     'wasm-runtime-ready': d => {
-      m.init = num(d.duration) || 0
-      emit('runtime_init', { ms: r2(m.init) })
+      m.init_ = num(d.duration) || 0
+      emit('runtime_init', { ms: r2(m.init_) })
     },
     'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, d.expected,
       d.offline),

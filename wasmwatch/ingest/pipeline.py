@@ -70,7 +70,9 @@ class Pipeline:
             online=ctx.online, sdk=clip(ctx.sdk, limit),
         )
 
-    def rows(self, items: Sequence[msgspec.Raw | bytes], batch: Batch) -> tuple[list[Row], list[s.Rejection], int]:
+    def rows(
+        self, items: Sequence[msgspec.Raw | bytes], batch: Batch
+    ) -> tuple[list[Row], list[s.Rejection], int]:
         """Rows for the good items, a rejection for each bad one, and how many were filtered."""
         rows: list[Row] = []
         rejected: list[s.Rejection] = []

@@ -8,6 +8,7 @@ single transaction. Readers take their own cursor (``reader()``), one per thread
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -131,10 +132,8 @@ class DuckDBStore:
         return int(row[0]) if row else 0
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self._con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
 
     # -- reads (any thread, own cursor) -----------------------------------------------------
 
@@ -191,14 +190,10 @@ class DuckDBStore:
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(duckdb.Error):
             self._con.execute("CHECKPOINT")
-        except duckdb.Error:
-            pass
         self._con.close()
         self._batch_file.unlink(missing_ok=True)
         if self._scratch.name.startswith("wasmwatch-"):
-            try:
+            with contextlib.suppress(OSError):
                 self._scratch.rmdir()
-            except OSError:
-                pass

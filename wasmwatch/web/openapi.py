@@ -10,8 +10,8 @@ import msgspec
 from wasmwatch import __version__
 from wasmwatch.ingest import schema as s
 
-_ADMIN = [{"bearer": []}]
-_KEY = [{"ingestKey": []}, {"ingestHeader": []}]
+_ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
+_KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestHeader": []}]
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -49,10 +49,12 @@ def _ingest_body() -> dict[str, Any]:
         "text/plain": {"schema": {"$ref": "#/components/schemas/Envelope"}}}}
 
 
+def admin_get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "security": _ADMIN, "parameters": params,
+                    "responses": {"200": {"description": "ok", **_json(_OBJECT)}, **_errors(400, 401)}}}
+
+
 def _paths() -> dict[str, Any]:
-    admin_get = lambda summary, params: {"get": {  # noqa: E731
-        "summary": summary, "security": _ADMIN, "parameters": params,
-        "responses": {"200": {"description": "ok", **_json(_OBJECT)}, **_errors(400, 401)}}}
     return {
         "/api/v1/ingest": {"post": {
             "summary": "Ingest a batch of items from the SDK", "security": _KEY,
@@ -125,7 +127,7 @@ def document() -> dict[str, Any]:
     components["Envelope"]["properties"]["items"] = {
         "type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Item"}}
     components["Item"] = {"anyOf": [{"$ref": f"#/components/schemas/{t.__name__}"}
-                                    for t in s.Item.__args__]}  # type: ignore[attr-defined]
+                                    for t in s.Item.__args__]}
     components["Error"] = {"type": "object", "required": ["error"],
                            "properties": {"error": {"type": "string"}}}
     return {
