@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib'
 
 export const BUDGET = 6 * 1024
 const here = new URL('.', import.meta.url).pathname
-const common = { mangleProps: /_$/, bundle: true, minify: true, target: 'es2020', legalComments: 'none', logLevel: 'warning' }
+const common = { bundle: true, minify: true, target: 'es2020', legalComments: 'none', logLevel: 'warning' }
 
 /** Minified bundles in memory: {esm, iife} as strings. */
 export async function bundles() {

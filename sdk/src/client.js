@@ -13,7 +13,6 @@ import { metrics, zero } from './metrics.js'
 export const VERSION = '0.1.0'
 
 const now = () => performance.now()
-const r2 = x => Math.round(x * 100) / 100
 const num = x => (typeof x == 'number' && isFinite(x) ? x : undefined)
 const str = (x, n = 256) => (x == null ? undefined : String(x).slice(0, n))
 const guard = f => function () { try { return f.apply(this, arguments) } catch {} }
@@ -63,12 +62,12 @@ export function createClient(cfg, onShutdown) {
       if (n != was) grows++, mems.set(mem, n), memDirty = true
     }
     const heap = (perf.memory || {}).usedJSHeapSize
-    if (heap) m.heap_ = heap
+    if (heap) m.heap = heap
     if ((mems.size || gcCount) && (memDirty || force || Date.now() - memSent > 30000)) {
       memDirty = false
       memSent = Date.now()
       emit('memory', { wasm_bytes: bytes, js_heap_bytes: heap, grow_count: grows,
-        gc_count: gcCount || undefined, gc_ms: gcCount ? r2(gcMs) : undefined })
+        ...(gcCount && { gc_count: gcCount, gc_ms: gcMs }) })
     }
   }
 
@@ -80,11 +79,11 @@ export function createClient(cfg, onShutdown) {
     }
     ctx = ctx || {}
     const d = describe(err, fallbackName)
-    m.errors_++
+    m.errors++
     if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
     const category = /^(critical|runtime|application)$/.test(ctx.category) ? ctx.category : d.category
     emit('error', { kind: d.kind, category, message: d.message, stack: d.stack, frame: d.frame,
-      operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap_ || undefined })
+      operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap || undefined })
     if (category == 'critical') outbox.urgent()
   }
 
@@ -95,11 +94,11 @@ export function createClient(cfg, onShutdown) {
     const given = num(expected)
     expected = given || base
     offline = offline ?? !online()
-    m.ops_++
-    if (offline) m.offline_++
-    m.sum_ += ms - recent[m.n_ % 100]
-    recent[m.n_++ % 100] = ms
-    emit('operation', { name, ms: r2(ms), ok, offline: !!offline, expected_ms: expected && r2(expected) })
+    m.ops++
+    if (offline) m.offline++
+    m.sum += ms - recent[m.n % 100]
+    recent[m.n++ % 100] = ms
+    emit('operation', { name, ms, ok, offline: !!offline, expected_ms: expected })
     if (err) report(err, { operation: name })
     if (slow || ms > 1.5 * given) outbox.urgent()
   }
@@ -142,12 +141,11 @@ export function createClient(cfg, onShutdown) {
     if (!e && !late) return setTimeout(guard(bundle), 100, info, 1)
     const start = e ? Math.min(e.startTime, info.start) : info.start
     const known = e && (e.transferSize || e.decodedBodySize)
-    m.bundle_ = info.end - start
+    m.bundle = info.end - start
     emit('bundle_load', { url: str(info.url || (e && e.name)), streaming: !!info.streaming,
-      total_ms: r2(m.bundle_), fetch_ms: e ? r2(e.responseEnd - e.startTime) : undefined,
-      compile_ms: num(info.compile_ms) && r2(info.compile_ms), instantiate_ms: r2(info.instantiate_ms),
-      transfer_bytes: known ? e.transferSize : undefined, decoded_bytes: known ? e.decodedBodySize : undefined,
-      cached: known ? e.transferSize == 0 || e.transferSize < e.encodedBodySize : undefined })
+      total_ms: m.bundle, fetch_ms: e && e.responseEnd - e.startTime, compile_ms: info.compile_ms,
+      instantiate_ms: info.instantiate_ms, ...(known && { transfer_bytes: e.transferSize,
+        decoded_bytes: e.decodedBodySize, cached: e.transferSize < e.encodedBodySize }) })
   }
 
   // -- engagement ----------------------------------------------------------------------------
@@ -155,8 +153,8 @@ export function createClient(cfg, onShutdown) {
   function segment() {
     if (segStart >= 0) {
       const ms = now() - segStart
-      m.visible_ += ms
-      if (ms >= 1) emit('engagement', { visible_ms: r2(ms), online: segOnline, page: page() })
+      m.visible += ms
+      if (ms >= 1) emit('engagement', { visible_ms: ms, online: segOnline, page: page() })
     }
     segStart = visible() ? now() : -1
     segOnline = online()
@@ -168,11 +166,11 @@ export function createClient(cfg, onShutdown) {
   }
 
   // -- public API ----------------------------------------------------------------------------
+  const ready = ms => emit('runtime_init', { ms: m.init = ms })
   const api = {
     runtimeReady(start) {
       const s = typeof start == 'string' ? (perf.getEntriesByName(start, 'mark')[0] || {}).startTime : start
-      m.init_ = now() - (num(s) ?? t0)
-      emit('runtime_init', { ms: r2(m.init_) })
+      ready(now() - (num(s) ?? t0))
     },
     track: (name, fn) => run(name, fn),
     wrapExports(exports) {
@@ -192,14 +190,14 @@ export function createClient(cfg, onShutdown) {
     feature(name) {
       name = str(name)
       if (!name) return
-      m.features_[name] = (m.features_[name] || 0) + 1
-      m.uses_++
+      m.features[name] = (m.features[name] || 0) + 1
+      m.uses++
       emit('feature', { name })
     },
     offlineSync(r) {
       r = r || {}
-      m.syncs_++
-      if (r.ok !== false) m.synced_++
+      m.syncs++
+      if (r.ok !== false) m.synced++
       emit('offline_sync', { synced: num(r.synced) || 0, ms: num(r.ms), conflicts: num(r.conflicts),
         ok: r.ok !== false, pending: num(r.pending) })
     },
@@ -239,14 +237,9 @@ export function createClient(cfg, onShutdown) {
     ? instrument(W, { loaded: guard(bundle), memory: guard(addMemory), error: guard(report) }, now)
     : () => {}
   const dom = {
-    'wasm-bundle-loaded': d => {
-      m.bundle_ = num(d.duration) || 0
-      emit('bundle_load', { total_ms: r2(m.bundle_), url: str(d.url), cached: d.cached })
-    },
-    'wasm-runtime-ready': d => {
-      m.init_ = num(d.duration) || 0
-      emit('runtime_init', { ms: r2(m.init_) })
-    },
+    'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.bundle = num(d.duration) || 0,
+      url: str(d.url), cached: d.cached }),
+    'wasm-runtime-ready': d => ready(num(d.duration) || 0),
     'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, d.expected,
       d.offline),
     'wasm-error': d => report(d.error || d, d),

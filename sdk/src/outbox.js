@@ -34,8 +34,10 @@ export function createOutbox({ transport, store, context, now = Date.now, random
   const lose = (reason, n = 1) => { lost[reason] = (lost[reason] || 0) + n }
   const giveBack = l => { for (const k in l) lose(k, l[k]) }
   const blocked = () => !online() || now() < retryAt
+  // Durations (fields ending in "ms") go out rounded to 0.01 ms.
   const body = b => JSON.stringify({ sent_at: now(), context: b.context,
-    lost: Object.keys(b.lost).length ? b.lost : undefined, items: b.items })
+    lost: Object.keys(b.lost).length ? b.lost : undefined, items: b.items },
+  (k, v) => (/ms$/.test(k) && v % 1 ? Math.round(v * 100) / 100 : v))
   const take = () => {
     const b = { context: context(), lost, items: queue.splice(0, batchSize) }
     lost = {}

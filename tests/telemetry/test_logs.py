@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,11 +25,10 @@ from wasmwatch.telemetry.logs import (
 
 def record(msg: str = "hello", *, created: float = 1000.0, **extra: Any) -> logging.LogRecord:
     """A WARNING record from logger ``wasmwatch.test`` created at ``created``."""
-    r = logging.makeLogRecord({
+    return logging.makeLogRecord({
         "name": "wasmwatch.test", "levelno": logging.WARNING, "levelname": "WARNING",
         "msg": msg, "created": created, **extra,
     })
-    return r
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -69,8 +69,6 @@ def test_exceptions_are_included() -> None:
     try:
         raise ValueError("bad")
     except ValueError:
-        import sys
-
         r = record("failed", exc_info=sys.exc_info())
     line = json.loads(JsonFormatter().format(r))
     assert "ValueError: bad" in line["exc"]

@@ -110,10 +110,9 @@ class Bus:
 
     def handlers(self, prefix: Event = ()) -> list[Attachment]:
         """Attached handlers listening to at least one event that starts with ``prefix``."""
-        return [
-            a for a in self._by_id.values()
-            if any(event[: len(prefix)] == prefix for event in a.events)
-        ]
+        with self._lock:
+            attached = list(self._by_id.values())
+        return [a for a in attached if any(event[: len(prefix)] == prefix for event in a.events)]
 
     def has_handlers(self, event: Event) -> bool:
         """Whether executing ``event`` would call anything."""
