@@ -1,19 +1,18 @@
 // Pure error analysis: trap kinds, wasm stack frames, categories, fingerprints, storm cap.
 // No DOM here, so `node --test` exercises all of it.
 
-// kind:pattern pairs, the first match wins. Covers V8 (Chromium, Node), SpiderMonkey and JSC.
-const TRAPS = ('unreachable:unreachable|divide_by_zero:by zero|invalid_conversion:unrepresentable in|' +
-  'conversion|trunc|stack_overflow:call stack|recursion|stack overflow|integer_overflow:overflow|' +
-  'unrepresentable|indirect_call_mismatch:signature|indirect|null function|function table|' +
-  'table_out_of_bounds:table index|unaligned_access:unaligned|memory_out_of_bounds:out of bounds|' +
-  'null_dereference:null|out_of_memory:out of memory|allocation failed|could not allocate').split(/\|(?=\w+:)/)
-  .map(t => [RegExp(t.split(':')[1], 'i'), t.split(':')[0]])
+// kind:pattern pairs, the first match wins. Covers the trap messages of V8 (Chromium, Node),
+// SpiderMonkey and JSC ("divide by zero", "integer divide by zero", "Division by zero", ...).
+const TRAPS = ('unreachable:unreachable|divide_by_zero:by zero|invalid_conversion:integer range|' +
+  'conversion|trunc|stack_overflow:call stack|recursion|integer_overflow:overflow|unrepresentable|' +
+  'indirect_call_mismatch:signature|indirect|function|table_out_of_bounds:table|' +
+  'unaligned_access:unaligned|memory_out_of_bounds:out of bounds|null_dereference:null|' +
+  'out_of_memory:out of memory|alloc').split(/\|(?=\w+:)/).map(t => t.split(':'))
 
 /** The trap kind a message names, or undefined. */
 export function trapKind(message) {
-  for (const [re, kind] of TRAPS) if (re.test(message)) return kind
+  for (const [kind, re] of TRAPS) if (RegExp(re, 'i').test(message)) return kind
 }
-
 /**
  * The `kind` of an error: the trap kind for WebAssembly traps and runtime faults (stack
  * overflow, out of memory), else the JS error name (`TypeError`, `CompileError`, ...).
@@ -47,8 +46,8 @@ export function wasmFrames(stack) {
   return out
 }
 
-/** `name@wasm-function[i]:0xoffset`: one frame as a short, stable string. */
-export const frameText = f => f && `${f.fn ? f.fn + '@' : ''}wasm-function[${f.index}]:0x${f.offset.toString(16)}`
+/** `name wasm-function[i]:0xoffset`: one frame as a string (the server's `frame` format). */
+export const frameText = f => f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.index}]:0x${f.offset.toString(16)}`
 
 /** Everything the SDK reports about one error (minus operation and memory). */
 export function describe(err, fallbackName = 'Error') {

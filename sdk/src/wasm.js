@@ -12,8 +12,8 @@
  * hooks.error(err) for CompileError, LinkError and RuntimeError (start function) rejections.
  */
 export function instrument(W, hooks, now = () => performance.now()) {
-  const orig = { compile: W.compile, instantiate: W.instantiate,
-    compileStreaming: W.compileStreaming, instantiateStreaming: W.instantiateStreaming }
+  const orig = {}
+  for (const k of ['compile', 'instantiate', 'compileStreaming', 'instantiateStreaming']) orig[k] = W[k]
   const compiled = new WeakMap(), reported = new WeakSet()
   const fail = e => {
     if (/^(Compile|Link|Runtime)Error$/.test(e && e.name)) hooks.error(e)

@@ -95,6 +95,17 @@ def test_commit_stop_feeds_latency_and_batch_size(
     assert sample(s, "wasmwatch_store_commit_requests_sum") == 12
 
 
+def test_commit_requests_may_come_as_span_metadata(
+    bus: Bus, metrics: ServerMetrics, registry: CollectorRegistry
+) -> None:
+    """A commit span started with requests in its metadata still records them."""
+    with bus.span(events.STORE_COMMIT, {"requests": 3}) as span:
+        span.measure(items=10, duplicates=0)
+    s = scrape(registry)
+    assert sample(s, "wasmwatch_store_commit_requests_sum") == 3
+    assert sample(s, "wasmwatch_store_commit_items_sum") == 10
+
+
 def test_commit_exception_counts_a_failure(
     bus: Bus, metrics: ServerMetrics, registry: CollectorRegistry
 ) -> None:

@@ -50,7 +50,6 @@ __all__ = [
     "counter_rows",
     "cover",
     "delete_before",
-    "hist_rows",
 ]
 
 Connection = Any  # a duckdb.DuckDBPyConnection or a cursor of one
@@ -95,11 +94,18 @@ MERGE = """CAST(sum(n) AS BIGINT) AS n, CAST(sum(ms_n) AS BIGINT) AS ms_n,
   max(last_ts) AS last_ts, CAST(sum(synced_sum) AS BIGINT) AS synced_sum,
   arg_max(pending_last, last_ts) AS pending_last"""
 
-_HIST_ROW = f"""
-SELECT ts AS t, project, type, release, browser,
-  CASE WHEN type = 'operation' THEN name END AS name, {bin_sql("ms")} AS bin, 1 AS n
-FROM {{source}}
-WHERE type IN {HIST_TYPES!r} AND ms IS NOT NULL"""
+# The new items staged once per batch (a batch may be a view over a file): counter rows plus
+# the histogram bin of every timed item of a HIST_TYPES type (else NULL).
+_STAGE = f"""
+CREATE OR REPLACE TEMP TABLE _ww_stage AS
+SELECT *, CASE WHEN type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL THEN {bin_sql("ms_sum")} END
+  AS bin
+FROM ({{rows}})"""
+
+_STAGED_HIST = """
+SELECT t, project, type, release, browser, CASE WHEN type = 'operation' THEN name END AS name,
+  bin, 1 AS n
+FROM _ww_stage WHERE bin IS NOT NULL"""
 
 HIST_MERGE = "CAST(sum(n) AS BIGINT) AS n"
 
@@ -130,11 +136,6 @@ def counter_rows(source: str) -> str:
     return _COUNTER_ROW.format(source=source)
 
 
-def hist_rows(source: str) -> str:
-    """SELECT turning each timed item of ``source`` into a one-count histogram row."""
-    return _HIST_ROW.format(source=source)
-
-
 def _bucketed(rows: str, width_ms: int, key: str, merge: str, merged: bool) -> str:
     return (
         f"SELECT (t // {width_ms}) * {width_ms} AS t, {key}, {merged} AS merged, {merge}\n"
@@ -146,11 +147,13 @@ def apply(con: Connection, batch: str) -> None:
     """Aggregate the new items in table/view ``batch`` into every rollup table."""
     if not _IDENTIFIER.fullmatch(batch):
         raise ValueError(f"batch must be a table or view name, got {batch!r}")
+    con.execute(_STAGE.format(rows=counter_rows(batch)))
     for tier in TIERS:
-        counters = _bucketed(counter_rows(batch), tier.width_ms, KEY, MERGE, False)
+        counters = _bucketed("SELECT * FROM _ww_stage", tier.width_ms, KEY, MERGE, False)
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
-        hist = _bucketed(hist_rows(batch), tier.width_ms, HIST_KEY, HIST_MERGE, False)
+        hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
+    con.execute("DROP TABLE _ww_stage")
 
 
 def _compact_table(con: Connection, table: str, key: str, merge: str, cutoff_ms: int) -> None:

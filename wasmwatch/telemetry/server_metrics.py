@@ -120,14 +120,15 @@ class ServerMetrics:
             status=status,
         ).observe(m["duration"])
 
-    def on_commit(self, event: Event, m: Measurements, _meta: Metadata, _config: Any) -> None:
-        """A group commit finished or raised."""
+    def on_commit(self, event: Event, m: Measurements, meta: Metadata, _config: Any) -> None:
+        """A group commit finished or raised; ``requests`` may be a measurement or metadata."""
         if event[-1] == "exception":
             self.commit_failures.inc()
             return
+        requests = m.get("requests", meta.get("requests", 0))
         self.commit_duration.observe(m["duration"])
         self.commit_items.observe(m.get("items", 0))
-        self.commit_requests.observe(m.get("requests", 0))
+        self.commit_requests.observe(requests if isinstance(requests, int | float) else 0)
 
     def on_ingest(self, event: Event, m: Measurements, meta: Metadata, _config: Any) -> None:
         """Items accepted, lost by the server, or reported lost by a client."""

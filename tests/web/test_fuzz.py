@@ -1,0 +1,74 @@
+"""Whatever a client sends, ingest answers a 2xx or a 4xx naming the problem; never a 500."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import KEY, NOW
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+kinds = st.sampled_from(["bundle_load", "runtime_init", "operation", "error", "memory", "engagement",
+                         "feature", "offline_sync", "measurement", "bogus"])
+fields = st.dictionaries(
+    st.sampled_from(["ms", "name", "total_ms", "kind", "message", "stack", "wasm_bytes", "visible_ms",
+                     "synced", "value", "tags", "ok", "offline", "category", "url", "cached"]),
+    json_values, max_size=6)
+items = st.builds(lambda k, f, i, ts: {"type": k, "id": i, "ts": ts, **f}, kinds, fields,
+                  st.text(min_size=0, max_size=70), st.one_of(st.integers(), st.floats(allow_nan=False), st.text()))
+envelopes = st.fixed_dictionaries(
+    {"items": st.lists(items, max_size=5)},
+    optional={"sent_at": json_values, "context": st.dictionaries(
+        st.sampled_from(["session", "release", "page", "online", "device"]), json_values), "lost": json_values})
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def check(r: httpx.Response) -> dict[str, Any]:
+    assert r.status_code < 500, r.text
+    body: dict[str, Any] = r.json()
+    if r.status_code >= 400:
+        assert body["error"]
+    return body
+
+
+@FUZZ
+@given(envelope=envelopes)
+async def test_random_envelopes_never_500(client: httpx.AsyncClient, envelope: dict[str, Any]) -> None:
+    """Random but JSON envelopes get 200 with per-item reasons, or a 4xx."""
+    body = check(await client.post(f"/api/v1/ingest?key={KEY}", content=json.dumps(envelope)))
+    if "accepted" in body:
+        assert body["accepted"] + len(body["rejected"]) + body["duplicates"] == len(envelope["items"])
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300), gz=st.booleans())
+async def test_random_bytes_never_500(client: httpx.AsyncClient, raw: bytes, gz: bool) -> None:
+    """Arbitrary bytes, plain or gzipped, get a 4xx."""
+    headers = {"content-encoding": "gzip"} if gz else {}
+    check(await client.post(f"/api/v1/ingest?key={KEY}", content=gzip.compress(raw) if gz else raw,
+                            headers=headers))
+
+
+@FUZZ
+@given(metric=json_values)
+async def test_random_seed_metrics_never_500(client: httpx.AsyncClient, metric: Any) -> None:
+    """The seed endpoints answer random JSON with a 2xx or a 4xx."""
+    check(await client.post(f"/api/telemetry/wasm?key={KEY}", content=json.dumps(metric)))
+    check(await client.post(f"/api/telemetry/wasm/bulk?key={KEY}", content=json.dumps({"metrics": [metric]})))
+
+
+async def test_valid_item_in_fuzzed_batch_is_kept(client: httpx.AsyncClient) -> None:
+    """A good item next to garbage is still stored."""
+    body = {"items": [{"id": "good-1", "type": "feature", "ts": NOW, "name": "x"}, 7, "x", None]}
+    answer = check(await client.post(f"/api/v1/ingest?key={KEY}", content=json.dumps(body)))
+    assert answer["accepted"] == 1 and [r["index"] for r in answer["rejected"]] == [1, 2, 3]
