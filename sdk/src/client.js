@@ -201,14 +201,9 @@ export function createClient(cfg, onShutdown) {
       emit('offline_sync', { synced: num(r.synced) || 0, ms: num(r.ms), conflicts: num(r.conflicts),
         ok: r.ok !== false, pending: num(r.pending) })
     },
+    // The server checks tags (at most 16 string, number or boolean values).
     measure(name, value, tags, unit) {
-      if (num(value) == null || !str(name)) return
-      let t, n = 0
-      for (const k in tags) {
-        const v = tags[k]
-        if (n < 16 && (typeof v == 'string' || typeof v == 'boolean' || num(v) != null)) (t = t || {})[k] = v, n++
-      }
-      emit('measurement', { name: str(name), value, unit: str(unit), tags: t })
+      if (num(value) != null && str(name)) emit('measurement', { name: str(name), value, unit: str(unit), tags })
     },
     gc(r) {
       r = r || {}
@@ -217,7 +212,7 @@ export function createClient(cfg, onShutdown) {
       memDirty = true
     },
     flush: () => (sample(), outbox.flush()),
-    getCurrentMetrics: () => metrics(m, visible() && segStart >= 0 ? now() - segStart : 0, wasmBytes()),
+    getCurrentMetrics: () => metrics(m, segStart >= 0 ? now() - segStart : 0, wasmBytes()),
     shutdown() {
       if (closed) return outbox.flush()
       restore()

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.useragent import parse_agent
-from wasmwatch.ingest.validate import LIMITS, Batch, ItemError, clip, decode_item, strip_query
+from wasmwatch.ingest.validate import (
+    LIMITS,
+    Batch,
+    ItemError,
+    clip,
+    decode_item,
+    strip_query,
+    template_row,
+)
 from wasmwatch.store.schema import Row
 
 Processor = Callable[[Row], Row | None]
@@ -61,14 +70,15 @@ class Pipeline:
         agent = parse_agent(ctx.user_agent or user_agent)
         limit = LIMITS["context"]
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
-        return Batch(
-            project=project, received=now_ms, skew_ms=skew,
-            min_ts=now_ms - self.retention_ms, max_ts=now_ms + _DAY_MS,
+        shared: dict[str, Any] = dict(
             session=clip(ctx.session, limit), release=clip(ctx.release, limit),
             page=strip_query(ctx.page, LIMITS["page"]), connection=clip(ctx.connection, limit),
             device=device, browser=agent.browser, browser_major=agent.browser_major, os=agent.os,
             online=ctx.online, sdk=clip(ctx.sdk, limit),
         )
+        return Batch(project=project, received=now_ms, skew_ms=skew,
+                     min_ts=now_ms - self.retention_ms, max_ts=now_ms + _DAY_MS, **shared,
+                     template=template_row(project, now_ms, **shared))
 
     def rows(
         self, items: Sequence[msgspec.Raw | bytes], batch: Batch

@@ -19,8 +19,18 @@ from wasmwatch.ingest.fingerprint import fingerprint, top_wasm_frame
 from wasmwatch.store.schema import Row
 
 MAX_MS = 60_000.0
-LIMITS = {"name": 256, "kind": 256, "url": 1024, "page": 256, "unit": 64, "message": 2048,
-          "stack": 16384, "context": 128, "tag_key": 64, "tag_value": 256}
+LIMITS = {
+    "name": 256,
+    "kind": 256,
+    "url": 1024,
+    "page": 256,
+    "unit": 64,
+    "message": 2048,
+    "stack": 16384,
+    "context": 128,
+    "tag_key": 64,
+    "tag_value": 256,
+}
 MAX_TAGS = 16
 _DAY_MS = 86_400_000
 _FIELD_AT = re.compile(r" - at `\$\.?(.*)`$")
@@ -50,6 +60,12 @@ class Batch(NamedTuple):
     os: str | None
     online: bool | None
     sdk: str | None
+    #: a row holding the shared fields above; each item fills in the rest
+    template: Row
+
+
+def template_row(project: str, received: int, **context: Any) -> Row:
+    return Row(id="", project=project, type="", ts=0, client_ts=0, received=received, **context)
 
 
 def describe(exc: msgspec.MsgspecError) -> tuple[str, str]:
@@ -59,7 +75,7 @@ def describe(exc: msgspec.MsgspecError) -> tuple[str, str]:
     path = match.group(1) if match else ""
     reason = text[: match.start()] if match else text
     if path == "type" and reason.startswith("Invalid value"):
-        reason = f"unknown type {reason[len('Invalid value '):]} (expected one of {', '.join(s.ITEM_TYPES)})"
+        reason = f"unknown type {reason[len('Invalid value ') :]} (expected one of {', '.join(s.ITEM_TYPES)})"
     elif reason.startswith("Object missing required field"):
         reason = "missing required field " + reason.rsplit(" ", 1)[-1]
     elif reason == "Number out of range":
@@ -118,93 +134,162 @@ def _tags(tags: s.Tags | None) -> str | None:
     return _tags_encoder.encode(clean).decode()
 
 
-def _bundle_load(it: s.BundleLoad) -> dict[str, Any]:
-    return dict(name=strip_query(it.url, LIMITS["url"]), ms=duration(it.total_ms, "total_ms"),
-                cached=it.cached, streaming=it.streaming,
-                fetch_ms=duration(it.fetch_ms, "fetch_ms"),
-                compile_ms=duration(it.compile_ms, "compile_ms"),
-                instantiate_ms=duration(it.instantiate_ms, "instantiate_ms"),
-                transfer_bytes=count(it.transfer_bytes, "transfer_bytes"),
-                decoded_bytes=count(it.decoded_bytes, "decoded_bytes"))
+_replace = msgspec.structs.replace
+_At = tuple[str, int, int]  # id, ts, client_ts
 
 
-def _runtime_init(it: s.RuntimeInit) -> dict[str, Any]:
-    return dict(ms=duration(it.ms, "ms"))
+def _bundle_load(it: s.BundleLoad, base: Row, at: _At) -> Row:
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="bundle_load",
+        name=strip_query(it.url, LIMITS["url"]),
+        ms=duration(it.total_ms, "total_ms"),
+        cached=it.cached,
+        streaming=it.streaming,
+        fetch_ms=duration(it.fetch_ms, "fetch_ms"),
+        compile_ms=duration(it.compile_ms, "compile_ms"),
+        instantiate_ms=duration(it.instantiate_ms, "instantiate_ms"),
+        transfer_bytes=count(it.transfer_bytes, "transfer_bytes"),
+        decoded_bytes=count(it.decoded_bytes, "decoded_bytes"),
+    )
 
 
-def _operation(it: s.Operation) -> dict[str, Any]:
-    return dict(name=clip(it.name, LIMITS["name"]), ms=duration(it.ms, "ms"), ok=it.ok,
-                offline=it.offline, expected_ms=duration(it.expected_ms, "expected_ms"))
+def _runtime_init(it: s.RuntimeInit, base: Row, at: _At) -> Row:
+    return _replace(base, id=at[0], ts=at[1], client_ts=at[2], type="runtime_init", ms=duration(it.ms, "ms"))
 
 
-def _error(it: s.Error) -> dict[str, Any]:
+def _operation(it: s.Operation, base: Row, at: _At) -> Row:
+    name = it.name if len(it.name) <= LIMITS["name"] else it.name[: LIMITS["name"]]
+    ms = it.ms
+    ms = 0.0 if ms < 0 else (MAX_MS if ms > MAX_MS else ms)
+    expected = None if it.expected_ms is None else duration(it.expected_ms, "expected_ms")
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="operation",
+        name=name,
+        ms=ms,
+        ok=it.ok,
+        offline=it.offline,
+        expected_ms=expected,
+    )
+
+
+def _error(it: s.Error, base: Row, at: _At) -> Row:
     stack = clip(it.stack, LIMITS["stack"])
     frame = top_wasm_frame(stack)
     kind = clip(it.kind, LIMITS["kind"]) or "Error"
     message = clip(it.message, LIMITS["message"]) or ""
-    return dict(kind=kind, category=it.category, message=message, stack=stack, frame=frame,
-                fingerprint=fingerprint(kind, message, frame),
-                name=clip(it.operation, LIMITS["name"]),
-                value=count(it.memory_bytes, "memory_bytes"))
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="error",
+        kind=kind,
+        category=it.category,
+        message=message,
+        stack=stack,
+        frame=frame,
+        fingerprint=fingerprint(kind, message, frame),
+        name=clip(it.operation, LIMITS["name"]),
+        value=count(it.memory_bytes, "memory_bytes"),
+    )
 
 
-def _memory(it: s.Memory) -> dict[str, Any]:
-    return dict(value=count(it.wasm_bytes, "wasm_bytes"),
-                js_heap_bytes=count(it.js_heap_bytes, "js_heap_bytes"),
-                grow_count=count(it.grow_count, "grow_count"),
-                gc_count=count(it.gc_count, "gc_count"), gc_ms=duration(it.gc_ms, "gc_ms"))
+def _memory(it: s.Memory, base: Row, at: _At) -> Row:
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="memory",
+        value=count(it.wasm_bytes, "wasm_bytes"),
+        js_heap_bytes=count(it.js_heap_bytes, "js_heap_bytes"),
+        grow_count=count(it.grow_count, "grow_count"),
+        gc_count=count(it.gc_count, "gc_count"),
+        gc_ms=duration(it.gc_ms, "gc_ms"),
+    )
 
 
-def _engagement(it: s.Engagement) -> dict[str, Any]:
+def _engagement(it: s.Engagement, base: Row, at: _At) -> Row:
     # visible time is not an operation: it is not clamped to 60 s, only bounded to a day
-    if not math.isfinite(it.visible_ms) or it.visible_ms < 0:
-        raise ItemError("visible_ms: must be a finite number >= 0")
-    return dict(ms=min(it.visible_ms, float(_DAY_MS)), offline=not it.online,
-                name=strip_query(it.page, LIMITS["page"]))
+    if it.visible_ms < 0:
+        raise ItemError("visible_ms: must be a number >= 0")
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="engagement",
+        ms=min(it.visible_ms, float(_DAY_MS)),
+        offline=not it.online,
+        name=strip_query(it.page, LIMITS["page"]),
+    )
 
 
-def _feature(it: s.Feature) -> dict[str, Any]:
-    return dict(name=clip(it.name, LIMITS["name"]))
+def _feature(it: s.Feature, base: Row, at: _At) -> Row:
+    return _replace(
+        base, id=at[0], ts=at[1], client_ts=at[2], type="feature", name=clip(it.name, LIMITS["name"])
+    )
 
 
-def _offline_sync(it: s.OfflineSync) -> dict[str, Any]:
-    return dict(synced=count(it.synced, "synced"), ms=duration(it.ms, "ms"),
-                conflicts=count(it.conflicts, "conflicts"), ok=it.ok,
-                pending=count(it.pending, "pending"))
+def _offline_sync(it: s.OfflineSync, base: Row, at: _At) -> Row:
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="offline_sync",
+        synced=count(it.synced, "synced"),
+        ms=duration(it.ms, "ms"),
+        conflicts=count(it.conflicts, "conflicts"),
+        ok=it.ok,
+        pending=count(it.pending, "pending"),
+    )
 
 
-def _measurement(it: s.Measurement) -> dict[str, Any]:
-    if not math.isfinite(it.value):
-        raise ItemError("value: must be a finite number")
-    return dict(name=clip(it.name, LIMITS["name"]), value=it.value,
-                unit=clip(it.unit, LIMITS["unit"]), tags=_tags(it.tags))
+def _measurement(it: s.Measurement, base: Row, at: _At) -> Row:
+    return _replace(
+        base,
+        id=at[0],
+        ts=at[1],
+        client_ts=at[2],
+        type="measurement",
+        name=clip(it.name, LIMITS["name"]),
+        value=it.value,
+        unit=clip(it.unit, LIMITS["unit"]),
+        tags=_tags(it.tags),
+    )
 
 
-_BY_TYPE: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
-    s.BundleLoad: _bundle_load, s.RuntimeInit: _runtime_init, s.Operation: _operation,
-    s.Error: _error, s.Memory: _memory, s.Engagement: _engagement, s.Feature: _feature,
-    s.OfflineSync: _offline_sync, s.Measurement: _measurement,
+_BY_TYPE: dict[type[Any], Callable[[Any, Row, _At], Row]] = {
+    s.BundleLoad: _bundle_load,
+    s.RuntimeInit: _runtime_init,
+    s.Operation: _operation,
+    s.Error: _error,
+    s.Memory: _memory,
+    s.Engagement: _engagement,
+    s.Feature: _feature,
+    s.OfflineSync: _offline_sync,
+    s.Measurement: _measurement,
 }
 
 
 def to_row(item: s.Item, batch: Batch) -> Row:
     """Check one decoded item against its batch and build its row; raises ItemError."""
-    if not math.isfinite(item.ts):
-        raise ItemError("ts: must be a finite number")
     client_ts = int(item.ts)
     ts = client_ts + batch.skew_ms
     if ts < batch.min_ts:
         raise ItemError("ts: older than the retention period")
     if ts > batch.max_ts:
         raise ItemError("ts: more than a day in the future")
-    fields = _BY_TYPE[type(item)](item)
-    return Row(
-        id=item.id, project=batch.project, type=item.__struct_config__.tag,  # type: ignore[arg-type]
-        ts=ts, client_ts=client_ts, received=batch.received, session=batch.session,
-        release=batch.release, page=batch.page, connection=batch.connection,
-        device=batch.device, browser=batch.browser, browser_major=batch.browser_major,
-        os=batch.os, online=batch.online, sdk=batch.sdk, **fields,
-    )
+    return _BY_TYPE[type(item)](item, batch.template, (item.id, ts, client_ts))
 
 
 def decode_item(raw: msgspec.Raw | bytes, index: int, batch: Batch) -> Row:

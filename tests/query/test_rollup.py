@@ -1,0 +1,151 @@
+"""Rollup tables: apply, compact, retention and the bucket cover of a window."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests.query.conftest import HOUR, MINUTE, NOW, op, row, write
+from wasmwatch.query import rollup
+from wasmwatch.query.rollup import HOUR as HOUR_TIER
+from wasmwatch.query.rollup import MINUTE as MINUTE_TIER
+from wasmwatch.query.rollup import Span, cover
+
+TABLES = [t for tier in rollup.TIERS for t in (tier.table, tier.hist)]
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])
+
+
+def _totals(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[object, ...]]:
+    return con.execute(
+        f"SELECT t, type, name, sum(n), sum(ms_sum), max(ms_max) FROM {table} "
+        "GROUP BY ALL ORDER BY ALL").fetchall()
+
+
+def test_apply_counts_every_item_in_both_tiers(con: duckdb.DuckDBPyConnection) -> None:
+    """After apply, each tier's counts per type equal the raw item counts."""
+    write(con, [op("render", 5.0, NOW - k * 7_000) for k in range(100)]
+          + [row("feature", NOW - 1000, name="export")])
+    raw = dict(con.execute("SELECT type, count(*) FROM items GROUP BY type").fetchall())
+    for tier in rollup.TIERS:
+        got = dict(con.execute(f"SELECT type, sum(n) FROM {tier.table} GROUP BY type").fetchall())
+        assert got == raw
+        hist = con.execute(f"SELECT sum(n) FROM {tier.hist}").fetchone()[0]
+        assert hist == raw["operation"]
+
+
+def test_apply_buckets_by_minute_and_hour(con: duckdb.DuckDBPyConnection) -> None:
+    """Minute rows start on whole minutes, hour rows on whole hours."""
+    write(con, [op("render", 5.0, NOW - HOUR - 1), op("render", 5.0, NOW + 61_000)])
+    minutes = [t for (t,) in con.execute("SELECT DISTINCT t FROM rollup_minute ORDER BY t").fetchall()]
+    hours = [t for (t,) in con.execute("SELECT DISTINCT t FROM rollup_hour ORDER BY t").fetchall()]
+    assert minutes == [NOW - HOUR - MINUTE, NOW + MINUTE]
+    assert hours == [NOW - 2 * HOUR, NOW]
+
+
+def test_apply_reads_a_view(con: duckdb.DuckDBPyConnection) -> None:
+    """The batch may be a view (the writer's is one over a JSON file)."""
+    write(con, [op("render", 5.0, NOW)])
+    con.execute("CREATE TEMP VIEW again AS SELECT * FROM items")
+    rollup.apply(con, "again")
+    assert con.execute("SELECT sum(n) FROM rollup_minute").fetchone()[0] == 2
+
+
+def test_apply_rejects_a_batch_that_is_not_a_name(con: duckdb.DuckDBPyConnection) -> None:
+    """A batch argument that is not a plain identifier is refused, not interpolated."""
+    with pytest.raises(ValueError, match="table or view name"):
+        rollup.apply(con, "items; DROP TABLE items")
+
+
+def test_apply_keeps_few_keys_per_minute(con: duckdb.DuckDBPyConnection) -> None:
+    """Many items of the same key in one minute make one counter row, not one per item."""
+    write(con, [op("render", 1.0 + k % 3, NOW + k, session=f"s{k}", page=f"/p{k}")
+                for k in range(500)], batch_size=500)
+    assert _count(con, "rollup_minute") == 1
+    assert _count(con, "rollup_hist_minute") == 3
+
+
+def test_compact_merges_duplicate_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Compaction leaves one merged row per key and bucket, with the same totals."""
+    write(con, [op("render", float(k), NOW - 10 * MINUTE + k) for k in range(1, 41)],
+          batch_size=4)
+    before = {t: _totals(con, t) for t in ("rollup_minute", "rollup_hour")}
+    assert _count(con, "rollup_minute") == 10
+    rollup.compact(con, NOW)
+    assert {t: _totals(con, t) for t in before} == before
+    for table in TABLES:
+        assert _count(con, table, "NOT merged") == 0
+    assert _count(con, "rollup_minute") == 1
+    assert _count(con, "rollup_hist_minute") == _count(
+        con, "(SELECT DISTINCT t, bin FROM rollup_hist_minute)")
+
+
+def test_compact_keeps_last_values(con: duckdb.DuckDBPyConnection) -> None:
+    """Merging keeps the latest memory value and the maximum."""
+    write(con, [row("memory", NOW - 10 * MINUTE + 3, value=5.0)], batch_size=1)
+    write(con, [row("memory", NOW - 10 * MINUTE + 9, value=2.0)], batch_size=1)
+    write(con, [row("memory", NOW - 10 * MINUTE + 1, value=9.0)], batch_size=1)
+    rollup.compact(con, NOW)
+    got = con.execute("SELECT value_last, value_max, last_ts FROM rollup_minute").fetchall()
+    assert got == [(2.0, 9.0, NOW - 10 * MINUTE + 9)]
+
+
+def test_compact_leaves_recent_buckets_alone(con: duckdb.DuckDBPyConnection) -> None:
+    """Buckets that started less than settle_ms ago keep their unmerged rows."""
+    write(con, [op("render", 1.0, NOW - MINUTE + k) for k in range(4)], batch_size=1)
+    rollup.compact(con, NOW)
+    assert _count(con, "rollup_minute", "NOT merged") == 4
+    rollup.compact(con, NOW + 2 * MINUTE)
+    assert _count(con, "rollup_minute", "NOT merged") == 0
+
+
+def test_compact_twice_changes_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    """A second compaction with nothing new leaves every table as it was."""
+    write(con, [op("render", float(k), NOW - HOUR + k * 1000) for k in range(50)], batch_size=7)
+    rollup.compact(con, NOW + HOUR)
+    first = {t: _count(con, t) for t in TABLES}
+    rollup.compact(con, NOW + HOUR)
+    assert {t: _count(con, t) for t in TABLES} == first
+
+
+def test_compact_rolls_back_on_failure(con: duckdb.DuckDBPyConnection) -> None:
+    """A failing compaction leaves the tables as they were and no transaction open."""
+    write(con, [op("render", 1.0, NOW - HOUR + k) for k in range(3)], batch_size=1)
+    con.execute("DROP TABLE rollup_hist_hour")
+    with pytest.raises(duckdb.Error):
+        rollup.compact(con, NOW + HOUR)
+    assert _count(con, "rollup_minute", "NOT merged") == 3
+    con.execute("BEGIN TRANSACTION")
+    con.execute("ROLLBACK")
+
+
+def test_delete_before_drops_whole_buckets_before_cutoff(con: duckdb.DuckDBPyConnection) -> None:
+    """Retention deletes buckets ending at or before the cutoff and keeps the rest."""
+    write(con, [op("render", 1.0, NOW - 2 * HOUR), op("render", 1.0, NOW - 30 * MINUTE)])
+    rollup.delete_before(con, NOW - 30 * MINUTE)
+    assert [t for (t,) in con.execute("SELECT t FROM rollup_minute").fetchall()] == [
+        NOW - 30 * MINUTE]
+    assert [t for (t,) in con.execute("SELECT t FROM rollup_hour").fetchall()] == [NOW - HOUR]
+    assert _count(con, "rollup_hist_hour") == 1
+
+
+def test_cover_of_aligned_day_is_hours_only() -> None:
+    """An hour-aligned 24 h window reads 24 hour buckets and no minutes."""
+    assert cover(NOW - 24 * HOUR, NOW) == (Span(HOUR_TIER, NOW - 24 * HOUR, NOW + 1),)
+
+
+def test_cover_of_unaligned_window_adds_leading_minutes() -> None:
+    """An unaligned window reads minutes up to the first whole hour, then hours."""
+    start = NOW - 5 * HOUR + 17 * MINUTE + 5_000
+    assert cover(start, NOW + 30 * MINUTE) == (
+        Span(MINUTE_TIER, NOW - 5 * HOUR + 17 * MINUTE, NOW - 4 * HOUR),
+        Span(HOUR_TIER, NOW - 4 * HOUR, NOW + 30 * MINUTE + 1),
+    )
+
+
+def test_cover_of_short_window_is_minutes_only() -> None:
+    """A window inside one hour reads only minute buckets."""
+    assert cover(NOW + 10 * MINUTE + 1, NOW + 40 * MINUTE) == (
+        Span(MINUTE_TIER, NOW + 10 * MINUTE, NOW + 40 * MINUTE + 1),)
