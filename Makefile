@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-assets: sdk/node_modules demo/node_modules
+assets: sdk/node_modules demo/node_modules dashboard/node_modules
 	cd sdk && npm run --silent build
 	cd demo && npm run --silent build
-	rm -rf $(STATIC)/sdk $(STATIC)/demo
-	mkdir -p $(STATIC)/sdk $(STATIC)/demo
+	cd dashboard && npm run --silent build
+	rm -rf $(STATIC)/sdk $(STATIC)/demo $(STATIC)/dashboard
+	mkdir -p $(STATIC)/sdk $(STATIC)/demo $(STATIC)/dashboard
 	cp sdk/dist/* $(STATIC)/sdk/
 	cp -r demo/dist/. $(STATIC)/demo/
+	cp -r dashboard/dist/. $(STATIC)/dashboard/
 
 sdk/node_modules: sdk/package-lock.json
 	cd sdk && npm ci --no-audit --no-fund --loglevel=error
@@ -31,6 +33,10 @@ sdk/node_modules: sdk/package-lock.json
 
 demo/node_modules: demo/package-lock.json
 	cd demo && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+dashboard/node_modules: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: install
@@ -58,4 +64,5 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) sdk/node_modules demo/node_modules sdk/dist demo/dist $(STATIC)/sdk $(STATIC)/demo
+	rm -rf $(VENV) sdk/node_modules demo/node_modules dashboard/node_modules sdk/dist demo/dist dashboard/dist \
+	  $(STATIC)/sdk $(STATIC)/demo $(STATIC)/dashboard
