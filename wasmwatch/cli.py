@@ -35,7 +35,8 @@ def banner(rt: Runtime) -> str:
     lines = [
         f"wasmwatch {__version__} listening on {url}",
         f"  data dir     {rt.data_dir}" + ("  (created)" if rt.first_start else ""),
-        f"  dashboard    {url}/dashboard   admin token: {rt.admin_token}",
+        f"  dashboard    {url}/dashboard#token={rt.admin_token}",
+        f"  admin token: {rt.admin_token}",
         f"  ingest key   {key}",
     ]
     if s.demo:

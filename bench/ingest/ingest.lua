@@ -5,8 +5,8 @@
 -- TEMPLATES is a file of request bodies separated by NUL bytes, made by run.py. In each body
 -- byte \1 stands for the request's id prefix (so item ids are PREFIX-INDEX), \2 for the leading
 -- digits of a timestamp (items carry ts = \2 .. 4 digits, i.e. 10-20 s before now) and \3 for
--- sent_at in ms. One gsub per request (in C) fills them in, so a 1000-item body costs the
--- client little CPU.
+-- sent_at in ms. Templates are split at the markers once; a request fills the slots and joins
+-- the pieces, so a 1000-item body costs the client little CPU.
 --
 -- Each connection stops sending RUN_S seconds after start (delay() then parks it), so when wrk
 -- is given a few seconds more (-d RUN_S + tail) every request sent gets its answer before wrk
@@ -38,7 +38,6 @@ function setup(thread)
 end
 
 local templates, tag, path, per_request
-local subst = {}
 local counter = 0
 local headers = {
   ["Content-Type"] = "application/json",
@@ -46,13 +45,32 @@ local headers = {
     .. "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
 }
 
+-- A template as pieces: static text, with an empty slot where each marker was; slots[c] lists
+-- the slots of marker c. A request fills the slots and concatenates: ~20 us for 1000 items
+-- (a gsub over the 160 KB body costs ~1.7 ms and would make the client the bottleneck).
+local function split(text)
+  local parts, slots = {}, { {}, {}, {} }
+  local pos = 1
+  while true do
+    local at = string.find(text, "[\1\2\3]", pos)
+    if not at then
+      parts[#parts + 1] = string.sub(text, pos)
+      return { parts = parts, slots = slots }
+    end
+    parts[#parts + 1] = string.sub(text, pos, at - 1)
+    parts[#parts + 1] = ""
+    table.insert(slots[string.byte(text, at)], #parts)
+    pos = at + 1
+  end
+end
+
 function init(args)
   local f = assert(io.open(args[1], "rb"))
   local data = f:read("*a")
   f:close()
   templates = {}
   for piece in string.gmatch(data, "[^%z]+") do
-    templates[#templates + 1] = piece
+    templates[#templates + 1] = split(piece)
   end
   tag = args[2]
   local run_s = tonumber(args[3])
@@ -73,25 +91,42 @@ function init(args)
   last_ack = 0
 end
 
+-- wrk calls delay() before each request it sends (and calls request() once more, unsent, to
+-- check the script): a request without a delay() before it is not counted.
+local armed = 0
+
 function delay()
   if mono() >= deadline then
     return 3600000 -- park the connection: no new request after the deadline
   end
+  armed = armed + 1
   return 0
 end
 
 function request()
   counter = counter + 1
-  sent = counter
-  if first_send == 0 then
-    first_send = mono()
+  if armed > 0 then
+    armed = armed - 1
+    sent = sent + 1
+    if first_send == 0 then
+      first_send = mono()
+    end
   end
   local ms = wall_ms()
-  subst["\1"] = string.format("%s%02d.%08d", tag, tid, counter)
-  subst["\2"] = tostring(math.floor(ms / 10000) - 1)
-  subst["\3"] = tostring(ms)
-  local body = string.gsub(templates[counter % #templates + 1], "[\1\2\3]", subst)
-  return wrk.format("POST", path, headers, body)
+  local values = {
+    string.format("%s%02d.%08d", tag, tid, counter),
+    tostring(math.floor(ms / 10000) - 1),
+    tostring(ms),
+  }
+  local t = templates[counter % #templates + 1]
+  local parts = t.parts
+  for code = 1, 3 do
+    local v = values[code]
+    for _, k in ipairs(t.slots[code]) do
+      parts[k] = v
+    end
+  end
+  return wrk.format("POST", path, headers, table.concat(parts))
 end
 
 function response(status, hdrs, body)

@@ -1,6 +1,5 @@
 // The wasmwatch dashboard: headline tiles, tables, charts and error groups for one window,
 // kept fresh by the live stream. Talks only to this server's admin API.
-import 'uplot/dist/uPlot.min.css'
 import { ApiError, Unauthorized, clearToken, get, loadToken, saveToken } from './api.js'
 import * as charts from './charts.js'
 import { $, fill, h } from './dom.js'
@@ -102,6 +101,7 @@ let summaryBusy = false
 let summaryAgain = false
 let lastSummaryAt = 0
 let detailBusy = false
+let detailAgain = false
 let lastDetailAt = 0
 
 function failed (err, what) {
@@ -134,7 +134,8 @@ async function refreshSummary () {
 }
 
 async function refreshDetail () {
-  if (!state.running || detailBusy) return
+  if (!state.running) return
+  if (detailBusy) { detailAgain = true; return }
   detailBusy = true
   lastDetailAt = Date.now()
   const gen = state.gen
@@ -151,6 +152,7 @@ async function refreshDetail () {
     }
   } finally {
     detailBusy = false
+    if (detailAgain) { detailAgain = false; refreshDetail() }
   }
 }
 
@@ -378,23 +380,23 @@ function renderTiles () {
     const cached = split.cached
     tiles.push(tile('bundle-first', 'First load p50 / p95', `${fmt.ms(first.p50)} / ${fmt.ms(first.p95)}`, {
       cls: worst(fmt.budget(first.p50, BUDGET.firstLoad), fmt.budget(first.p95, BUDGET.firstLoad)),
-      sub: `${fmt.count(first.count)} loads${note} · budget < ${fmt.ms(BUDGET.firstLoad)}`,
+      sub: `${fmt.count(first.count)} loads${note} · budget < ${fmt.msShort(BUDGET.firstLoad)}`,
     }))
     tiles.push(tile('bundle-cached', 'Cached load p50 / p95', `${fmt.ms(cached.p50)} / ${fmt.ms(cached.p95)}`, {
       cls: worst(fmt.budget(cached.p50, BUDGET.cachedLoad), fmt.budget(cached.p95, BUDGET.cachedLoad)),
-      sub: `${fmt.count(cached.count)} loads${note} · budget < ${fmt.ms(BUDGET.cachedLoad)}`,
+      sub: `${fmt.count(cached.count)} loads${note} · budget < ${fmt.msShort(BUDGET.cachedLoad)}`,
     }))
   } else {
     tiles.push(tile('bundle', 'Bundle load p50 / p95', `${fmt.ms(bl.p50_ms)} / ${fmt.ms(bl.p95_ms)}`, {
       cls: worst(fmt.budget(bl.p50_ms, BUDGET.firstLoad), fmt.budget(bl.p95_ms, BUDGET.firstLoad)),
-      sub: `${fmt.count(bl.count)} loads · ${fmt.pct(bl.cached_ratio, 0)} cached · budget < ${fmt.ms(BUDGET.firstLoad)}`,
+      sub: `${fmt.count(bl.count)} loads · ${fmt.pct(bl.cached_ratio, 0)} cached · budget < ${fmt.msShort(BUDGET.firstLoad)}`,
     }))
   }
 
   const ri = s.runtime_init || {}
   tiles.push(tile('runtime', 'Runtime init p95', fmt.ms(ri.p95_ms), {
     cls: fmt.budget(ri.p95_ms, BUDGET.runtimeInit),
-    sub: `p50 ${fmt.ms(ri.p50_ms)} · ${fmt.count(ri.count)} starts · budget < ${fmt.ms(BUDGET.runtimeInit)}`,
+    sub: `p50 ${fmt.ms(ri.p50_ms)} · ${fmt.count(ri.count)} starts · budget < ${fmt.msShort(BUDGET.runtimeInit)}`,
   }))
 
   const ops = Object.entries(s.operations || {})
@@ -403,7 +405,7 @@ function renderTiles () {
   for (const [name, o] of ops) if (typeof o.p95_ms === 'number' && (!slowest || o.p95_ms > slowest[1])) slowest = [name, o.p95_ms]
   tiles.push(tile('operation', 'Operation p95', fmt.ms(slowest && slowest[1]), {
     cls: fmt.budget(slowest && slowest[1], BUDGET.operation),
-    sub: slowest ? `slowest: ${slowest[0]} · ${fmt.count(opCount)} ops · budget < ${fmt.ms(BUDGET.operation)}` : `${fmt.count(opCount)} ops · budget < ${fmt.ms(BUDGET.operation)}`,
+    sub: slowest ? `slowest: ${slowest[0]} · ${fmt.count(opCount)} ops · budget < ${fmt.msShort(BUDGET.operation)}` : `${fmt.count(opCount)} ops · budget < ${fmt.msShort(BUDGET.operation)}`,
     title: 'The highest p95 among operations in this window',
   }))
 

@@ -13,6 +13,8 @@ const COLORS = {
 }
 const AXIS = { stroke: '#6b7280', grid: { stroke: '#eef0f3', width: 1 }, ticks: { stroke: '#e5e7eb', width: 1 }, font: '11px system-ui, sans-serif' }
 const HEIGHT = 190
+// Whole-number ticks for counts.
+const INTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6, 1e7]
 const fromZero = (u, min, max) => [0, max > 0 ? max * 1.12 : 1]
 
 const bars = () => uPlot.paths.bars({ size: [0.72, 48], gap: 1 })
@@ -30,8 +32,8 @@ function latency (points) {
     ],
     axes: [
       { ...AXIS },
-      { ...AXIS, scale: 'ms', size: 56, values: (u, vals) => vals.map(v => fmt.ms(v)) },
-      { ...AXIS, scale: 'n', side: 1, size: 44, grid: { show: false }, values: (u, vals) => vals.map(v => fmt.count(v)) },
+      { ...AXIS, scale: 'ms', size: 60, values: (u, vals) => vals.map(v => fmt.msShort(v)) },
+      { ...AXIS, scale: 'n', side: 1, size: 44, incrs: INTS, grid: { show: false }, values: (u, vals) => vals.map(v => fmt.count(v)) },
     ],
     scales: { ms: { range: fromZero }, n: { range: fromZero } },
   }
@@ -47,7 +49,7 @@ function errors (points) {
     ],
     axes: [
       { ...AXIS },
-      { ...AXIS, scale: 'n', size: 44, values: (u, vals) => vals.map(v => fmt.count(v)) },
+      { ...AXIS, scale: 'n', size: 44, incrs: INTS, values: (u, vals) => vals.map(v => fmt.count(v)) },
       { ...AXIS, scale: '%', side: 1, size: 44, grid: { show: false }, values: (u, vals) => vals.map(v => v + '%') },
     ],
     scales: { n: { range: fromZero }, '%': { range: (u, min, max) => [0, Math.max(5.5, (max || 0) * 1.12)] } },
@@ -61,7 +63,7 @@ function events (points) {
       {},
       { label: 'items', scale: 'n', paths: bars(), fill: COLORS.bars, stroke: COLORS.barsStroke, width: 1, points: { show: false }, value: (u, v) => fmt.count(v) },
     ],
-    axes: [{ ...AXIS }, { ...AXIS, scale: 'n', size: 52, values: (u, vals) => vals.map(v => fmt.count(v)) }],
+    axes: [{ ...AXIS }, { ...AXIS, scale: 'n', size: 52, incrs: INTS, values: (u, vals) => vals.map(v => fmt.count(v)) }],
     scales: { n: { range: fromZero } },
   }
 }

@@ -78,3 +78,13 @@ export function quantile (sorted, q) {
   const hi = Math.ceil(pos)
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo)
 }
+
+const trim = s => s.replace(/\.0+$|(\.\d*?)0+$/, '$1')
+
+/** A short duration for axis ticks and budgets: "0", "2.5 ms", "40 ms", "2 s". */
+export function msShort (v) {
+  if (!known(v)) return DASH
+  if (v === 0) return '0'
+  if (v >= 1000) return trim((v / 1000).toFixed(2)) + ' s'
+  return trim(v.toFixed(v < 10 ? 1 : 0)) + ' ms'
+}

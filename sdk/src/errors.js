@@ -7,7 +7,7 @@ const TRAPS = ('unreachable:unreachable|divide_by_zero:by zero|invalid_conversio
   'conversion|trunc|stack_overflow:call stack|recursion|integer_overflow:overflow|unrepresentable|' +
   'indirect_call_mismatch:signature|indirect|function|table_out_of_bounds:table|' +
   'unaligned_access:unaligned|memory_out_of_bounds:out of bounds|null_dereference:null|' +
-  'out_of_memory:out of memory|alloc').split(/\|(?=\w+:)/).map(t => t.split(':'))
+  'out_of_memory:out ?of ?memory|alloc').split(/\|(?=\w+:)/).map(t => t.split(':'))
 
 /** The trap kind a message names, or undefined. */
 export function trapKind(message) {
@@ -25,7 +25,7 @@ export function errorKind(name, message) {
 
 /** critical: out of memory, SharedArrayBuffer, compile/link; runtime: traps and faults. */
 export function categorize(name, kind, message) {
-  if (kind == 'out_of_memory' || /SharedArrayBuffer|out of memory/i.test(message) ||
+  if (kind == 'out_of_memory' || /SharedArrayBuffer|out ?of ?memory/i.test(message) ||
     name == 'CompileError' || name == 'LinkError') return 'critical'
   if (name == 'RuntimeError' || kind != name || /wasm|atomvm/i.test(message)) return 'runtime'
   return 'application'

@@ -33,7 +33,7 @@ def row(type_: str, ts: int, **fields: Any) -> dict[str, Any]:
 
 def op(name: str, ms: float, ts: int, **fields: Any) -> dict[str, Any]:
     """An operation row."""
-    return row("operation", ts, name=name, ms=ms, ok=True, offline=False, **fields)
+    return row("operation", ts, **{"name": name, "ms": ms, "ok": True, "offline": False, **fields})
 
 
 def write(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],

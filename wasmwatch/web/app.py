@@ -34,6 +34,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/demo/config.js": {"GET": static.demo_config},
     "/demo/": {"GET": static.demo},
     "/dashboard": {"GET": static.dashboard},
+    "/dashboard/": {"GET": static.dashboard},
     "/": {"GET": static.index},
 }
 _PREFIXES = sorted((p for p in ROUTES if p.endswith("/") and p != "/"), key=len, reverse=True)

@@ -72,7 +72,9 @@ async def demo_config(rt: Runtime, request: Request) -> Response:
 async def dashboard(rt: Runtime, request: Request) -> Response:
     if not rt.settings.dashboard:
         raise NotFound("the dashboard is turned off (dashboard = false)")
-    return serve_file(request, STATIC / "dashboard", "index.html")
+    if request.path in ("/dashboard", "/dashboard/"):
+        return serve_file(request, STATIC / "dashboard", "index.html")
+    return serve_file(request, STATIC / "dashboard", request.path[len("/dashboard/"):])
 
 
 async def index(rt: Runtime, request: Request) -> Response:

@@ -1,0 +1,131 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, and a static page server on a
+second origin (so every request to wasmwatch is cross-origin and CORS is exercised)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = Path(__file__).parent / "pages"
+SDK_DIST = ROOT / "sdk" / "dist"
+DEMO_DIST = ROOT / "demo" / "dist"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-quic", "--no-first-run", "--disable-gpu"]
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Pages from tests/browser/pages, /sdk/* from sdk/dist, /demo.wasm from demo/dist.
+    The module is cacheable, so a second load comes from the HTTP cache."""
+
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        if path.startswith("/sdk/"):
+            return str(SDK_DIST / path[len("/sdk/"):])
+        if path.endswith(".wasm"):
+            return str(DEMO_DIST / "demo.wasm")
+        return str(PAGES / path.lstrip("/"))
+
+    def end_headers(self) -> None:
+        cache = "public, max-age=3600" if self.path.split("?")[0].endswith(".wasm") else "no-store"
+        self.send_header("Cache-Control", cache)
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+_Handler.extensions_map = {**_Handler.extensions_map, ".wasm": "application/wasm",
+                           ".js": "text/javascript"}
+
+
+@dataclass
+class PageServer:
+    url: str
+
+
+@pytest.fixture(scope="session")
+def page_server() -> Iterator[PageServer]:
+    for need in (SDK_DIST / "wasmwatch.iife.js", SDK_DIST / "wasmwatch.js", DEMO_DIST / "demo.wasm"):
+        if not need.is_file():
+            pytest.fail(f"{need} is missing: run `make install` (it builds the SDK and the demo)")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield PageServer(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-deps` (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context()
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def harness_url(page_server: PageServer, live_server: Any) -> Callable[..., str]:
+    """URL of the harness page on the page origin, pointed at the live server."""
+
+    def make(page: str = "harness.html", **params: str) -> str:
+        query = urlencode({"endpoint": live_server.url, "key": live_server.key, **params})
+        return f"{page_server.url}/{page}?{query}"
+
+    return make
+
+
+def wait_for(fetch: Callable[[], list[dict[str, Any]]], done: Callable[[list[dict[str, Any]]], bool],
+             timeout: float = 15.0) -> list[dict[str, Any]]:
+    """Polls `fetch` until `done(rows)`; returns the last rows (the caller asserts on them)."""
+    deadline = time.monotonic() + timeout
+    rows = fetch()
+    while not done(rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = fetch()
+    return rows
+
+
+@pytest.fixture
+def rows(live_server: Any) -> Callable[..., list[dict[str, Any]]]:
+    """rows(type=..., session=..., name=...): stored items, via the server's query API."""
+    return functools.partial(live_server.items)
+
+
+def session_of(page: Any) -> str:
+    """The SDK's session id for this tab (kept in sessionStorage)."""
+    return str(page.evaluate("sessionStorage.getItem('wasmwatch.session')"))
+
+
+def open_harness(context: Any, url: str, init: dict[str, Any] | None = None) -> Any:
+    """A new tab on the harness page with the SDK started (options merged into init())."""
+    page = context.new_page()
+    page.goto(url)
+    page.evaluate("o => harness.init(o)", init or {})
+    return page
