@@ -201,6 +201,26 @@ def accuracy(approx: dict[str, Any], exact: dict[str, Any]) -> dict[str, Any]:
             "counts_equal": same}
 
 
+def steady_state(con: duckdb.DuckDBPyConnection, total: int, runs: int) -> dict[str, Any]:
+    """Writer-sized work: apply of a 1000-item batch, then one compaction of what it dirtied."""
+    apply_ms, compact_ms = [], []
+    for k in range(runs):
+        lo = total - 1000 * (k + 1)  # re-send the last seconds of the day under new ids
+        sql = batch_sql(lo, lo + 1000, total).replace("'i' || i", f"'again{k}_' || i")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {sql}")
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO items SELECT * FROM batch")
+        started = time.perf_counter()
+        rollup.apply(con, "batch")
+        apply_ms.append((time.perf_counter() - started) * 1000)
+        con.execute("COMMIT")
+        started = time.perf_counter()
+        rollup.compact(con, NOW_MS + 10 * 60_000)
+        compact_ms.append((time.perf_counter() - started) * 1000)
+    return {"apply_1000_items_ms": round(statistics.median(apply_ms), 2),
+            "compact_after_batch_ms": round(statistics.median(compact_ms), 2)}
+
+
 def machine() -> dict[str, Any]:
     """nproc, CPU model, memory, versions."""
     model = platform.processor() or "unknown"
@@ -213,7 +233,8 @@ def machine() -> dict[str, Any]:
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return {"nproc": os.cpu_count(), "cpu_model": model, "memory_gib": round(pages / 2**30, 1),
             "python": platform.python_version(), "duckdb": duckdb.__version__,
-            "platform": platform.platform()}
+            "platform": platform.platform(),
+            "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
 
 
 def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -254,21 +275,26 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--db", type=Path, default=None, help="DuckDB file (default: a temp one)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time an existing --db file instead of generating it again")
     args = parser.parse_args()
     info = machine()
     print(f"machine: {info['nproc']} CPUs, {info['cpu_model']}, {info['memory_gib']} GiB, "
-          f"duckdb {info['duckdb']}")
+          f"duckdb {info['duckdb']}, load average {info['loadavg_1m_at_start']}")
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.duckdb"
+        reuse = args.reuse and path.exists()
         con = duckdb.connect(str(path))
         for ddl in [ITEMS_DDL, *rollup.ROLLUP_DDL]:
             con.execute(ddl)
-        loading = load(con, args.items, args.chunk)
+        loading = {"reused": True} if reuse else load(con, args.items, args.chunk)
         rows = table_rows(con)
         print(f"loaded {args.items:,} items: {loading}; rows: {rows}")
         figures = run_queries(con, args.runs)
+        figures["steady_state"] = steady_state(con, rows["items"], args.runs)
         con.close()
-    result = {"machine": info, "items": args.items, "window": "24h", "now_ms": NOW_MS,
+    info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    result = {"machine": info, "items": rows["items"], "window": "24h", "now_ms": NOW_MS,
               **loading, "rows": rows, "target_ms": 100, **figures,
               "meets_target": figures["summary_24h_rollup"]["median_ms"] <= 100}
     for key, value in figures.items():

@@ -5,7 +5,7 @@ import { describe, createStorm } from './errors.js'
 import { createBaselines } from './ops.js'
 import { createOutbox } from './outbox.js'
 import { idbStore } from './store.js'
-import { instrument, memories } from './wasm.js'
+import { instrument } from './wasm.js'
 import { httpTransport, ingestUrl } from './transport.js'
 import { rid, sampled, sessionId } from './session.js'
 import { metrics, zero } from './metrics.js'
@@ -14,7 +14,7 @@ export const VERSION = '0.1.0'
 
 const now = () => performance.now()
 const num = x => (typeof x == 'number' && isFinite(x) ? x : undefined)
-const str = (x, n = 256) => (x == null ? undefined : String(x).slice(0, n))
+const str = x => (x == null ? undefined : String(x).slice(0, 256))
 const guard = f => function () { try { return f.apply(this, arguments) } catch {} }
 
 /** A started client, or null when this session is sampled out. */
@@ -35,12 +35,10 @@ export function createClient(cfg, onShutdown) {
   const visible = () => document.visibilityState != 'hidden'
   const page = () => str(location.pathname)
   const outbox = createOutbox({
+    ...cfg, online, store: idbStore(),
     transport: cfg.transport || httpTransport(ingestUrl(cfg.endpoint, cfg.key)),
-    store: idbStore(),
-    context: () => ({ session, release: str(cfg.release, 128), page: page(),
+    context: () => ({ session, release: str(cfg.release), page: page(),
       connection: (nav.connection || {}).effectiveType || 'unknown', online: online(), sdk: VERSION }),
-    online, batchSize: cfg.batchSize, interval: cfg.flushInterval, maxQueue: cfg.maxQueue,
-    maxStored: cfg.maxStored, rate: cfg.rateLimit, burst: cfg.rateBurst,
   })
 
   const emit = (type, fields) => !closed &&
@@ -53,7 +51,8 @@ export function createClient(cfg, onShutdown) {
 
   // -- memory --------------------------------------------------------------------------------
   const addMemory = mem => mems.has(mem) || (mems.set(mem, mem.buffer.byteLength), memDirty = true)
-  const wasmBytes = () => { let n = 0; for (const [mem] of mems) n += mem.buffer.byteLength; return n }
+  // Linear memory bytes now; counts grows, and emits a memory item when something changed
+  // (or when forced, or every 30 s).
   function sample(force) {
     let bytes = 0
     for (const [mem, was] of mems) {
@@ -62,40 +61,42 @@ export function createClient(cfg, onShutdown) {
       if (n != was) grows++, mems.set(mem, n), memDirty = true
     }
     const heap = (perf.memory || {}).usedJSHeapSize
-    if (heap) m.heap = heap
+    if (heap) m.heap_usage = heap
     if ((mems.size || gcCount) && (memDirty || force || Date.now() - memSent > 30000)) {
       memDirty = false
       memSent = Date.now()
       emit('memory', { wasm_bytes: bytes, js_heap_bytes: heap, grow_count: grows,
         ...(gcCount && { gc_count: gcCount, gc_ms: gcMs }) })
     }
+    return bytes
   }
 
   // -- errors --------------------------------------------------------------------------------
   function report(err, ctx, fallbackName) {
-    if (typeof err == 'object' && err) {
+    if (Object(err) === err) {
       if (seen.has(err)) return
       seen.add(err)
     }
     ctx = ctx || {}
     const d = describe(err, fallbackName)
-    m.errors++
+    m.error_count++
     if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
-    const category = /^(critical|runtime|application)$/.test(ctx.category) ? ctx.category : d.category
+    const category = ctx.category || d.category
     emit('error', { kind: d.kind, category, message: d.message, stack: d.stack, frame: d.frame,
-      operation: str(ctx.operation), memory_bytes: wasmBytes() || m.heap || undefined })
+      operation: str(ctx.operation), memory_bytes: sample() || m.heap_usage || undefined })
     if (category == 'critical') outbox.urgent()
   }
 
   // -- operations ----------------------------------------------------------------------------
-  function operation(name, ms, ok, expected, offline, err) {
+  function operation(name, start, ok, err, expected, offline) {
+    const ms = now() - start
     name = str(name) || 'unknown'
     const [base, slow] = baseline(name, ms)
     const given = num(expected)
     expected = given || base
     offline = offline ?? !online()
-    m.ops++
-    if (offline) m.offline++
+    m.operation_count++
+    if (offline) m.offline_operations++
     m.sum += ms - recent[m.n % 100]
     recent[m.n++ % 100] = ms
     emit('operation', { name, ms, ok, offline: !!offline, expected_ms: expected })
@@ -111,14 +112,13 @@ export function createClient(cfg, onShutdown) {
     try {
       r = fn.apply(self, args)
     } catch (e) {
-      done(name, now() - t, false, 0, null, e)
+      done(name, t, false, e)
       throw e
     }
     if (r && typeof r.then == 'function') {
-      return r.then(v => (done(name, now() - t, true), v),
-        e => { done(name, now() - t, false, 0, null, e); throw e })
+      return r.then(v => (done(name, t, true), v), e => { done(name, t, false, e); throw e })
     }
-    done(name, now() - t, true)
+    done(name, t, true)
     return r
   }
 
@@ -141,9 +141,9 @@ export function createClient(cfg, onShutdown) {
     if (!e && !late) return setTimeout(guard(bundle), 100, info, 1)
     const start = e ? Math.min(e.startTime, info.start) : info.start
     const known = e && (e.transferSize || e.decodedBodySize)
-    m.bundle = info.end - start
+    m.bundle_load_time = info.end - start
     emit('bundle_load', { url: str(info.url || (e && e.name)), streaming: !!info.streaming,
-      total_ms: m.bundle, fetch_ms: e && e.responseEnd - e.startTime, compile_ms: info.compile_ms,
+      total_ms: m.bundle_load_time, fetch_ms: e && e.responseEnd - e.startTime, compile_ms: info.compile_ms,
       instantiate_ms: info.instantiate_ms, ...(known && { transfer_bytes: e.transferSize,
         decoded_bytes: e.decodedBodySize, cached: e.transferSize < e.encodedBodySize }) })
   }
@@ -166,7 +166,7 @@ export function createClient(cfg, onShutdown) {
   }
 
   // -- public API ----------------------------------------------------------------------------
-  const ready = ms => emit('runtime_init', { ms: m.init = ms })
+  const ready = ms => emit('runtime_init', { ms: m.initialization_time = ms })
   const api = {
     runtimeReady(start) {
       const s = typeof start == 'string' ? (perf.getEntriesByName(start, 'mark')[0] || {}).startTime : start
@@ -190,7 +190,7 @@ export function createClient(cfg, onShutdown) {
     feature(name) {
       name = str(name)
       if (!name) return
-      m.features[name] = (m.features[name] || 0) + 1
+      m.feature_usage[name] = (m.feature_usage[name] || 0) + 1
       m.uses++
       emit('feature', { name })
     },
@@ -212,7 +212,7 @@ export function createClient(cfg, onShutdown) {
       memDirty = true
     },
     flush: () => (sample(), outbox.flush()),
-    getCurrentMetrics: () => metrics(m, segStart >= 0 ? now() - segStart : 0, wasmBytes()),
+    getCurrentMetrics: () => metrics(m, segStart >= 0 ? now() - segStart : 0, sample()),
     shutdown() {
       if (closed) return outbox.flush()
       restore()
@@ -232,11 +232,11 @@ export function createClient(cfg, onShutdown) {
     ? instrument(W, { loaded: guard(bundle), memory: guard(addMemory), error: guard(report) }, now)
     : () => {}
   const dom = {
-    'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.bundle = num(d.duration) || 0,
+    'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.bundle_load_time = num(d.duration) || 0,
       url: str(d.url), cached: d.cached }),
     'wasm-runtime-ready': d => ready(num(d.duration) || 0),
-    'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, d.expected,
-      d.offline),
+    'wasm-operation': d => operation(d.type || d.name, now() - (num(d.duration) || 0), d.ok !== false, 0,
+      d.expected, d.offline),
     'wasm-error': d => report(d.error || d, d),
     'wasm-feature-used': d => api.feature(d.feature),
   }

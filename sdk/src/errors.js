@@ -51,7 +51,7 @@ export const frameText = f => f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.i
 
 /** Everything the SDK reports about one error (minus operation and memory). */
 export function describe(err, fallbackName = 'Error') {
-  const obj = typeof err == 'object' && err !== null
+  const obj = Object(err) === err
   const e = obj ? err : { message: String(err) }
   const name = String((obj && e.name) || fallbackName)
   const message = String(e.message || '').slice(0, 2048)

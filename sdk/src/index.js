@@ -4,13 +4,11 @@
 import { createClient, VERSION } from './client.js'
 import { metrics, zero } from './metrics.js'
 
-export { VERSION }
-
 const resolved = () => Promise.resolve()
 const nothing = () => {}
 
 /** The client used before init(), after shutdown() and for sessions that are not sampled. */
-export const noop = {
+const noop = {
   runtimeReady: nothing, error: nothing, feature: nothing, offlineSync: nothing, measure: nothing,
   gc: nothing, flush: resolved, shutdown: resolved,
   track: (name, fn) => (typeof fn == 'function' ? fn() : fn),

@@ -25,18 +25,19 @@ export function parseRetryAfter(header, now = Date.now()) {
 
 const RETRY = s => !s || s == 408 || s == 429 || s >= 500
 
+// Options share the SDK config's names (batchSize, flushInterval, ...), so init() passes its
+// config straight through.
 export function createOutbox({ transport, store, context, now = Date.now, random = Math.random,
-  online = () => true, batchSize = 50, interval = 5000, maxQueue = 500, maxStored = 5000,
-  rate = 20, burst = 200 }) {
-  let queue = [], lost = {}, tokens = burst, refilled = now(), last = now(), attempt = 0,
+  online = () => true, batchSize = 50, flushInterval = 5000, maxQueue = 500, maxStored = 5000,
+  rateLimit = 20, rateBurst = 200 }) {
+  let queue = [], lost = {}, tokens = rateBurst, refilled = now(), last = now(), attempt = 0,
     retryAt = 0, told = false, stored = true, due = false, timer = 0, chain = Promise.resolve()
 
   const lose = (reason, n = 1) => { lost[reason] = (lost[reason] || 0) + n }
   const giveBack = l => { for (const k in l) lose(k, l[k]) }
   const blocked = () => !online() || now() < retryAt
   // Durations (fields ending in "ms") go out rounded to 0.01 ms.
-  const body = b => JSON.stringify({ sent_at: now(), context: b.context,
-    lost: Object.keys(b.lost).length ? b.lost : undefined, items: b.items },
+  const body = b => JSON.stringify({ sent_at: now(), context: b.context, lost: b.lost, items: b.items },
   (k, v) => (/ms$/.test(k) && v % 1 ? Math.round(v * 100) / 100 : v))
   const take = () => {
     const b = { context: context(), lost, items: queue.splice(0, batchSize) }
@@ -93,7 +94,7 @@ export function createOutbox({ transport, store, context, now = Date.now, random
     /** Queue one item; false (and counted in `lost`) when rate capped or the queue is full. */
     push(item) {
       const t = now()
-      tokens = Math.min(burst, tokens + (t - refilled) * rate / 1000)
+      tokens = Math.min(rateBurst, tokens + (t - refilled) * rateLimit / 1000)
       refilled = t
       if (tokens < 1) return lose('rate_limited'), false
       if (queue.length >= maxQueue) return lose('queue_full'), false
@@ -107,10 +108,10 @@ export function createOutbox({ transport, store, context, now = Date.now, random
     urgent: () => (now() - last > 1000 ? soon() : (due = true)),
     /** Called about once a second: the time trigger, and retries of kept batches. */
     tick() {
-      if (queue.length ? due || now() - last >= interval : stored && !blocked()) {
+      if (due || queue.length && now() - last >= flushInterval) {
         due = false
         flush()
-      }
+      } else if (stored && !blocked()) run(replay)
     },
     /** Back online: retry now, unless the server itself asked us to wait. */
     wake() {

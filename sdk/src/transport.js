@@ -18,7 +18,7 @@ export function httpTransport(url) {
         headers['Content-Encoding'] = 'gzip'
       }
       try {
-        const r = await fetch(url, { method: 'POST', body, headers, credentials: 'omit',
+        const r = await fetch(url, { method: 'POST', body, headers,
           keepalive: (body.byteLength || body.length) < 60000 })
         return { status: r.status, retryAfter: parseRetryAfter(r.headers.get('Retry-After')) }
       } catch (e) {

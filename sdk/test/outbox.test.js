@@ -7,7 +7,7 @@ function setup(options = {}, answers = []) {
   const transport = fakeTransport(answers), store = memoryStore(), now = manualClock()
   let online = true
   const outbox = createOutbox({ transport, store, now, random: () => 0.5, online: () => online,
-    context: () => ({ session: 's1', release: 'r1', online }), batchSize: 3, interval: 5000, ...options })
+    context: () => ({ session: 's1', release: 'r1', online }), batchSize: 3, flushInterval: 5000, ...options })
   return { outbox, transport, store, now, setOnline: v => { online = v } }
 }
 
@@ -17,7 +17,8 @@ test('a full batch is sent at once, in protocol shape', async () => {
   await settle()
   assert.equal(transport.sent.length, 1)
   const [env] = transport.sent
-  assert.deepEqual(Object.keys(env), ['sent_at', 'context', 'items'])
+  assert.deepEqual(Object.keys(env), ['sent_at', 'context', 'lost', 'items'])
+  assert.deepEqual(env.lost, {})
   assert.equal(env.sent_at, now())
   assert.deepEqual(env.context, { session: 's1', release: 'r1', online: true })
   assert.deepEqual(ids(transport.sent), ['x.0', 'x.1', 'x.2'])
@@ -62,11 +63,11 @@ test('a full queue drops new items and reports them as lost with the next batch'
   assert.deepEqual(transport.sent[0].lost, { queue_full: 2 })
   outbox.push(items(1, 10)[0])
   await outbox.flush()
-  assert.equal(transport.sent[1].lost, undefined, 'counted once, then reset')
+  assert.deepEqual(transport.sent[1].lost, {}, 'counted once, then reset')
 })
 
 test('the rate cap allows a burst, then refills over time', async () => {
-  const { outbox, transport, now } = setup({ rate: 10, burst: 5, batchSize: 100 })
+  const { outbox, transport, now } = setup({ rateLimit: 10, rateBurst: 5, batchSize: 100 })
   const pushed = items(8).map(i => outbox.push(i))
   assert.deepEqual(pushed, [true, true, true, true, true, false, false, false])
   now.advance(200)
@@ -90,6 +91,17 @@ test('offline, batches are kept in the store and replayed once, in order, when b
   assert.equal(transport.sent[0].context.online, false, 'a kept batch keeps its own context')
   await outbox.flush()
   assert.equal(transport.sent.length, 2, 'nothing is sent twice')
+})
+
+test('kept batches are replayed on the next tick even while a partial batch waits', async () => {
+  const { outbox, transport, store } = setup()
+  await store.add({ context: { session: 'old' }, lost: {}, items: items(2, 50) }, 100)
+  outbox.push(items(1)[0])
+  outbox.tick()
+  await settle()
+  assert.deepEqual(ids(transport.sent), ['x.50', 'x.51'])
+  assert.equal(transport.sent[0].context.session, 'old')
+  assert.equal((await store.list()).length, 0)
 })
 
 test('429 and 503 are retried after Retry-After, with the same ids', async () => {

@@ -131,6 +131,15 @@ def test_delete_before_drops_whole_buckets_before_cutoff(con: duckdb.DuckDBPyCon
     assert _count(con, "rollup_hist_hour") == 1
 
 
+def test_rebuild_makes_the_same_rollup_from_raw_items(con: duckdb.DuckDBPyConnection) -> None:
+    """Rebuilding from raw items gives the totals that apply gave, fully merged."""
+    write(con, [op("render", float(k), NOW - k * 90_000) for k in range(60)], batch_size=9)
+    before = {t: _totals(con, t) for t in ("rollup_minute", "rollup_hour")}
+    rollup.rebuild(con, NOW + HOUR)
+    assert {t: _totals(con, t) for t in before} == before
+    assert all(_count(con, table, "NOT merged") == 0 for table in TABLES)
+
+
 def test_cover_of_aligned_day_is_hours_only() -> None:
     """An hour-aligned 24 h window reads 24 hour buckets and no minutes."""
     assert cover(NOW - 24 * HOUR, NOW) == (Span(HOUR_TIER, NOW - 24 * HOUR, NOW + 1),)

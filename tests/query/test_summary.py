@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.query.conftest import HOUR, MINUTE, NOW, PROJECT, op, row, write
 from wasmwatch.query import rollup, summary
@@ -91,6 +94,25 @@ def test_exact_percentiles_equal_numpy(con: duckdb.DuckDBPyConnection, dist: str
     got = summary(con, project=PROJECT, window_s=3600, now_ms=NOW)
     assert got["approximate"] is False and got["source"] == "raw"
     _check_exact(got["operations"]["render"], values)
+
+
+_projects = itertools.count()
+_values = st.lists(st.one_of(st.just(0.0), st.sampled_from([1.0, 2.5, 60_000.0]),
+                             st.floats(0, 60_000, allow_nan=False)), min_size=1, max_size=80)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=_values, long=st.booleans())
+def test_percentiles_match_numpy_for_any_values(con: duckdb.DuckDBPyConnection,
+                                                values: list[float], long: bool) -> None:
+    """Raw percentiles equal numpy's and rollup ones are within 1 %, for any values."""
+    project = f"h{next(_projects)}"  # a fresh project per example: the file is shared
+    write(con, [op("render", v, NOW - 1 - k * 1000, project=project)
+                for k, v in enumerate(values)])
+    got = summary(con, project=project, window_s=DAY_S if long else 3600, now_ms=NOW)
+    check = _check_close if long else _check_exact
+    check(got["operations"]["render"], np.array(values))
 
 
 @pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
@@ -237,7 +259,7 @@ def test_window_bounds(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_sections_from_known_items(con: duckdb.DuckDBPyConnection) -> None:
-    """Memory, offline, engagement, features and bundle stats add up as documented."""
+    """Memory, offline, engagement (page else batch page), features and bundle add up."""
     t = NOW - 10 * MINUTE
     write(con, [
         row("memory", t + 1, value=3.0 * 2**20), row("memory", t + 9, value=2.0 * 2**20),
@@ -246,7 +268,8 @@ def test_sections_from_known_items(con: duckdb.DuckDBPyConnection) -> None:
         row("offline_sync", t + 1, ok=True, synced=4, pending=10),
         row("offline_sync", t + 2, ok=False, synced=0, pending=7),
         row("engagement", t, ms=1000.0, offline=False, name="/"),
-        row("engagement", t, ms=250.0, offline=True, name="/x"),
+        row("engagement", t, ms=200.0, offline=True, name="/x"),
+        row("engagement", t, ms=50.0, offline=True, page="/x"),
         row("feature", t, name="share"), row("feature", t, name="share"),
         row("feature", t, name="export"),
         row("bundle_load", t, ms=100.0, cached=True, transfer_bytes=0),

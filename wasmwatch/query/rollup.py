@@ -4,10 +4,11 @@ Two tiers, each a pair of tables:
 
 * ``rollup_minute`` / ``rollup_hour``: one row per bucket start ``t`` (epoch ms) and key
   ``(project, type, release, browser, name, ok, offline, cached, category)`` with exact counts,
-  sums, maxima and "last" values. ``name`` is kept only where a summary needs it (operation,
-  the operation an error happened in, feature, engagement page); ``ok`` only for operations and
-  syncs, ``offline`` for operations and engagement, ``cached`` for bundle loads, ``category`` for
-  errors. So a minute holds at most a few hundred keys however many items arrive.
+  sums, maxima and "last" values. ``name`` is kept only where a summary needs it: operation
+  name, the operation an error happened in, feature name, engagement page (else the batch's
+  page). ``ok`` is kept only for operations and syncs, ``offline`` for operations and
+  engagement, ``cached`` for bundle loads, ``category`` for errors. So a minute holds one row
+  per combination in use, however many items arrive.
 * ``rollup_hist_minute`` / ``rollup_hist_hour``: a log-bucketed latency histogram (see
   :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
   ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
@@ -18,15 +19,16 @@ buckets at its leading edge (see :func:`cover`) instead of 1440 minute buckets.
 How the writer uses it:
 
 * :func:`apply` inside the write transaction, right after inserting the new (deduplicated)
-  rows, which sit in a table or view ``batch`` with the columns of ``items``. It appends one
-  pre-aggregated row per key to each of the four tables (four ``INSERT ... SELECT ... GROUP
-  BY``); rows so appended are ``merged = false``.
+  rows, which sit in a table or view ``batch`` with the columns of ``items``. It reads the
+  batch once into a temp table, then appends one pre-aggregated row per key and bucket to each
+  of the four tables (four ``INSERT ... SELECT ... GROUP BY``), marked ``merged = false``.
 * :func:`compact` every 30-60 s, from one task, outside any transaction (it runs its own). It
   rewrites every bucket that started more than ``settle_ms`` ago and holds unmerged rows as one
   merged row per key. Readers always re-aggregate, so answers are the same before and after;
   compaction only keeps the tables small. A concurrent writer only inserts, so it never
   conflicts with the rewrite, and rows it commits meanwhile stay unmerged until the next run.
 * :func:`delete_before` with the retention cutoff, next to the raw retention delete.
+* :func:`rebuild` once, if the rollup ever has to be made again from the raw items.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
     "counter_rows",
     "cover",
     "delete_before",
+    "rebuild",
 ]
 
 Connection = Any  # a duckdb.DuckDBPyConnection or a cursor of one
@@ -78,7 +81,8 @@ HIST_KEY = "project, type, release, browser, name, bin"
 # tables are read by the same aggregate (MERGE).
 _COUNTER_ROW = """
 SELECT ts AS t, project, type, release, browser,
-  CASE WHEN type IN ('operation', 'error', 'feature', 'engagement') THEN name END AS name,
+  CASE WHEN type IN ('operation', 'error', 'feature') THEN name
+       WHEN type = 'engagement' THEN coalesce(name, page) END AS name,
   CASE WHEN type IN ('operation', 'offline_sync') THEN ok END AS ok,
   CASE WHEN type IN ('operation', 'engagement') THEN offline END AS offline,
   CASE WHEN type = 'bundle_load' THEN cached END AS cached,
@@ -162,12 +166,16 @@ def _compact_table(con: Connection, table: str, key: str, merge: str, cutoff_ms:
         f"SELECT DISTINCT t FROM {table} WHERE NOT merged AND t < ?",
         [cutoff_ms],
     )
+    (first,) = con.execute("SELECT min(t) FROM _ww_dirty").fetchone()
+    if first is None:
+        return
+    dirty = "t >= ? AND t IN (SELECT t FROM _ww_dirty)"  # the bound lets zone maps skip
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _ww_merged AS "
-        f"SELECT t, {key}, true AS merged, {merge} FROM {table} "
-        "WHERE t IN (SELECT t FROM _ww_dirty) GROUP BY ALL"
+        f"SELECT t, {key}, true AS merged, {merge} FROM {table} WHERE {dirty} GROUP BY ALL",
+        [first],
     )
-    con.execute(f"DELETE FROM {table} WHERE t IN (SELECT t FROM _ww_dirty)")
+    con.execute(f"DELETE FROM {table} WHERE {dirty}", [first])
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ww_merged")
 
 
@@ -192,6 +200,21 @@ def delete_before(con: Connection, cutoff_ms: int) -> None:
     for tier in TIERS:
         for table in (tier.table, tier.hist):
             con.execute(f"DELETE FROM {table} WHERE t <= ?", [cutoff_ms - tier.width_ms])
+
+
+def rebuild(con: Connection, now_ms: int) -> None:
+    """Empty every rollup table and aggregate all raw items again, then compact."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for tier in TIERS:
+            con.execute(f"DELETE FROM {tier.table}")
+            con.execute(f"DELETE FROM {tier.hist}")
+        apply(con, "items")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    compact(con, now_ms)
 
 
 @dataclass(frozen=True)

@@ -133,13 +133,15 @@ def _event_points(rows: list[tuple[Any, ...]]) -> dict[int, Json]:
     return points
 
 
-_EMPTY: dict[str, Json] = {
-    **{m: {"count": 0, "p50": None, "p95": None, "p99": None, "avg": None}
-       for m in LATENCY_METRICS},
-    "errors": {"count": 0, "operations": 0, "rate": 0.0},
-    "memory": {"count": 0, "max": None, "last": None},
-    "events": {"count": 0, "by_type": {}},
-}
+def _empty(metric: str) -> Json:
+    """The point of a bucket without data."""
+    if metric in LATENCY_METRICS:
+        return {"count": 0, "p50": None, "p95": None, "p99": None, "avg": None}
+    if metric == "errors":
+        return {"count": 0, "operations": 0, "rate": 0.0}
+    if metric == "memory":
+        return {"count": 0, "max": None, "last": None}
+    return {"count": 0, "by_type": {}}
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,6 @@ def series(
         "approximate": approximate,
         "relative_error": sketch.ALPHA if approximate else 0.0,
         "source": "raw" if raw else "rollup",
-        "points": [{"t": t, **found.get(t, _EMPTY[metric])} for t in buckets],
+        "points": [{"t": t, **(found.get(t) or _empty(metric))} for t in buckets],
     }
 

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from wasmwatch.query import rollup
 from wasmwatch.query.rollup import Span
 
-__all__ = ["EXACT_MAX_S", "Filters", "Sql", "raw_counters", "raw_items", "rollup_counters",
-           "rollup_hist"]
+__all__ = [
+    "EXACT_MAX_S",
+    "Filters",
+    "Sql",
+    "raw_counters",
+    "raw_items",
+    "rollup_counters",
+    "rollup_hist",
+]
 
 EXACT_MAX_S = 3600  # windows up to this long are answered exactly from raw rows
 

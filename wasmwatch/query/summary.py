@@ -178,16 +178,20 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _by(counters: Iterable[Counter], field: str) -> dict[str, list[Counter]]:
-    groups: dict[str, list[Counter]] = defaultdict(list)
+def _by(counters: Iterable[Counter], field: str) -> dict[str | None, list[Counter]]:
+    groups: dict[str | None, list[Counter]] = defaultdict(list)
     for c in counters:
-        key = getattr(c, field)
-        groups[UNKNOWN if key is None else key].append(c)
+        groups[getattr(c, field)].append(c)
     return groups
 
 
-def _ranked(counts: dict[str, int]) -> dict[str, int]:
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+def _label(key: str | None) -> str:
+    return UNKNOWN if key is None else key
+
+
+def _ranked(counts: dict[str | None, int]) -> dict[str, int]:
+    labelled = [(_label(k), n) for k, n in counts.items()]
+    return dict(sorted(labelled, key=lambda kv: (-kv[1], kv[0])))
 
 
 def _timed(counters: list[Counter], latency: Latency | None) -> Json:
@@ -219,22 +223,18 @@ def _bundle_stats(counters: list[Counter], latency: Latency | None) -> Json:
 def _bundle_load(counters: list[Counter], latency: LatencyMap) -> Json:
     loads = [c for c in counters if c.type == "bundle_load"]
     by_release = {
-        release: _bundle_stats(group, latency.get(("bundle_load", "release", _key(release))))
-        for release, group in sorted(_by(loads, "release").items())
+        _label(release): _bundle_stats(group, latency.get(("bundle_load", "release", release)))
+        for release, group in sorted(_by(loads, "release").items(), key=lambda kv: _label(kv[0]))
     }
     return {**_bundle_stats(loads, latency.get(("bundle_load", "main", None))),
             "by_release": by_release}
 
 
-def _key(label: str) -> str | None:
-    return None if label == UNKNOWN else label
-
-
 def _operations(counters: list[Counter], latency: LatencyMap) -> Json:
     ops = _by((c for c in counters if c.type == "operation"), "name")
     out = {
-        name: {
-            **_timed(group, latency.get(("operation", "main", _key(name)))),
+        _label(name): {
+            **_timed(group, latency.get(("operation", "main", name))),
             "errors": _n(c for c in group if c.ok is False),
             "offline": _n(c for c in group if c.offline),
         }
@@ -286,7 +286,7 @@ def _engagement(counters: list[Counter]) -> Json:
     total = sum(c.ms_sum or 0.0 for c in visits)
     pages: dict[str, float] = defaultdict(float)
     for c in visits:
-        pages[UNKNOWN if c.name is None else c.name] += c.ms_sum or 0.0
+        pages[_label(c.name)] += c.ms_sum or 0.0
     top = sorted(pages.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PAGES]
     return {
         "visible_ms_total": total,

@@ -108,8 +108,15 @@ def _paths() -> dict[str, Any]:
                                       "responses": {"200": {"description": "JavaScript"}}}},
         "/sdk/wasmwatch.iife.js": {"get": {"summary": "The SDK as a script (global WasmWatch)",
                                            "responses": {"200": {"description": "JavaScript"}}}},
-        "/dashboard": {"get": {"summary": "The dashboard", "responses": {
-            "200": {"description": "HTML"}}}},
+        "/dashboard": {"get": {"summary": "The dashboard (log in with #token=ADMIN_TOKEN)",
+                               "responses": {"200": {"description": "HTML"}}}},
+        "/dashboard/{asset}": {"get": {"summary": "The dashboard's scripts and styles",
+                                       "parameters": [{"name": "asset", "in": "path", "required": True,
+                                                       "schema": {"type": "string"}}],
+                                       "responses": {"200": {"description": "JS or CSS"},
+                                                     "404": {"description": "no such asset"}}}},
+        "/demo/": {"get": {"summary": "The demo WASM app (when demo = true)",
+                           "responses": {"200": {"description": "HTML"}, "404": {"description": "off"}}}},
     }
 
 

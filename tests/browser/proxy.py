@@ -1,0 +1,98 @@
+"""A small HTTP proxy in front of a real wasmwatch server that answers the first ingest POSTs
+itself (429 / 503 with Retry-After, CORS headers included so the page can read them) and
+forwards everything else. It records every ingest attempt: when, what status, which item ids."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+
+
+@dataclass
+class Attempt:
+    at: float
+    status: int
+    ids: list[str]
+    encoding: str
+
+
+@dataclass
+class FlakyProxy:
+    upstream: str
+    plan: list[tuple[int, int]]  # (status, retry_after_s) for the first POSTs, in order
+    attempts: list[Attempt] = field(default_factory=list)
+    url: str = ""
+
+    def __enter__(self) -> FlakyProxy:
+        proxy = self
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_OPTIONS(self) -> None:
+                self._forward(b"")
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                raw = gzip.decompress(body) if self.headers.get("content-encoding") == "gzip" else body
+                ids = [i["id"] for i in json.loads(raw)["items"]]
+                encoding = self.headers.get("content-encoding", "")
+                with lock:
+                    planned = proxy.plan.pop(0) if proxy.plan else None
+                if planned:
+                    status, retry_after = planned
+                    proxy.attempts.append(Attempt(time.monotonic(), status, ids, encoding))
+                    self._answer(status, {"retry-after": str(retry_after)}, b'{"error":"busy"}')
+                    return
+                status = self._forward(body)
+                proxy.attempts.append(Attempt(time.monotonic(), status, ids, encoding))
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("access-control-allow-origin", self.headers.get("origin", "*"))
+                self.send_header("access-control-expose-headers", "retry-after")
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _forward(self, body: bytes) -> int:
+                keep = ("content-type", "content-encoding", "origin", "user-agent",
+                        "access-control-request-method", "access-control-request-headers")
+                headers = {k: v for k, v in self.headers.items() if k.lower() in keep}
+                answer = httpx.request(self.command, proxy.upstream + self.path, headers=headers,
+                                       content=body, timeout=10)
+                self.send_response(answer.status_code)
+                for k, v in answer.headers.items():
+                    if k.lower() not in _HOP:
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+                return answer.status_code
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
