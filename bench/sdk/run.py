@@ -66,7 +66,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a page closed while its request was in flight
 
     def do_OPTIONS(self) -> None:
         self._send(204, b"", "text/plain")
@@ -182,7 +185,7 @@ def markdown(size_rows: list[dict[str, Any]], fig: dict[str, Any], v: dict[str, 
         f"Measured by `bench/sdk/run.py` in headless Chromium {fig['chromium']} "
         f"({platform.machine()}, {platform.system()}), the bare page and the SDK page in the same run.",
         "",
-        f"| budget | measured | verdict |",
+        "| budget | measured | verdict |",
         "|---|---|---|",
         f"| whole SDK ≤ 6 KB min+gz | {v['size_gz']} B ({v['size_gz'] / 1024:.2f} KB) | {ok[v['size_ok']]} |",
         f"| track() adds ≤ 5 µs median per call | {v['track_full_us']:.3f} µs (every call recorded), "

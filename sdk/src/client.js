@@ -31,9 +31,9 @@ export function createClient(cfg, onShutdown) {
   let seq = 0, ticks = 0, closed = false, grows = 0, gcCount = 0, gcMs = 0, memDirty = false,
     memSent = 0, used = new WeakSet()
 
-  const online = () => nav.onLine !== false
+  const online = () => nav.onLine
   const visible = () => document.visibilityState != 'hidden'
-  const page = () => str(location.pathname)
+  const page = () => location.pathname
   const outbox = createOutbox({
     ...cfg, online, store: idbStore(),
     transport: cfg.transport || httpTransport(ingestUrl(cfg.endpoint, cfg.key)),
@@ -82,14 +82,13 @@ export function createClient(cfg, onShutdown) {
     m.error_count++
     if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
     const category = ctx.category || d.category
-    emit('error', { kind: d.kind, category, message: d.message, stack: d.stack, frame: d.frame,
-      operation: str(ctx.operation), memory_bytes: sample() || m.heap_usage || undefined })
+    emit('error', { ...d, category, operation: str(ctx.operation),
+      memory_bytes: sample() || m.heap_usage || undefined })
     if (category == 'critical') outbox.urgent()
   }
 
   // -- operations ----------------------------------------------------------------------------
-  function operation(name, start, ok, err, expected, offline) {
-    const ms = now() - start
+  function operation(name, ms, ok, err, expected, offline) {
     name = str(name) || 'unknown'
     const [base, slow] = baseline(name, ms)
     const given = num(expected)
@@ -107,18 +106,16 @@ export function createClient(cfg, onShutdown) {
 
   function run(name, fn, self, args) {
     if (typeof fn != 'function') return fn
-    const t = now()
+    const t = now(), end = (ok, e) => done(name, now() - t, ok, e)
     let r
     try {
       r = fn.apply(self, args)
     } catch (e) {
-      done(name, t, false, e)
+      end(false, e)
       throw e
     }
-    if (r && typeof r.then == 'function') {
-      return r.then(v => (done(name, t, true), v), e => { done(name, t, false, e); throw e })
-    }
-    done(name, t, true)
+    if (r && typeof r.then == 'function') return r.then(v => (end(true), v), e => { end(false, e); throw e })
+    end(true)
     return r
   }
 
@@ -235,8 +232,8 @@ export function createClient(cfg, onShutdown) {
     'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.bundle_load_time = num(d.duration) || 0,
       url: str(d.url), cached: d.cached }),
     'wasm-runtime-ready': d => ready(num(d.duration) || 0),
-    'wasm-operation': d => operation(d.type || d.name, now() - (num(d.duration) || 0), d.ok !== false, 0,
-      d.expected, d.offline),
+    'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, 0, d.expected,
+      d.offline),
     'wasm-error': d => report(d.error || d, d),
     'wasm-feature-used': d => api.feature(d.feature),
   }

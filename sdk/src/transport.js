@@ -20,6 +20,7 @@ export function httpTransport(url) {
       try {
         const r = await fetch(url, { method: 'POST', body, headers,
           keepalive: (body.byteLength || body.length) < 60000 })
+        await r.text() // a keepalive request holds its share of the 64 KB quota until read
         return { status: r.status, retryAfter: parseRetryAfter(r.headers.get('Retry-After')) }
       } catch (e) {
         // A server (or proxy) that refuses the gzip preflight looks like a network error:

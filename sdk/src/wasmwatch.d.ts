@@ -108,9 +108,6 @@ export interface Client {
 export function init(config: Config): Client
 /** The running client, or a no-op client before init(). */
 export function getClient(): Client
-/** The client used before init() and by sessions that are sampled out. */
-export const noop: Client
-export const VERSION: string
 
 export declare const WasmWatch: Client & {
   init: typeof init

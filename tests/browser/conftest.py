@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if path.endswith(".wasm"):
             return str(DEMO_DIST / "demo.wasm")
         return str(PAGES / path.lstrip("/"))
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        # A server that does not know the wasm MIME type: makes streaming compiles fail.
+        if "wrong-mime" in self.path:
+            return "application/octet-stream"
+        return super().guess_type(path)
 
     def end_headers(self) -> None:
         cache = "public, max-age=3600" if self.path.split("?")[0].endswith(".wasm") else "no-store"

@@ -84,6 +84,31 @@ def test_closing_the_page_delivers_pending_items(context: Any, harness_url: Call
     assert engagement and engagement[0]["ms"] > 0 and engagement[0]["offline"] is False
 
 
+def test_consecutive_large_batches_all_arrive(context: Any, harness_url: Callable[..., str],
+                                             rows: Rows) -> None:
+    """Batches of tens of KB gzipped, one after another, all go: keepalive requests give back
+    their share of the browser's 64 KB keepalive quota."""
+    page = open_harness(context, harness_url(), {"batchSize": 25})
+    session = session_of(page)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.headers.get("content-encoding", ""))
+            if r.method == "POST" else None)
+    page.evaluate("""async () => {
+      const noise = () => Array.from({ length: 8 }, () => Math.random().toString(36).slice(2)).join('')
+      for (let b = 0; b < 4; b++) {
+        for (let i = 0; i < 25; i++) {
+          const tags = Object.fromEntries(Array.from({ length: 16 }, (_, k) => ['t' + k, noise()]))
+          ww.measure('big', b * 100 + i, tags)
+        }
+        await ww.flush()
+      }
+    }""")
+    assert page.evaluate(STORED_ITEMS) == 0, "no batch failed and had to wait in IndexedDB"
+    assert posts == ["gzip"] * 4
+    got = wait_for(lambda: rows(session=session, type="measurement"), lambda r: len(r) >= 100)
+    assert len(got) == 100
+
+
 def test_429_and_503_are_backed_off_and_retried(context: Any, harness_url: Callable[..., str],
                                                 rows: Rows, live_server: Any) -> None:
     """The SDK waits out Retry-After, then retries the same items until the server takes them."""
