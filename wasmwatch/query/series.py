@@ -25,8 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from wasmwatch.query import sketch
 from wasmwatch.query.exceptions import UnknownMetric
 from wasmwatch.query.rollup import HOUR, MINUTE, Span, floor_to
@@ -88,7 +86,7 @@ SELECT b, list(bin ORDER BY bin), list(n ORDER BY bin) FROM (
 GROUP BY b"""
     rows = con.execute(sql, [*hist.params, *where.params, metric]).fetchall()
     return {
-        b: sketch.quantiles(np.asarray(bins), np.asarray(counts), QUANTILES)
+        b: sketch.quantiles(bins, counts, QUANTILES)
         for b, bins, counts in rows
     }
 

@@ -14,14 +14,13 @@ one and the interpolation is a convex combination, so the answer is too.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
 
-import numpy as np
-import numpy.typing as npt
-
 __all__ = [
-    "ALPHA", "GAMMA", "MIN_POSITIVE", "ZERO_BIN", "bin_of", "bin_sql", "bin_values", "quantiles",
+    "ALPHA", "GAMMA", "MIN_POSITIVE", "ZERO_BIN", "bin_of", "bin_sql", "bin_value", "quantiles",
 ]
 
 ALPHA = 0.01
@@ -30,8 +29,6 @@ LN_GAMMA = math.log(GAMMA)
 MIN_POSITIVE = 1e-9
 ZERO_BIN = -(2**31) + 1  # below every real bin (ceil(log(1e-9) / LN_GAMMA) is about -1046)
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 def bin_sql(column: str) -> str:
@@ -47,22 +44,27 @@ def bin_of(value: float) -> int:
     return math.ceil(math.log(value) / LN_GAMMA) if value > MIN_POSITIVE else ZERO_BIN
 
 
-def bin_values(bins: IntArray) -> FloatArray:
-    """The value each bin stands for."""
-    real = np.where(bins == ZERO_BIN, 0, bins).astype(np.float64)
-    return np.where(bins == ZERO_BIN, 0.0, 2.0 * np.power(GAMMA, real) / (GAMMA + 1.0))
+def bin_value(bin_: int) -> float:
+    """The value a bin stands for."""
+    return 0.0 if bin_ == ZERO_BIN else 2.0 * GAMMA**bin_ / (GAMMA + 1.0)
 
 
-def quantiles(bins: IntArray, counts: IntArray, qs: Sequence[float]) -> list[float | None]:
-    """Linear-interpolated quantiles of a histogram whose ``bins`` are sorted ascending."""
-    cumulative = np.cumsum(counts)
-    total = int(cumulative[-1]) if len(cumulative) else 0
+def quantiles(bins: Sequence[int], counts: Sequence[int], qs: Sequence[float]) -> list[float | None]:
+    """Linear-interpolated quantiles of a histogram whose ``bins`` are sorted ascending.
+
+    Plain Python on purpose: a merged histogram has at most a few hundred bins, and the server
+    then needs no array library.
+    """
+    cumulative = list(itertools.accumulate(counts))
+    total = cumulative[-1] if cumulative else 0
     if total <= 0:
         return [None] * len(qs)
-    ranks = np.asarray(qs, dtype=np.float64) * (total - 1)
-    low = np.floor(ranks).astype(np.int64)
-    high = np.minimum(low + 1, total - 1)
-    values = bin_values(bins)
-    v_low = values[np.searchsorted(cumulative, low, side="right")]
-    v_high = values[np.searchsorted(cumulative, high, side="right")]
-    return [float(v) for v in v_low + (ranks - low) * (v_high - v_low)]
+    out: list[float | None] = []
+    for q in qs:
+        rank = q * (total - 1)
+        low = math.floor(rank)
+        high = min(low + 1, total - 1)
+        v_low = bin_value(bins[bisect.bisect_right(cumulative, low)])
+        v_high = bin_value(bins[bisect.bisect_right(cumulative, high)])
+        out.append(v_low + (rank - low) * (v_high - v_low))
+    return out

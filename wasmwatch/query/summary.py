@@ -18,8 +18,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from wasmwatch.query import rollup, sketch
 from wasmwatch.query.rollup import HIST_TYPES
 from wasmwatch.query.sources import (
@@ -113,7 +111,7 @@ SELECT type, g, k, list(bin ORDER BY bin), list(CAST(n AS BIGINT) ORDER BY bin)
 FROM b GROUP BY ALL"""
     rows = con.execute(sql, [*hist.params, *where.params]).fetchall()
     return {
-        (t, g, k): Latency(*sketch.quantiles(np.asarray(bins), np.asarray(counts), QUANTILES))
+        (t, g, k): Latency(*sketch.quantiles(bins, counts, QUANTILES))
         for t, g, k, bins, counts in rows
     }
 
