@@ -124,6 +124,7 @@ class LiveServer:
         finally:
             if self.proc.stdout:
                 self.output += self.proc.stdout.read()
+                self.proc.stdout.close()
         return code
 
     def items(self, where_sql: str | None = None, **filters: str) -> list[dict[str, Any]]:

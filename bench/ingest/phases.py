@@ -29,15 +29,15 @@ from typing import Any
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as bench  # noqa: E402
+import run as bench
 
-from wasmwatch.ingest import schema as s  # noqa: E402
-from wasmwatch.ingest.pipeline import Pipeline  # noqa: E402
-from wasmwatch.live import LiveHub  # noqa: E402
-from wasmwatch.query import rollup  # noqa: E402
-from wasmwatch.store import duckdb as store_mod  # noqa: E402
-from wasmwatch.store.duckdb import DuckDBStore  # noqa: E402
-from wasmwatch.telemetry import ClientMetrics  # noqa: E402
+from wasmwatch.ingest import schema as s
+from wasmwatch.ingest.pipeline import Pipeline
+from wasmwatch.live import LiveHub
+from wasmwatch.query import rollup
+from wasmwatch.store import duckdb as store_mod
+from wasmwatch.store.duckdb import DuckDBStore
+from wasmwatch.telemetry import ClientMetrics
 
 TIMES: dict[str, float] = defaultdict(float)
 

@@ -37,10 +37,9 @@ wrk -t1 -c"$CONNS" -d"$((RUN + 3))s" --timeout 30s -s "$ROOT/bench/ingest/ingest
   >"$OUT/wrk.out" 2>&1 &
 WRK=$!
 sleep 3
-"$ROOT/.venv/bin/py-spy" record -p "$SERVER" -d "$SECS" -r 250 --threads --native -f raw \
-  -o "$OUT/$LOAD.raw" >/dev/null 2>&1 || \
-"$ROOT/.venv/bin/py-spy" record -p "$SERVER" -d "$SECS" -r 250 --threads -f raw \
-  -o "$OUT/$LOAD.raw" >/dev/null
+# NATIVE=1 adds C/Rust frames (DuckDB, msgspec, granian); waiting threads then show too
+"$ROOT/.venv/bin/py-spy" record -p "$SERVER" -d "$SECS" -r 250 --threads \
+  $([ "${NATIVE:-0}" = 1 ] && echo --native) -f raw -o "$OUT/$LOAD.raw" >/dev/null
 wait $WRK
 grep WWRESULT "$OUT/wrk.out" | cut -c1-400
 "$ROOT/.venv/bin/python" "$ROOT/bench/ingest/stacks.py" "$OUT/$LOAD.raw"

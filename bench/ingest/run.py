@@ -51,6 +51,7 @@ VENV_BIN = Path(sys.executable).parent
 KEY = "benchkey"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BATCH = 1000
+KINDS = ("wasmwatch", "wasmwatch-1cpu", "bare", "naive")
 BEGIN_MARK = "<!-- figures:begin (written by run.py) -->"
 END_MARK = "<!-- figures:end -->"
 
@@ -61,7 +62,7 @@ OPS = ["render", "layout", "parse", "encode_png", "decode_png", "diff", "save", 
 FEATURES = ["dark_mode", "export_pdf", "share_link", "offline_mode", "shortcuts", "zoom",
             "collab", "plugins", "templates", "history"]
 PAGES = ["/", "/editor", "/settings", "/share", "/help"]
-KINDS = ["RuntimeError", "TypeError", "unreachable", "RangeError"]
+ERROR_KINDS = ["RuntimeError", "TypeError", "unreachable", "RangeError"]
 # type -> weight; roughly what a WASM app's SDK sends once it is past start-up
 MIX = {"operation": 45, "measurement": 12, "feature": 10, "memory": 8, "engagement": 8,
        "error": 5, "bundle_load": 4, "runtime_init": 4, "offline_sync": 4}
@@ -95,7 +96,7 @@ def make_item(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind == "engagement":
         return {"visible_ms": rng.randint(1000, 600_000), "online": r() > 0.05, "page": rng.choice(PAGES)}
     if kind == "error":
-        return {"category": rng.choice(["critical", "runtime", "application"]), "kind": rng.choice(KINDS),
+        return {"category": rng.choice(["critical", "runtime", "application"]), "kind": rng.choice(ERROR_KINDS),
                 "message": f"index out of bounds: the len is {rng.randint(1, 99)} but the index is "
                            f"{rng.randint(100, 999)}", "stack": _stack(rng),
                 "operation": rng.choice(OPS), "memory_bytes": rng.randint(16, 512) * 65536}
@@ -148,7 +149,8 @@ def proc_cpu(pid: int) -> float:
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds by thread name (threads of one name added up)."""
+    """CPU seconds by thread: "main" (the event loop) and "NAME/TID" for the others (Python
+    threads keep the process name, so the writer thread shows as one of those)."""
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -157,7 +159,8 @@ def thread_cpu(pid: int) -> dict[str, float]:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        key = "main" if task.name == str(pid) else f"{name}/{task.name}"
+        out[key] = (int(fields[11]) + int(fields[12])) / CLK_TCK
     return out
 
 
@@ -211,7 +214,7 @@ class Server:
         self.data_dir = data_dir
         env = dict(os.environ, WASMWATCH_INGEST_KEY=KEY, WASMWATCH_ADMIN_TOKEN="t",
                    WASMWATCH_RATE_LIMIT="100000000", PYTHONUNBUFFERED="1")
-        if kind == "wasmwatch":
+        if kind.startswith("wasmwatch"):
             cmd = [str(VENV_BIN / "wasmwatch"), "serve", "--host", "127.0.0.1", "--port",
                    str(self.port), "--data-dir", str(data_dir)]
         elif kind == "bare":
@@ -272,8 +275,8 @@ class Server:
 def run_wrk(url: str, template: Path, tag: str, run_s: float, tail_s: float, conns: int,
             threads: int, per_request: int, cpus: str | None) -> dict[str, Any]:
     """One wrk run; its Lua result plus the client's CPU seconds."""
-    cmd = taskset(cpus) + [
-        "wrk", "-t", str(threads), "-c", str(conns), "-d", f"{math.ceil(run_s + tail_s)}s",
+    cmd = [
+        *taskset(cpus), "wrk", "-t", str(threads), "-c", str(conns), "-d", f"{math.ceil(run_s + tail_s)}s",
         "--timeout", "60s", "-s", str(LUA), url, "--", str(template), tag, f"{run_s:.3f}",
         f"/api/v1/ingest?key={KEY}", str(per_request)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -330,9 +333,10 @@ def measure(server: Server, args: argparse.Namespace, load: str, tag: str, templ
     items_window = r["ok_in_window"] * per_request
     items_all = r["ok_requests"] * per_request
     server_cpu = cpu1 - cpu0
+    active = max(r["last_ack"] - r["first_send"], r["window_s"])
     client_cpu = ccpu1 - ccpu0
-    by_thread = {k: round(v - tcpu0.get(k, 0.0), 2) for k, v in tcpu1.items()
-                 if v - tcpu0.get(k, 0.0) >= 0.05}
+    by_thread = dict(sorted(((k, round(v - tcpu0.get(k, 0.0), 2)) for k, v in tcpu1.items()
+                            if v - tcpu0.get(k, 0.0) >= 0.05), key=lambda kv: -kv[1]))
     return {
         "load": load, "connections": conns, "items_per_request": per_request,
         "window_s": round(r["window_s"], 3),
@@ -341,11 +345,12 @@ def measure(server: Server, args: argparse.Namespace, load: str, tag: str, templ
         "latency_ms": {k: round(v / 1000, 2) for k, v in r["latency_us"].items()},
         "server_cpu_s": round(server_cpu, 2),
         "server_cpu_us_per_item": round(server_cpu / items_all * 1e6, 3) if items_all else None,
-        "server_cores_busy": round(server_cpu / r["window_s"], 2),
+        # over first request .. last answer (the drain after the deadline included)
+        "server_cores_busy": round(server_cpu / active, 2),
         "server_cpu_by_thread_s": by_thread,
         "client_cpu_s": round(client_cpu, 2),
         "client_cpu_us_per_item": round(client_cpu / items_all * 1e6, 3) if items_all else None,
-        "client_cores_busy": round(client_cpu / r["window_s"], 2),
+        "client_cores_busy": round(client_cpu / active, 2),
         "wall_s": round(wall, 2),
         # busy CPU of everything else on the machine meanwhile (noise; kernel softirq included)
         "other_cpu_s": round(busy1 - busy0 - server_cpu - client_cpu, 2),
@@ -363,13 +368,17 @@ def scenario(kind: str, load: str, args: argparse.Namespace, templates: Path, wo
              run: int) -> dict[str, Any]:
     data_dir = work / f"{kind}-{load}-{run}"
     data_dir.mkdir()
+    if kind.endswith("-1cpu"):  # the same server held to one core, wrk on the other
+        args = argparse.Namespace(**{**vars(args), "server_cpus": "0", "client_cpus": "1"})
     server = Server(kind, data_dir, args.server_cpus)
-    result: dict[str, Any] = {"server": kind}
+    result: dict[str, Any] = {"server": kind, "server_cpus": args.server_cpus or "any",
+                              "client_cpus": args.client_cpus or "any"}
     try:
         if load == "bulk" and run == 0:
             time.sleep(max(0.0, args.idle - (time.monotonic() - server.started)))
             result["rss_idle_mb"] = round(proc_rss_mb(server.pid), 1)
-        tag = {"wasmwatch": "W", "bare": "B", "naive": "N"}[kind] + load[0] + str(run)
+        tag = {"wasmwatch": "W", "wasmwatch-1cpu": "P", "bare": "B", "naive": "N"}[kind] + \
+            load[0] + str(run)
         # the naive server takes >1 s per 1000-item request: a warm-up would leave it minutes of
         # queued work (abandoned by wrk, still executed), so it runs cold
         result |= measure(server, args, load, tag, templates, warm=kind != "naive")
@@ -377,7 +386,7 @@ def scenario(kind: str, load: str, args: argparse.Namespace, templates: Path, wo
     finally:
         stopped = server.stop(kill_after=10.0 if kind == "naive" else None)
         result["stop_s"] = None if stopped is None else round(stopped, 2)
-    if kind == "wasmwatch":
+    if kind.startswith("wasmwatch"):
         counts = count_items(data_dir / "wasmwatch.duckdb")
         result |= counts
         result["verified"] = (counts["stored"] == result["acked_items_total"]
@@ -405,12 +414,17 @@ def machine_info() -> dict[str, Any]:
     mem = next((ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines()
                 if ln.startswith("MemTotal")), "0")
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "wasmwatch"],
+                           capture_output=True, text=True).stdout.strip()
     return {
         "nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(int(mem) / 1024 / 1024, 1),
         "kernel": platform.release(), "python": platform.python_version(),
         "duckdb": duckdb.__version__, "granian": granian.__version__,
         "msgspec": msgspec.__version__,
         "wrk": ((wrk.stdout or wrk.stderr).splitlines() or ["?"])[0].split(" Copyright")[0],
+        "wasmwatch_revision": rev + (" + uncommitted changes in wasmwatch/" if dirty else ""),
     }
 
 
@@ -449,7 +463,7 @@ def figures_markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {m['nproc']} cores, {m['cpu_model']}, {m['mem_gib']} GiB, Linux {m['kernel']}; "
         f"Python {m['python']}, DuckDB {m['duckdb']}, granian {m['granian']}, msgspec "
-        f"{m['msgspec']}, {m['wrk']}.",
+        f"{m['msgspec']}, {m['wrk']}; wasmwatch at {m['wasmwatch_revision']}.",
         "",
         f"Load: {cfg['duration_s']} s measured per figure after {cfg['warmup_s']} s warm-up; "
         f"bulk {cfg['bulk_conns']} connections x {BATCH}-item bodies "
@@ -462,7 +476,7 @@ def figures_markdown(report: dict[str, Any]) -> str:
         "| client CPU µs/item | client cores | other load, cores | stored = acked |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for kind in ("wasmwatch", "bare", "naive"):
+    for kind in KINDS:
         for load in ("bulk", "single"):
             r = med.get(kind, {}).get(load)
             if not r:
@@ -489,7 +503,7 @@ def figures_markdown(report: dict[str, Any]) -> str:
         targets.append(f"single ≥ 10,000 req/s: {v:,.0f} ({'met' if v >= 10_000 else 'missed'})")
     lines += ["", "Targets: " + "; ".join(targets) + "."]
     rss = []
-    for kind in ("wasmwatch", "bare", "naive"):
+    for kind in KINDS:
         r = med.get(kind, {}).get("bulk", {})
         first = next((x for x in runs.get(kind, {}).get("bulk", []) if "rss_idle_mb" in x), None)
         if first:
@@ -534,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2.5 s per figure instead of 10 s")
     parser.add_argument("--duration", type=float, help="measured seconds per figure")
     parser.add_argument("--warmup", type=float, help="warm-up seconds before each figure")
-    parser.add_argument("--tail", type=float, default=3.0,
+    parser.add_argument("--tail", type=float, default=5.0,
                         help="seconds wrk waits after the last request is sent (for answers)")
     parser.add_argument("--idle", type=float, default=5.0, help="idle seconds before the RSS reading")
     parser.add_argument("--bulk-conns", type=int, default=64)
@@ -545,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure (median reported)")
     parser.add_argument("--pin", action="store_true",
                         help="pin the server to CPU 0 and wrk to CPU 1 with taskset")
-    parser.add_argument("--servers", default="wasmwatch,bare,naive")
+    parser.add_argument("--servers", default=",".join(KINDS),
+                        help="wasmwatch-1cpu is wasmwatch pinned to CPU 0 with wrk on CPU 1")
     parser.add_argument("--loads", default="bulk,single")
     parser.add_argument("--keep", action="store_true", help="keep data dirs and server logs")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md / JSON")

@@ -18,6 +18,7 @@ Writes bench/out/sdk.json; --write-results also rewrites bench/sdk/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import http.server
 import json
@@ -66,10 +67,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        try:
+        # A page may close while its request is in flight.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # a page closed while its request was in flight
 
     def do_OPTIONS(self) -> None:
         self._send(204, b"", "text/plain")

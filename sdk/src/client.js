@@ -200,7 +200,9 @@ export function createClient(cfg, onShutdown) {
     },
     // The server checks tags (at most 16 string, number or boolean values).
     measure(name, value, tags, unit) {
-      if (num(value) != null && str(name)) emit('measurement', { name: str(name), value, unit: str(unit), tags })
+      if (num(value) != null && str(name)) {
+        emit('measurement', { name: str(name), value, unit: str(unit), tags })
+      }
     },
     gc(r) {
       r = r || {}
@@ -230,7 +232,7 @@ export function createClient(cfg, onShutdown) {
     : () => {}
   const dom = {
     'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.bundle_load_time = num(d.duration) || 0,
-      url: str(d.url), cached: d.cached }),
+      url: str(d.url) }),
     'wasm-runtime-ready': d => ready(num(d.duration) || 0),
     'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, 0, d.expected,
       d.offline),

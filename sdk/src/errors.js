@@ -13,6 +13,7 @@ const TRAPS = ('unreachable:unreachable|divide_by_zero:by zero|invalid_conversio
 export function trapKind(message) {
   for (const [kind, re] of TRAPS) if (RegExp(re, 'i').test(message)) return kind
 }
+
 /**
  * The `kind` of an error: the trap kind for WebAssembly traps and runtime faults (stack
  * overflow, out of memory), else the JS error name (`TypeError`, `CompileError`, ...).
@@ -47,7 +48,8 @@ export function wasmFrames(stack) {
 }
 
 /** `name wasm-function[i]:0xoffset`: one frame as a string (the server's `frame` format). */
-export const frameText = f => f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.index}]:0x${f.offset.toString(16)}`
+export const frameText = f =>
+  f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.index}]:0x${f.offset.toString(16)}`
 
 /** Everything the SDK reports about one error (minus operation and memory). */
 export function describe(err, fallbackName = 'Error') {

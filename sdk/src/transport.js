@@ -30,7 +30,11 @@ export function httpTransport(url) {
       }
     },
     beacon(body) {
-      try { return navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' })) } catch { return false }
+      try {
+        return navigator.sendBeacon(url, new Blob([body], { type: 'text/plain' }))
+      } catch {
+        return false
+      }
     },
   }
 }

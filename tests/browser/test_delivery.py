@@ -44,7 +44,8 @@ def test_offline_period_loses_nothing_and_stores_each_item_once(
     ops = wait_for(lambda: rows(session=session, type="operation"), lambda r: len(r) >= 30)
     assert len(ops) == 30 and len({r["id"] for r in ops}) == 30
     assert all(r["offline"] is True for r in ops)
-    assert page.evaluate(STORED_ITEMS) == 0
+    left = wait_for(lambda: [page.evaluate(STORED_ITEMS)], lambda n: n == [0], timeout=5)
+    assert left == [0], "replayed batches leave IndexedDB"
     page.evaluate("ww.flush()")
     page.wait_for_timeout(1200)
     got = rows(session=session)
