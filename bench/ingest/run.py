@@ -503,9 +503,20 @@ def figures_markdown(report: dict[str, Any]) -> str:
                 f"{r['server_cpu_us_per_item']:.2f} | {r['server_cores_busy']:.2f} | "
                 f"{r['client_cpu_us_per_item']:.2f} | {r['client_cores_busy']:.2f} | "
                 f"{_num(r.get('irq_cpu_us_per_item'))} | {r['other_cores_busy']:.2f} | {check} |")
+    labels = {
+        "bulk_items_per_s_vs_bare": "bulk items/s, wasmwatch / bare granian (HTTP ceiling)",
+        "single_requests_per_s_vs_bare": "single req/s, wasmwatch / bare granian (HTTP ceiling)",
+        "bulk_items_per_s_vs_naive": "bulk items/s, wasmwatch / naive (json + executemany)",
+        "single_requests_per_s_vs_naive": "single req/s, wasmwatch / naive (json + executemany)",
+    }
     lines += ["", "| ratio | value |", "|---|---:|"]
     for name, value in ratios.items():
-        lines.append(f"| wasmwatch / {name.replace('_vs_', ' vs ')} | {value:.2f}x |")
+        lines.append(f"| {labels.get(name, name)} | {value:.3g}x |")
+    bound = [f"{k} {ld}" for k in KINDS for ld in ("bulk", "single")
+             if med.get(k, {}).get(ld, {}).get("client_cores_busy", 0) >= 0.95]
+    if bound:
+        lines += ["", "Client-bound (wrk's one thread at ~1 core, so the server could go faster: the "
+                  "figure is a lower bound): " + ", ".join(bound) + "."]
     w = med.get("wasmwatch", {})
     targets = []
     if "bulk" in w:
@@ -515,6 +526,17 @@ def figures_markdown(report: dict[str, Any]) -> str:
         v = w["single"]["requests_per_s"]
         targets.append(f"single ≥ 10,000 req/s: {v:,.0f} ({'met' if v >= 10_000 else 'missed'})")
     lines += ["", "Targets: " + "; ".join(targets) + "."]
+    threads = []
+    for kind in ("wasmwatch", "wasmwatch-1cpu"):
+        for load in ("bulk", "single"):
+            r = med.get(kind, {}).get(load)
+            if r and r.get("server_cpu_by_thread_s"):
+                parts = ", ".join(f"{k} {v:.1f}" for k, v in list(r["server_cpu_by_thread_s"].items())[:5])
+                threads.append(f"{kind} {load} ({r['server_cpu_s']:.1f} s in all): {parts}")
+    if threads:
+        lines += ["", "Server CPU seconds by thread in the median run (main = the event loop; the "
+                  "writer is the busiest of the others; granian's Rust threads and DuckDB's worker "
+                  "make up the rest): " + "; ".join(threads) + "."]
     rss = []
     for kind in KINDS:
         r = med.get(kind, {}).get("bulk", {})
@@ -556,6 +578,14 @@ def write_results(report: dict[str, Any]) -> None:
 
 # -- main ---------------------------------------------------------------------------------------
 
+def render_only() -> int:
+    """Rewrite the figures section of RESULTS.md from bench/out/ingest.json."""
+    report = json.loads(OUT.read_text())
+    write_results(report)
+    print(f"rewrote {RESULTS.relative_to(ROOT)} from {OUT.relative_to(ROOT)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2.5 s per figure instead of 10 s")
@@ -577,7 +607,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loads", default="bulk,single")
     parser.add_argument("--keep", action="store_true", help="keep data dirs and server logs")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md / JSON")
+    parser.add_argument("--render-only", action="store_true",
+                        help="only rewrite RESULTS.md's figures from bench/out/ingest.json")
     args = parser.parse_args(argv)
+    if args.render_only:
+        return render_only()
     args.duration = args.duration or (2.5 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if args.quick else 1.0)
     if args.quiet_wait is None:
