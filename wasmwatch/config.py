@@ -39,9 +39,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_body_bytes: int = 1 << 20
     max_items_per_batch: int = 1000
     #: items waiting to be committed before ingest answers 503
-    queue_max_items: int = 200_000
-    #: items per group commit at most
-    commit_max_items: int = 100_000
+    queue_max_items: int = 300_000
+    #: items per group commit at most (from 122,880 on, DuckDB writes row groups directly)
+    commit_max_items: int = 150_000
     #: per-project ingest rate, items per second, with a burst of twice that
     rate_limit: float = 200_000.0
     retention_days: int = 30

@@ -66,9 +66,11 @@ class Runtime:
         self.first_start = not (self.data_dir / "wasmwatch.duckdb").exists()
         store = DuckDBStore(
             self.data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
-            maintenance=[_rollup_maintenance],
+            maintenance=[_rollup_maintenance], recover=[rollup.rebuild],
         )
         now = self.clock.now_ms()
+        if store.recover(now):
+            log.warning("the last stop was not clean: rollups rebuilt from raw items")
         project = store.ensure_default_project(self.settings.ingest_key,
                                                self.settings.allowed_origins, now)
         self.projects = {p.ingest_key: p for p in store.projects()} | {project.ingest_key: project}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -76,8 +77,11 @@ class TimedEncoder:
 def bodies(n: int, single: bool) -> list[bytes]:
     """n request bodies with unique ids, ts 10-20 s before now."""
     folder = Path(tempfile.mkdtemp(prefix="wwphases-"))
-    bench.write_templates(folder)
-    templates = (folder / ("single.tmpl" if single else "bulk.tmpl")).read_bytes().split(b"\0")
+    try:
+        bench.write_templates(folder)
+        templates = (folder / ("single.tmpl" if single else "bulk.tmpl")).read_bytes().split(b"\0")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     out = []
     for i in range(n):
         ms = int(time.time() * 1000)
@@ -95,6 +99,14 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="wwphases-data-", dir="/tmp"))
+    try:
+        run_phases(args, data_dir)
+    finally:
+        if not args.data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_phases(args: argparse.Namespace, data_dir: Path) -> None:
     store = DuckDBStore(data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply])
     store._con = TimedConnection(store._con)  # type: ignore[assignment]
     store_mod._encoder = TimedEncoder(store_mod._encoder)  # type: ignore[assignment]

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from wasmwatch.errors import QueueFull, StoreError
@@ -99,3 +100,46 @@ def test_reopen_keeps_project_and_secret(tmp_path: Path) -> None:
     assert again.ensure_default_project(None, [], NOW).ingest_key == key
     assert again.secret("admin_token", None, "adm_") == token
     again.close()
+
+
+class Counting:
+    """An aggregate hook that remembers how many rows it was given."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.rebuilds = 0
+
+    def apply(self, con: duckdb.DuckDBPyConnection, table: str) -> None:
+        self.rows += con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+
+    def rebuild(self, con: duckdb.DuckDBPyConnection, now_ms: int) -> None:
+        self.rebuilds += 1
+
+
+def test_aggregates_are_deferred_and_flushed(tmp_path: Path) -> None:
+    """Aggregate hooks run off the commit path, once enough time or rows have gathered."""
+    hooks = Counting()
+    store = DuckDBStore(tmp_path, after_insert=[hooks.apply], flush_interval_s=3600)
+    store.write(rows("a", "b"))
+    store.write(rows("b", "c"))
+    assert hooks.rows == 0
+    assert store.flush() == 0  # not due yet
+    assert store.flush(force=True) == 3
+    assert hooks.rows == 3
+    store.close()
+
+
+def test_unclean_stop_rebuilds_aggregates(tmp_path: Path) -> None:
+    """After a stop that skipped the final flush, the next open runs the recover hooks."""
+    hooks = Counting()
+    store = DuckDBStore(tmp_path, after_insert=[hooks.apply], recover=[hooks.rebuild])
+    assert store.recover(NOW) is False
+    store.write(rows("a"))
+    store._con.close()  # a crash: no flush, no clean mark
+    again = DuckDBStore(tmp_path, after_insert=[hooks.apply], recover=[hooks.rebuild])
+    assert again.recover(NOW) is True
+    assert hooks.rebuilds == 1
+    again.close()
+    third = DuckDBStore(tmp_path, after_insert=[hooks.apply], recover=[hooks.rebuild])
+    assert third.recover(NOW) is False
+    third.close()

@@ -19,6 +19,7 @@ from wasmwatch.ingest.validate import (
     LIMITS,
     Batch,
     ItemError,
+    check_item,
     clip,
     decode_item,
     strip_query,
@@ -81,16 +82,22 @@ class Pipeline:
                      template=template_row(project, now_ms, **shared))
 
     def rows(
-        self, items: Sequence[msgspec.Raw | bytes], batch: Batch
+        self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch
     ) -> tuple[list[Row], list[s.Rejection], int]:
-        """Rows for the good items, a rejection for each bad one, and how many were filtered."""
+        """Rows for the good items, a rejection for each bad one, and how many were filtered.
+
+        ``items`` are raw JSON (decoded here one by one) or items decoded already.
+        """
         rows: list[Row] = []
         rejected: list[s.Rejection] = []
         filtered = 0
         processors = self.processors
         for index, raw in enumerate(items):
             try:
-                row: Row | None = decode_item(raw, index, batch)
+                if isinstance(raw, msgspec.Raw | bytes):
+                    row: Row | None = decode_item(raw, index, batch)
+                else:
+                    row = check_item(raw, index, batch)
             except ItemError as exc:
                 rejected.append(s.Rejection(index, str(exc)))
                 continue

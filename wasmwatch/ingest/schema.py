@@ -134,6 +134,15 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     lost: dict[str, int] | None = None
 
 
+class TypedEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """The same batch decoded in one call, for the common case where every item is valid."""
+
+    items: list[Item]
+    sent_at: float | None = None
+    context: Context = Context()
+    lost: dict[str, int] | None = None
+
+
 class Rejection(msgspec.Struct, frozen=True):
     index: int
     error: str

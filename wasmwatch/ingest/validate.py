@@ -292,6 +292,14 @@ def to_row(item: s.Item, batch: Batch) -> Row:
     return _BY_TYPE[type(item)](item, batch.template, (item.id, ts, client_ts))
 
 
+def check_item(item: s.Item, index: int, batch: Batch) -> Row:
+    """Check an already decoded ``items[index]``; raises ItemError naming the field."""
+    try:
+        return to_row(item, batch)
+    except ItemError as exc:
+        raise ItemError(f"items[{index}].{exc}") from exc
+
+
 def decode_item(raw: msgspec.Raw | bytes, index: int, batch: Batch) -> Row:
     """Decode and check ``items[index]``; raises ItemError naming the field."""
     try:

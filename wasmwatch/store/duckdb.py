@@ -1,9 +1,16 @@
 """The embedded store: one DuckDB file in the data dir.
 
-Writes come from one writer thread (``write`` and ``maintain``); each group commit lands as
-one columnar batch: the rows are encoded as JSON in one call and DuckDB's own JSON reader
-turns them into a temporary table, which is deduplicated against ``items`` and appended in a
-single transaction. Readers take their own cursor (``reader()``), one per thread.
+Writes come from one writer thread (``write``, ``flush`` and ``maintain``); each group commit
+lands as one columnar batch: the rows are encoded as JSON in one call and DuckDB's own JSON
+reader turns them into a temporary table, which is deduplicated against ``items`` and
+appended in a single transaction. Readers take their own cursor (``reader()``), one per thread.
+
+Aggregates (the query rollups) are kept off the commit path: committed rows also go to an
+in-memory pending table, and the ``after_insert`` hooks aggregate it at most every
+``flush_interval_s`` (or every ``flush_rows`` rows) in their own transaction, so their fixed
+cost is paid once per second instead of once per commit. A crash loses only that pending
+table; the next open sees the unclean flag in ``meta`` and runs the ``recover`` hooks (a
+rebuild from raw items), so aggregates stay exact.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +33,9 @@ from wasmwatch.store.schema import COLUMNS, ITEMS_DDL, Row
 
 AfterInsert = Callable[[duckdb.DuckDBPyConnection, str], None]
 Maintenance = Callable[[duckdb.DuckDBPyConnection, int, int], None]  # (con, now, cutoff)
+Recover = Callable[[duckdb.DuckDBPyConnection, int], None]  # (con, now)
+_PENDING = "_ww_pending"
+_CLEAN = "aggregates_clean"
 
 _META_DDL = (
     "CREATE TABLE IF NOT EXISTS projects (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "
@@ -60,6 +71,9 @@ class DuckDBStore:
         ddl: Sequence[str] = (),
         after_insert: Sequence[AfterInsert] = (),
         maintenance: Sequence[Maintenance] = (),
+        recover: Sequence[Recover] = (),
+        flush_interval_s: float = 1.0,
+        flush_rows: int = 250_000,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "wasmwatch.duckdb"
@@ -73,6 +87,12 @@ class DuckDBStore:
             self._con.execute(statement)
         self._after_insert = tuple(after_insert)
         self._maintenance = tuple(maintenance)
+        self._recover = tuple(recover)
+        self.flush_interval_s = flush_interval_s
+        self.flush_rows = flush_rows
+        self._pending = 0
+        self._flushed_at = time.monotonic()
+        self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT * FROM items LIMIT 0")
         self._scratch = _scratch_dir(data_dir)
         self._batch_file = self._scratch / "batch.json"
         self._batch_file.write_bytes(b"[]")
@@ -95,28 +115,75 @@ class DuckDBStore:
         con = self._con
         try:
             con.execute("BEGIN")
+            # parse the JSON once; dedup, insert and the pending aggregates all read this table
+            con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM batch_file")
             dups = {
                 r[0]
                 for r in con.execute(
-                    "SELECT b.id FROM batch_file b SEMI JOIN (SELECT id, project FROM items "
+                    "SELECT b.id FROM batch b SEMI JOIN (SELECT id, project FROM items "
                     "WHERE client_ts BETWEEN ? AND ?) i ON i.id = b.id AND i.project = b.project",
                     [lo, hi],
                 ).fetchall()
             }
-            source = "batch_file"
             if dups:
-                # replays are rare: materialize the batch once and drop what is stored already
-                con.execute("CREATE OR REPLACE TEMP TABLE batch_new AS SELECT * FROM batch_file "
-                            "WHERE NOT list_contains(?, id)", [sorted(dups)])
-                source = "batch_new"
-            con.execute(f"INSERT INTO items SELECT * FROM {source}")
-            for hook in self._after_insert:
-                hook(con, source)
+                con.execute("DELETE FROM batch WHERE list_contains(?, id)", [sorted(dups)])
+            con.execute("INSERT INTO items SELECT * FROM batch")
             con.execute("COMMIT")
         except duckdb.Error as exc:
             self._rollback()
             raise StoreError(f"write failed: {exc}") from exc
+        if self._after_insert:
+            self._stage(len(rows) - len(dups))
         return dups
+
+    def _stage(self, n: int) -> None:
+        """Keep committed rows for the aggregates; temp tables are memory only, not logged."""
+        try:
+            self._con.execute(f"INSERT INTO {_PENDING} SELECT * FROM batch")
+        except duckdb.Error as exc:
+            self._mark(clean=False)  # the aggregates now miss rows: rebuild on next open
+            raise StoreError(f"staging aggregates failed: {exc}") from exc
+        self._pending += n
+        if self._pending >= self.flush_rows:
+            self.flush()
+
+    def flush(self, force: bool = False) -> int:
+        """Aggregate pending rows if enough time or rows have gathered; returns rows done."""
+        if not self._pending:
+            self._flushed_at = time.monotonic()
+            return 0
+        due = time.monotonic() - self._flushed_at >= self.flush_interval_s
+        if not (force or due or self._pending >= self.flush_rows):
+            return 0
+        con = self._con
+        try:
+            con.execute("BEGIN")
+            for hook in self._after_insert:
+                hook(con, _PENDING)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
+            self._mark(clean=False)
+            raise StoreError(f"aggregating failed: {exc}") from exc
+        con.execute(f"DELETE FROM {_PENDING}")
+        done, self._pending = self._pending, 0
+        self._flushed_at = time.monotonic()
+        return done
+
+    def recover(self, now_ms: int) -> bool:
+        """After an unclean stop, rebuild the aggregates from raw items; True if it did."""
+        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [_CLEAN]).fetchone()
+        rebuilt = row is not None and row[0] != "true" and bool(self._recover)
+        if rebuilt:
+            for hook in self._recover:
+                hook(self._con, now_ms)
+        self._mark(clean=False)  # until a clean close says otherwise
+        return rebuilt
+
+    def _mark(self, clean: bool) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                              [_CLEAN, "true" if clean else "false"])
 
     def maintain(self, now_ms: int, retention_ms: int) -> int:
         """Delete raw items older than the retention period and run maintenance hooks."""
@@ -190,6 +257,11 @@ class DuckDBStore:
         if self._closed:
             return
         self._closed = True
+        try:
+            self.flush(force=True)
+            self._mark(clean=True)
+        except StoreError:
+            pass  # left unclean: the next open rebuilds the aggregates
         with contextlib.suppress(duckdb.Error):
             self._con.execute("CHECKPOINT")
         self._con.close()

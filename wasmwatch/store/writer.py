@@ -44,8 +44,10 @@ class Writer:
         queue_max_items: int = 200_000,
         commit_max_items: int = 100_000,
         on_commit: Sequence[OnCommit] = (),
+        idle_s: float = 0.5,
     ) -> None:
         self.store = store
+        self.idle_s = idle_s
         self.queue_max_items = queue_max_items
         self.commit_max_items = commit_max_items
         self._on_commit = tuple(on_commit)
@@ -78,13 +80,25 @@ class Writer:
         self._wake.set()
         return await future
 
+    async def _guarded(self, fn: Callable[[], object]) -> None:
+        try:
+            await self.run_exclusive(fn)
+        except StoreError as exc:
+            log.error("%s", exc)
+
     async def run_exclusive(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the writer thread, between commits (retention, maintenance)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _run(self) -> None:
+        flush = getattr(self.store, "flush", None)  # optional: stores with deferred aggregates
         while True:
-            await self._wake.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.idle_s)
+            except TimeoutError:
+                if flush is not None:
+                    await self._guarded(flush)
+                continue
             self._wake.clear()
             while self._pending:
                 await self._commit(self._take())

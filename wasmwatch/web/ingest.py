@@ -14,6 +14,15 @@ from wasmwatch.telemetry import bus
 from wasmwatch.web.http import Request, Response, gunzip, json_response
 
 _envelope = msgspec.json.Decoder(s.Envelope)
+_typed = msgspec.json.Decoder(s.TypedEnvelope)
+
+
+def decode_envelope(body: bytes) -> s.Envelope | s.TypedEnvelope:
+    """All items typed in one call when they all decode; else raw, to reject them one by one."""
+    try:
+        return _typed.decode(body)
+    except msgspec.MsgspecError:
+        return _envelope.decode(body)
 _JSON_TYPES = ("application/json", "text/plain", "application/x-ndjson", "")
 _ACCEPTED = ("wasmwatch", "ingest", "accepted")
 _LOST = ("wasmwatch", "ingest", "lost")
@@ -54,7 +63,7 @@ async def batch(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
     try:
-        envelope = _envelope.decode(body)
+        envelope = decode_envelope(body)
     except msgspec.DecodeError as exc:
         lost("malformed", 1)
         raise BadRequest(f"body: malformed JSON: {exc}") from exc
