@@ -67,6 +67,7 @@ class Runtime:
         store = DuckDBStore(
             self.data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
             maintenance=[_rollup_maintenance], recover=[rollup.rebuild],
+            aggregate_columns=rollup.SOURCE_COLUMNS,
         )
         now = self.clock.now_ms()
         if store.recover(now):

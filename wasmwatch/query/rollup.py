@@ -79,6 +79,10 @@ HIST_KEY = "project, type, release, browser, name, bin"
 
 # One item as one counter row: the same shape a rollup row has, so a raw scan and the rollup
 # tables are read by the same aggregate (MERGE).
+#: the item columns the rollup reads: a store may stage just these for ``apply``
+SOURCE_COLUMNS = ("ts", "project", "type", "release", "browser", "name", "page", "ok", "offline",
+                  "cached", "category", "ms", "transfer_bytes", "value", "synced", "pending")
+
 _COUNTER_ROW = """
 SELECT ts AS t, project, type, release, browser,
   CASE WHEN type IN ('operation', 'error', 'feature') THEN name

@@ -72,6 +72,7 @@ class DuckDBStore:
         after_insert: Sequence[AfterInsert] = (),
         maintenance: Sequence[Maintenance] = (),
         recover: Sequence[Recover] = (),
+        aggregate_columns: Sequence[str] | None = None,
         flush_interval_s: float = 1.0,
         flush_rows: int = 250_000,
     ) -> None:
@@ -92,7 +93,9 @@ class DuckDBStore:
         self.flush_rows = flush_rows
         self._pending = 0
         self._flushed_at = time.monotonic()
-        self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT * FROM items LIMIT 0")
+        # only what the aggregates read is staged (not messages and stacks)
+        self._staged = ", ".join(aggregate_columns) if aggregate_columns else "*"
+        self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {self._staged} FROM items LIMIT 0")
         self._scratch = _scratch_dir(data_dir)
         self._batch_file = self._scratch / "batch.json"
         self._batch_file.write_bytes(b"[]")
@@ -139,7 +142,7 @@ class DuckDBStore:
     def _stage(self, n: int) -> None:
         """Keep committed rows for the aggregates; temp tables are memory only, not logged."""
         try:
-            self._con.execute(f"INSERT INTO {_PENDING} SELECT * FROM batch")
+            self._con.execute(f"INSERT INTO {_PENDING} SELECT {self._staged} FROM batch")
         except duckdb.Error as exc:
             self._mark(clean=False)  # the aggregates now miss rows: rebuild on next open
             raise StoreError(f"staging aggregates failed: {exc}") from exc
