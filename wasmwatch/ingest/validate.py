@@ -135,6 +135,9 @@ def _tags(tags: s.Tags | None) -> str | None:
 
 
 _replace = msgspec.structs.replace
+# Each type builds its row with one ``replace`` of the batch's template row, naming the id and
+# times itself: returning a dict of fields for a shared ``replace(**fields)`` reads shorter but
+# costs about 25 % more per item on the ingest hot path (measured with 1000-item batches).
 _At = tuple[str, int, int]  # id, ts, client_ts
 
 
