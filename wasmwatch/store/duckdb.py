@@ -2,8 +2,9 @@
 
 Writes come from one writer thread (``write``, ``flush`` and ``maintain``); each group commit
 lands as one columnar batch: the rows are encoded as JSON in one call and DuckDB's own JSON
-reader turns them into a temporary table, which is deduplicated against ``items`` and
-appended in a single transaction. Readers take their own cursor (``reader()``), one per thread.
+reader appends them to ``items`` in a single statement that also skips ids already stored
+(a commit costs about 1.5 ms per statement here, so fewer statements is most of the game for
+small groups). Readers take their own cursor (``reader()``), one per thread.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows also go to an
 in-memory pending table, and the ``after_insert`` hooks aggregate it at most every
@@ -115,34 +116,31 @@ class DuckDBStore:
         self._batch_file.write_bytes(_encoder.encode(rows))
         lo = min(row.client_ts for row in rows)
         hi = max(row.client_ts for row in rows)
-        con = self._con
         try:
-            con.execute("BEGIN")
-            # parse the JSON once; dedup, insert and the pending aggregates all read this table
-            con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM batch_file")
-            dups = {
+            # one statement, one transaction: skip what is stored already, append the rest, and
+            # say which ids went in; the stored side is read only where client_ts may match
+            inserted = {
                 r[0]
-                for r in con.execute(
-                    "SELECT b.id FROM batch b SEMI JOIN (SELECT id, project FROM items "
-                    "WHERE client_ts BETWEEN ? AND ?) i ON i.id = b.id AND i.project = b.project",
+                for r in self._con.execute(
+                    "INSERT INTO items SELECT * FROM batch_file b WHERE NOT EXISTS ("
+                    "SELECT 1 FROM items i WHERE i.client_ts BETWEEN ? AND ? "
+                    "AND i.id = b.id AND i.project = b.project) RETURNING id",
                     [lo, hi],
                 ).fetchall()
             }
-            if dups:
-                con.execute("DELETE FROM batch WHERE list_contains(?, id)", [sorted(dups)])
-            con.execute("INSERT INTO items SELECT * FROM batch")
-            con.execute("COMMIT")
         except duckdb.Error as exc:
-            self._rollback()
             raise StoreError(f"write failed: {exc}") from exc
+        dups = {row.id for row in rows} - inserted if len(inserted) < len(rows) else set()
         if self._after_insert:
-            self._stage(len(rows) - len(dups))
+            self._stage(len(inserted), dups)
         return dups
 
-    def _stage(self, n: int) -> None:
+    def _stage(self, n: int, dups: set[str]) -> None:
         """Keep committed rows for the aggregates; temp tables are memory only, not logged."""
+        where, params = ("WHERE NOT list_contains(?, id)", [sorted(dups)]) if dups else ("", [])
         try:
-            self._con.execute(f"INSERT INTO {_PENDING} SELECT {self._staged} FROM batch")
+            self._con.execute(
+                f"INSERT INTO {_PENDING} SELECT {self._staged} FROM batch_file {where}", params)
         except duckdb.Error as exc:
             self._mark(clean=False)  # the aggregates now miss rows: rebuild on next open
             raise StoreError(f"staging aggregates failed: {exc}") from exc
