@@ -53,15 +53,17 @@ def test_first_start_makes_secrets_and_restart_reuses_them(tmp_path: Path) -> No
     assert key in server.output and token in server.output
 
 
-def test_sigterm_flushes_accepted_items(live_server: LiveServer) -> None:
-    """Items acknowledged before SIGTERM are all in the store after a clean stop."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_flushes_accepted_items(live_server: LiveServer, sig: int) -> None:
+    """Items acknowledged before SIGTERM or Ctrl-C are all in the store after a clean stop."""
     acked: list[str] = []
     with httpx.Client() as client:
         for _ in range(20):
             batch = fresh(50)
             if post(live_server, batch, client).status_code == 200:
                 acked += [str(i["id"]) for i in batch]
-    assert live_server.stop(signal.SIGTERM) == 0
+    assert live_server.stop(sig) == 0
+    assert "every accepted item is committed" in live_server.output
     stored = {r["id"] for r in live_server.items()}
     assert set(acked) <= stored
     assert len(acked) == 1000
