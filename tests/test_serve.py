@@ -136,6 +136,25 @@ def test_stream_pushes_live_updates(live_server: LiveServer) -> None:
     assert got and '"items":3' in got[0]
 
 
+def test_sigterm_with_an_open_stream_still_stops(live_server: LiveServer) -> None:
+    """An open event stream (a dashboard) does not hold the server up on SIGTERM."""
+    opened = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{live_server.url}/api/v1/stream", timeout=30,
+                          headers={"authorization": f"Bearer {live_server.admin_token}"}) as r:
+            for _ in r.iter_lines():
+                opened.set()
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(10)
+    started = time.monotonic()
+    assert live_server.stop(signal.SIGTERM, timeout=10) == 0
+    assert time.monotonic() - started < 10
+    listener.join(10)
+
+
 def test_metrics_show_ingest_and_process(live_server: LiveServer) -> None:
     """/metrics exposes client metrics with the seed buckets and the server's own health."""
     with httpx.Client() as client:

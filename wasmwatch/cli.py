@@ -65,8 +65,13 @@ async def serve(settings: Settings) -> None:
     server = Server(App(runtime), address=settings.host, port=settings.port,
                     interface=Interfaces.ASGINL, log_enabled=False, backlog=2048)
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        runtime.live.close()  # end the event streams first, or they hold the server open
+        server.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.stop)
+        loop.add_signal_handler(sig, stop)
     print(banner(runtime), flush=True)
     try:
         await server.serve()

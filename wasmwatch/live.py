@@ -31,6 +31,7 @@ class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
         self._queue_size = queue_size
+        self._closed = False
         self.dropped = 0
 
     def publish(self, rows: Sequence[Row]) -> None:
@@ -45,6 +46,8 @@ class LiveHub:
 
     async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
         """Updates as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
+        if self._closed:
+            return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
         self._subscribers.add(queue)
         try:
@@ -65,6 +68,8 @@ class LiveHub:
         return len(self._subscribers)
 
     def close(self) -> None:
+        """End every stream, now and from now on."""
+        self._closed = True
         for queue in self._subscribers:
             try:
                 queue.put_nowait(None)
