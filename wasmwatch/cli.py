@@ -68,7 +68,7 @@ async def serve(settings: Settings) -> None:
 
     def stop() -> None:
         runtime.live.close()  # end the event streams first, or they hold the server open
-        server.stop()
+        server.stop()  # type: ignore[no-untyped-call]
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
