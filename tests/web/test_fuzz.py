@@ -72,3 +72,18 @@ async def test_valid_item_in_fuzzed_batch_is_kept(client: httpx.AsyncClient) -> 
     body = {"items": [{"id": "good-1", "type": "feature", "ts": NOW, "name": "x"}, 7, "x", None]}
     answer = check(await client.post(f"/api/v1/ingest?key={KEY}", content=json.dumps(body)))
     assert answer["accepted"] == 1 and [r["index"] for r in answer["rejected"]] == [1, 2, 3]
+
+
+params = st.dictionaries(
+    st.sampled_from(["window", "step", "metric", "limit", "release", "browser", "operation", "exact",
+                     "type", "session", "name", "id", "project"]),
+    st.text(max_size=12), max_size=5)
+
+
+@FUZZ
+@given(path=st.sampled_from(["/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/items"]),
+       query=params)
+async def test_random_query_parameters_never_500(client: httpx.AsyncClient, admin: dict[str, str],
+                                                 path: str, query: dict[str, str]) -> None:
+    """Query endpoints answer any parameters with a 200 or a 4xx naming the problem."""
+    check(await client.get(path, params=query, headers=admin))
