@@ -17,6 +17,7 @@ rebuild from raw items), so aggregates stay exact.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import tempfile
@@ -32,6 +33,7 @@ import msgspec
 from wasmwatch.errors import StoreError
 from wasmwatch.store.schema import COLUMNS, ITEMS_DDL, Row
 
+log = logging.getLogger(__name__)
 AfterInsert = Callable[[duckdb.DuckDBPyConnection, str], None]
 Maintenance = Callable[[duckdb.DuckDBPyConnection, int, int], None]  # (con, now, cutoff)
 Recover = Callable[[duckdb.DuckDBPyConnection, int], None]  # (con, now)
@@ -93,6 +95,7 @@ class DuckDBStore:
         self.flush_interval_s = flush_interval_s
         self.flush_rows = flush_rows
         self._pending = 0
+        self._lossy = False  # aggregates missed rows: leave the unclean flag for the next open
         self._flushed_at = time.monotonic()
         # only what the aggregates read is staged (not messages and stacks)
         self._staged = ", ".join(aggregate_columns) if aggregate_columns else "*"
@@ -141,9 +144,13 @@ class DuckDBStore:
         try:
             self._con.execute(
                 f"INSERT INTO {_PENDING} SELECT {self._staged} FROM batch_file {where}", params)
-        except duckdb.Error as exc:
-            self._mark(clean=False)  # the aggregates now miss rows: rebuild on next open
-            raise StoreError(f"staging aggregates failed: {exc}") from exc
+        except duckdb.Error:
+            # the rows are durable already, so the request still succeeds; the aggregates now
+            # miss them, and the next open rebuilds them from raw items
+            log.exception("staging rows for the rollups failed; they are rebuilt on next start")
+            self._lossy = True
+            self._mark(clean=False)
+            return
         self._pending += n
         if self._pending >= self.flush_rows:
             self.flush()
@@ -260,7 +267,7 @@ class DuckDBStore:
         self._closed = True
         try:
             self.flush(force=True)
-            self._mark(clean=True)
+            self._mark(clean=not self._lossy)
         except StoreError:
             pass  # left unclean: the next open rebuilds the aggregates
         with contextlib.suppress(duckdb.Error):
