@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from wasmwatch.errors import BadRequest, RateLimited, UnsupportedMediaType
@@ -10,6 +12,7 @@ from wasmwatch.ingest import seed
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
+from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import bus
 from wasmwatch.web.http import Request, Response, gunzip, json_response
 
@@ -59,6 +62,21 @@ def admit(rt: Runtime, project: Project, n: int) -> None:
         raise RateLimited(f"ingest rate limit of {rt.settings.rate_limit:g} items/s reached", wait)
 
 
+def decode_any(body: bytes) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"body: malformed JSON: {exc}") from exc
+
+
+async def store(rt: Runtime, project: Project, rows: list[Row]) -> int:
+    """Commit the rows; count what was new as accepted and the rest as duplicates."""
+    duplicates = await rt.writer.submit(rows)
+    lost("duplicate", duplicates)
+    bus.execute(_ACCEPTED, {"count": len(rows) - duplicates}, {"project": project.id})
+    return duplicates
+
+
 async def batch(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
@@ -87,36 +105,27 @@ async def batch(rt: Runtime, request: Request) -> Response:
     rows, rejected, filtered = rt.pipeline.rows(items, ctx)
     lost("invalid", len(rejected))
     lost("filtered", filtered)
-    duplicates = await rt.writer.submit(rows)
-    lost("duplicate", duplicates)
-    bus.execute(_ACCEPTED, {"count": len(rows) - duplicates}, {"project": project.id})
+    duplicates = await store(rt, project, rows)
     return json_response(s.IngestResult(len(rows) - duplicates, rejected, duplicates))
 
 
 async def seed_single(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
-    try:
-        metric = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"body: malformed JSON: {exc}") from exc
+    metric = decode_any(body)
     admit(rt, project, 1)
     rows, errors = seed.rows([metric], rt, project.id, request.headers.get("user-agent"))
     if errors:
         lost("invalid", 1)
         return json_response({"error": errors[0]}, 400)
-    await rt.writer.submit(rows)
-    bus.execute(_ACCEPTED, {"count": len(rows)}, {"project": project.id})
+    await store(rt, project, rows)
     return json_response({"status": "ok"})
 
 
 async def seed_bulk(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
-    try:
-        payload = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"body: malformed JSON: {exc}") from exc
+    payload = decode_any(body)
     metrics = payload.get("metrics") if isinstance(payload, dict) else None
     if not isinstance(metrics, list):
         raise BadRequest("body: expected an object with a \"metrics\" array")
@@ -126,6 +135,5 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
     admit(rt, project, len(metrics))
     rows, errors = seed.rows(metrics, rt, project.id, request.headers.get("user-agent"))
     lost("invalid", len(errors))
-    await rt.writer.submit(rows)
-    bus.execute(_ACCEPTED, {"count": len(rows)}, {"project": project.id})
+    await store(rt, project, rows)
     return json_response({"success": len(rows), "errors": len(errors)})
