@@ -21,7 +21,7 @@ from wasmwatch.config import Settings, data_path
 from wasmwatch.errors import Forbidden, StoreError, Unauthorized
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
-from wasmwatch.ingest.scrub import Scrubber, ScrubbedCollector
+from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
 from wasmwatch.live import LiveHub
 from wasmwatch.query import rollup
 from wasmwatch.store.duckdb import DuckDBStore, Project
