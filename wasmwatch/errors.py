@@ -62,6 +62,10 @@ class NotFound(ClientError):
 class MethodNotAllowed(ClientError):
     status = 405
 
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+
 
 class PayloadTooLarge(ClientError):
     status = 413

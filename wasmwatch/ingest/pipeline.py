@@ -92,6 +92,9 @@ class Pipeline:
             except ItemError as exc:
                 rejected.append(s.Rejection(index, str(exc)))
                 continue
+            except RecursionError:
+                rejected.append(s.Rejection(index, f"items[{index}]: JSON nested too deeply"))
+                continue
             for processor in processors:
                 if row is None:
                     break

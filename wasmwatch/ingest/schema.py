@@ -131,7 +131,8 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     items: list[msgspec.Raw]
     sent_at: float | None = None
     context: Context = Context()
-    lost: dict[str, int] | None = None
+    #: items the client dropped, by reason; any number is taken (and bounded when counted)
+    lost: dict[str, float] | None = None
 
 
 class TypedEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
@@ -140,7 +141,8 @@ class TypedEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     items: list[Item]
     sent_at: float | None = None
     context: Context = Context()
-    lost: dict[str, int] | None = None
+    #: items the client dropped, by reason; any number is taken (and bounded when counted)
+    lost: dict[str, float] | None = None
 
 
 class Rejection(msgspec.Struct, frozen=True):

@@ -249,6 +249,10 @@ class Scrubber:
         for kind in kinds:
             counts[kind] += 1
 
+    def redact(self, text: str) -> str:
+        """``text`` scrubbed without counting it (for log lines, which are not stored data)."""
+        return self._lookup(text)[0]
+
     def scrub_optional(self, text: str | None) -> str | None:
         return None if text is None else self.scrub(text)
 
