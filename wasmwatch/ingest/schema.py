@@ -128,7 +128,7 @@ class Context(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """The batch as sent; items stay raw so that one bad item is rejected alone."""
 
-    items: list[msgspec.Raw]
+    items: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1)]
     sent_at: float | None = None
     context: Context = Context()
     #: items the client dropped, by reason; any number is taken (and bounded when counted)
@@ -138,7 +138,7 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 class TypedEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """The same batch decoded in one call, for the common case where every item is valid."""
 
-    items: list[Item]
+    items: Annotated[list[Item], msgspec.Meta(min_length=1)]
     sent_at: float | None = None
     context: Context = Context()
     #: items the client dropped, by reason; any number is taken (and bounded when counted)

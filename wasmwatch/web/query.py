@@ -125,8 +125,6 @@ async def log_levels(rt: Runtime, request: Request) -> Response:
             set_levels(levels)
         except (msgspec.MsgspecError, ValueError) as exc:
             raise BadRequest(f"body: {exc}") from exc
-        except RecursionError as exc:
-            raise BadRequest("body: JSON nested too deeply") from exc
     return json_response(get_levels())
 
 
