@@ -79,14 +79,18 @@ def test_cached_value_counts_each_time() -> None:
 
 
 def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cache never holds more than its bound, and long strings are not cached."""
+    """The cache never holds more than its bounds, and over-long strings are not cached."""
     monkeypatch.setattr(scrub, "CACHE_MAX_ENTRIES", 10)
+    monkeypatch.setattr(scrub, "CACHE_MAX_CHARS", 3000)
     scrubber = Scrubber()
     for i in range(100):
         scrubber.scrub(f"name-{i}")
-    scrubber.scrub("x" * 1000)
     assert len(scrubber._cache) <= 10
-    assert "x" * 1000 not in scrubber._cache
+    for i in range(10):
+        scrubber.scrub(str(i) * 1000)
+    assert sum(map(len, scrubber._cache)) <= 3000 + 1000
+    scrubber.scrub("x" * 20_000)
+    assert "x" * 20_000 not in scrubber._cache
 
 
 def test_column_call_matches_per_string_call() -> None:

@@ -29,9 +29,9 @@ Speed, since ingest targets a few microseconds of server CPU per item: each grou
 runs only when a cheap test passes (``"@" in text`` for e-mail and URL credentials,
 ``"-----BEGIN"`` for PEM, a digit for cards, IPv4 and long secrets, a key word and a separator
 for ``token=`` and the like), one regex per rule (an alternation of them all measured several
-times slower in Python's engine); and results for strings up to 512 characters are kept in a
-bounded cache (16,384 entries, cleared when full), since names, kinds, units, releases and
-repeated error messages recur. Context fields are scrubbed once per batch. Figures are in
+times slower in Python's engine); and results are kept in a bounded cache (16,384 entries and
+4 M characters at most, cleared when full), since names, kinds, units, releases and the
+messages and stacks of a recurring error repeat. Context fields are scrubbed once per batch. Figures are in
 ``bench/RESULTS.md`` (``bench/scrub_bench.py``).
 
 Strings are clipped to their field limits before they are scrubbed, so a secret cut at a
@@ -63,7 +63,10 @@ __all__ = ["KINDS", "ScrubbedCollector", "Scrubber", "compile_patterns"]
 
 KINDS = ("pem", "password", "email", "token", "secret", "card", "ip", "custom")
 CACHE_MAX_ENTRIES = 16_384
-CACHE_MAX_LENGTH = 512
+#: strings up to this long are cached (a whole stack, at its limit); the cache is cleared when
+#: it holds more entries or characters than allowed
+CACHE_MAX_LENGTH = 16_384
+CACHE_MAX_CHARS = 4_000_000
 
 _TOKEN_NAMES = (
     r"(?:[a-z0-9]+[_-])*(?:token|api[_-]?key|apikey|key|auth|authorization|session[_-]?id|sid"
@@ -226,6 +229,7 @@ class Scrubber:
             self._groups.append(_Group(lambda t: True, [_Rule("custom", p.pattern, "[redacted]")
                                                         for p in extra]))
         self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._cached_chars = 0
         #: replacements made so far, by kind (every kind present from the start)
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         #: key of the hash that replaces an id holding a secret (set from the store's secret)
@@ -244,10 +248,13 @@ class Scrubber:
         hit = self._cache.get(text)
         if hit is None:
             hit = self._scan(text)
-            if len(text) <= CACHE_MAX_LENGTH:
-                if len(self._cache) >= CACHE_MAX_ENTRIES:
+            size = len(text)
+            if size <= CACHE_MAX_LENGTH:
+                if len(self._cache) >= CACHE_MAX_ENTRIES or self._cached_chars > CACHE_MAX_CHARS:
                     self._cache.clear()
+                    self._cached_chars = 0
                 self._cache[text] = hit
+                self._cached_chars += size
         return hit
 
     def _count(self, kinds: tuple[str, ...]) -> None:
