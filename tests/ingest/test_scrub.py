@@ -37,7 +37,7 @@ CASES = [
     ("card 5500000000000004 paid", "5500000000000004", "card"),
     ("from 192.168.10.20 today", "192.168.10.20", "ip"),
     ("from 2001:db8::8a2e:370:7334 today", "2001:db8", "ip"),
-    ("loopback ::1 here", "::1", "ip"),
+    ("short fe80::1 here", "fe80::1", "ip"),
     (f"key {PEM} done", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "pem"),
     ("cut -----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgk", "MIIEvQIBADANBgk", "pem"),
 ]
@@ -49,6 +49,7 @@ CLEAN = [
     "card-like 4111111111111112 fails Luhn",
     "at render (https://cdn.example.com/app.js:12:34)\n at wasm://wasm/6d7c9f1e:wasm-function[3]:0x5c",
     "render@http://localhost:8080/app.js:1:2", "https://example.com/blog/my-post-title-2024",
+    "http://127.0.0.1:8787/demo.wasm", "http://[::1]:8787/demo.wasm", "listen 0.0.0.0:80",
 ]
 
 

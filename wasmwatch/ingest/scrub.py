@@ -21,7 +21,8 @@ kind          what                                                     becomes
               characters (``/reset/9f8a...``, ``/s/AbC9...``)
 ``card``      card numbers, 13-19 digits with optional spaces or       ``[card]``
               dashes, first digit 2-6, Luhn-checked
-``ip``        IPv4 and IPv6 addresses (IPv6 checked with ``ipaddress``) ``[ip]``
+``ip``        IPv4 and IPv6 addresses (IPv6 checked with ``ipaddress``)  ``[ip]``
+              except loopback and unspecified (``127.x``, ``::1``, ``0.0.0.0``)
 ``custom``    each extra pattern from the ``scrub_patterns`` setting   ``[redacted]``
 ============  =======================================================  ====================
 
@@ -91,15 +92,18 @@ def _luhn(text: str) -> bool:
 
 
 def _ipv4(text: str) -> bool:
-    return all(int(part) <= 255 for part in text.split("."))
+    """An IPv4 address other than loopback and 0.0.0.0 (which identify no one)."""
+    parts = text.split(".")
+    return all(int(part) <= 255 for part in parts) and parts[0] not in ("127", "0")
 
 
 def _ipv6(text: str) -> bool:
+    """An IPv6 address other than loopback ``::1`` and ``::``."""
     try:
-        ipaddress.IPv6Address(text)
+        address = ipaddress.IPv6Address(text)
     except ValueError:
         return False
-    return True
+    return not (address.is_loopback or address.is_unspecified)
 
 
 def _mixed(text: str) -> bool:
