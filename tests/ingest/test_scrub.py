@@ -49,7 +49,8 @@ CLEAN = [
     "card-like 4111111111111112 fails Luhn",
     "at render (https://cdn.example.com/app.js:12:34)\n at wasm://wasm/6d7c9f1e:wasm-function[3]:0x5c",
     "render@http://localhost:8080/app.js:1:2", "https://example.com/blog/my-post-title-2024",
-    "http://127.0.0.1:8787/demo.wasm", "http://[::1]:8787/demo.wasm", "listen 0.0.0.0:80",
+    "http://127.0.0.1:8787/demo.wasm", "id 9b136309a428490d9b181055b3897d32 (a UUID)",
+    "90eb858755e5469299783037da6afb37", "http://[::1]:8787/demo.wasm", "listen 0.0.0.0:80",
 ]
 
 
