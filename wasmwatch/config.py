@@ -13,7 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -24,7 +24,7 @@ ENV_PREFIX = "WASMWATCH_"
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 8787
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8787
     data_dir: str = "./wasmwatch-data"
     config: str | None = None
     #: public key of the default project; made on first start when unset
@@ -54,6 +54,16 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_tag_values: int = 50
     demo: bool = True
     dashboard: bool = True
+    # -- slow and hostile clients ------------------------------------------------------------
+    #: a connection that has not sent a whole request head in this time is closed (granian)
+    header_timeout_s: float = 10.0
+    #: a request body not received in full in this time answers 408 and the connection closes
+    body_timeout_s: float = 20.0
+    #: connections served at once; more wait in the listen backlog until one closes
+    max_connections: int = 4096
+    # -- readiness --------------------------------------------------------------------------
+    #: /readyz says not ready when the data dir's disk has less free space than this
+    ready_min_free_bytes: int = 64 << 20
 
 
 def _fields() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
     WasmWatchError
     ├── ConfigError               settings that cannot be used (at start, not over HTTP)
+    ├── StartupError              the port is taken, the host unknown, the data dir unusable
     ├── StoreError                the store failed; ingest answers 503, queries 503
     └── ClientError               something a client sent; always a 4xx, never a 500
         ├── BadRequest            400: malformed body, bad parameter
@@ -27,6 +28,10 @@ class WasmWatchError(Exception):
 
 
 class ConfigError(WasmWatchError):
+    pass
+
+
+class StartupError(WasmWatchError):
     pass
 
 

@@ -29,6 +29,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
     "/metrics": {"GET": query.metrics},
     "/healthz": {"GET": query.healthz},
+    "/readyz": {"GET": query.readyz},
     "/openapi.json": {"GET": static.openapi},
     "/sdk/": {"GET": static.sdk},
     "/demo/config.js": {"GET": static.demo_config},
