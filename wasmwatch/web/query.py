@@ -129,7 +129,7 @@ async def log_levels(rt: Runtime, request: Request) -> Response:
 
 
 async def metrics(rt: Runtime, request: Request) -> Response:
-    body, content_type = render(rt.registry)
+    body, content_type = render(rt.registry, request.headers.get("accept"))
     return Response(body, 200, None, content_type)
 
 
