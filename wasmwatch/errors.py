@@ -10,6 +10,7 @@
         ├── Forbidden             403: origin not allowed for the project
         ├── NotFound              404
         ├── MethodNotAllowed      405
+        ├── RequestTimeout        408: the body did not arrive in time (the connection closes)
         ├── PayloadTooLarge       413: body over the limit, before or after gunzip
         ├── UnsupportedMediaType  415
         └── Backpressure          429 / 503 with Retry-After
@@ -66,6 +67,11 @@ class NotFound(ClientError):
 
 class MethodNotAllowed(ClientError):
     status = 405
+
+
+class RequestTimeout(ClientError):
+    status = 408
+    headers = {"connection": "close"}
 
 
 class PayloadTooLarge(ClientError):

@@ -96,7 +96,7 @@ class App:
                 return
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        request = Request(scope, receive, self.runtime.settings.body_timeout_s)
         route = route_of(request.path)
         with bus.span(_REQUEST, {"route": route or "unmatched", "method": request.method}) as span:
             response = await self.respond(request, route)
