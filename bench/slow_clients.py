@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harden.server import KEY, Server  # noqa: E402
+from harden.server import KEY, Server
 
 OUT = Path(__file__).resolve().parent / "out" / "slow_clients.json"
 
