@@ -10,6 +10,7 @@ lists are comma separated.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +65,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # -- readiness --------------------------------------------------------------------------
     #: /readyz says not ready when the data dir's disk has less free space than this
     ready_min_free_bytes: int = 64 << 20
+    #: extra regexes scrubbed from every client string (as ``[redacted]``), besides the built-in
+    #: kinds; in the environment a JSON array (regexes hold commas) or comma separated
+    scrub_patterns: list[str] = []
 
 
 def _fields() -> dict[str, Any]:
@@ -82,6 +86,11 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
                 out[name] = msgspec.json.decode(raw)
             except msgspec.DecodeError as exc:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()}: not valid JSON: {exc}") from exc
+        elif text.startswith("list") and raw.lstrip().startswith("["):
+            try:
+                out[name] = msgspec.json.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: not a valid JSON array: {exc}") from exc
         elif text.startswith("list"):
             out[name] = [part.strip() for part in raw.split(",") if part.strip()]
         elif text == "bool":
@@ -120,9 +129,21 @@ def load(
     merged.update(env)
     merged.update(flags)
     try:
-        return msgspec.convert(merged, Settings, strict=False)
+        settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"invalid setting: {exc}") from exc
+    _check_patterns(settings.scrub_patterns)
+    return settings
+
+
+def _check_patterns(patterns: list[str]) -> None:
+    for pattern in patterns:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"scrub_patterns: {pattern!r} is not a valid regex: {exc}") from exc
+        if compiled.search(""):
+            raise ConfigError(f"scrub_patterns: {pattern!r} matches the empty string")
 
 
 def data_path(settings: Settings) -> Path:

@@ -68,6 +68,10 @@ class NotFound(ClientError):
 class MethodNotAllowed(ClientError):
     status = 405
 
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+
 
 class RequestTimeout(ClientError):
     status = 408

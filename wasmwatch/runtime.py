@@ -22,6 +22,7 @@ from wasmwatch.config import Settings, data_path
 from wasmwatch.errors import Forbidden, StoreError, Unauthorized
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
+from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
 from wasmwatch.live import LiveHub
 from wasmwatch.query import rollup
 from wasmwatch.store.duckdb import DuckDBStore, Project
@@ -44,10 +45,12 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.data_dir: Path = data_path(settings)
+        self.scrubber = Scrubber(settings.scrub_patterns)
         self.pipeline = Pipeline(retention_days=settings.retention_days,
-                                 skew_tolerance_ms=settings.skew_tolerance_ms)
+                                 skew_tolerance_ms=settings.skew_tolerance_ms, scrubber=self.scrubber)
         self.limiter = RateLimiter(settings.rate_limit)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        self.registry.register(ScrubbedCollector(self.scrubber))
         self.live = LiveHub()
         self.store: DuckDBStore | None = None
         self._writer: Writer | None = None
@@ -77,6 +80,8 @@ class Runtime:
                                                self.settings.allowed_origins, now)
         self.projects = {p.ingest_key: p for p in store.projects()} | {project.ingest_key: project}
         self.admin_token = store.secret("admin_token", self.settings.admin_token, "adm_")
+        # ids holding a secret become a hash keyed per data dir: the same after a restart
+        self.scrubber.id_key = store.secret("scrub_id_key", None, "").encode()
         return store
 
     async def start(self) -> None:
