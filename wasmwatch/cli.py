@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def banner(rt: Runtime) -> str:
     s = rt.settings
     url = f"http://{s.host}:{s.port}"
-    key = next(iter(rt.projects))
+    key = rt.keyring.default_key or "(none: every key of the default project is revoked)"
     lines = [
         f"wasmwatch {__version__} listening on {url}",
         f"  data dir     {rt.data_dir}" + ("  (created)" if rt.first_start else ""),

@@ -9,10 +9,12 @@
         ├── Forbidden             403: origin not allowed for the project
         ├── NotFound              404
         ├── MethodNotAllowed      405
+        ├── Conflict              409: the project exists already
         ├── PayloadTooLarge       413: body over the limit, before or after gunzip
         ├── UnsupportedMediaType  415
         └── Backpressure          429 / 503 with Retry-After
-            ├── RateLimited       429: the project's ingest rate is spent
+            ├── RateLimited       429: a project's, key's or address's rate is spent,
+            │                     or too many failed admin attempts from one address
             └── QueueFull         503: the write queue is full
 
 Library errors become ours at the boundary with ``raise ... from exc``; the web layer maps a
@@ -61,6 +63,10 @@ class NotFound(ClientError):
 
 class MethodNotAllowed(ClientError):
     status = 405
+
+
+class Conflict(ClientError):
+    status = 409
 
 
 class PayloadTooLarge(ClientError):
