@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import Any
 
-from wasmwatch import __version__
+from wasmwatch import __version__, admin_cli
 from wasmwatch.config import Settings, load
 from wasmwatch.errors import ConfigError, StoreError
 from wasmwatch.runtime import Runtime
@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="port to listen on (default 8787)")
     serve.add_argument("--data-dir", dest="data_dir", help="where the store lives")
     serve.add_argument("--config", help="a TOML settings file")
+    admin_cli.add_commands(commands)
     return parser.parse_args(argv)
 
 
@@ -91,6 +92,8 @@ def _run(coro: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.main(args)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load(flags)
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             _run(serve(settings))
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, ConfigError) as exc:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -105,7 +105,7 @@ class Keyring:
     def projects(self) -> list[Project]:
         return list(self._projects.values())
 
-    def keys(self, project_id: str | None = None) -> list[IngestKey]:
+    def ingest_keys(self, project_id: str | None = None) -> list[IngestKey]:
         return [k for k in self._all if project_id is None or k.project == project_id]
 
     def active_count(self, project_id: str) -> int:
