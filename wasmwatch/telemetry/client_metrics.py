@@ -26,9 +26,9 @@ series never mix with another's; ``project_label=False`` leaves it out. Each tag
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
-import dataclasses
 import threading
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
