@@ -68,6 +68,20 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: extra regexes scrubbed from every client string (as ``[redacted]``), besides the built-in
     #: kinds; in the environment a JSON array (regexes hold commas) or comma separated
     scrub_patterns: list[str] = []
+    # -- projects, keys and limits (see README "Projects and keys") --
+    #: per-ingest-key rate, items per second, with a burst of twice that; 0 turns it off
+    key_rate_limit: float = 100_000.0
+    #: per-client-address ingest rate, requests per second, burst twice that; 0 turns it off
+    address_rate_limit: float = 1000.0
+    #: client addresses tracked for rate limits and failed logins (least recent dropped)
+    address_table_max: int = 65_536
+    #: proxies (addresses or CIDR networks) whose X-Forwarded-For names the client address
+    trusted_proxies: list[str] = []
+    #: failed admin or metrics token attempts per address within the window, then 429
+    admin_max_failures: int = 10
+    admin_failure_window_s: float = 60.0
+    #: when set, /metrics needs "Authorization: Bearer <metrics_token>"; unset keeps it open
+    metrics_token: str | None = None
 
 
 def _fields() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import ingest, query, static
+from wasmwatch.web import admin, ingest, query, static
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
@@ -28,6 +28,10 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/items": {"GET": query.items},
     "/api/v1/stream": {"GET": query.stream},
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
+    "/api/v1/projects": {"GET": admin.projects, "POST": admin.projects},
+    "/api/v1/projects/": {"GET": admin.project, "POST": admin.project, "PATCH": admin.project},
+    "/api/v1/keys": {"GET": admin.keys},
+    "/api/v1/keys/": {"DELETE": admin.key},
     "/metrics": {"GET": query.metrics},
     "/healthz": {"GET": query.healthz},
     "/readyz": {"GET": query.readyz},
