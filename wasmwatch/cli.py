@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from wasmwatch import __version__
+from wasmwatch.alerts.rules import load_rules
 from wasmwatch.config import Settings, load
 from wasmwatch.errors import ConfigError, StoreError
 from wasmwatch.runtime import Runtime
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load(flags)
+        load_rules(settings.rules)  # a bad rule stops the start with one line
     except ConfigError as exc:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 2

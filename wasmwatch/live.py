@@ -1,4 +1,5 @@
-"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
+"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers,
+and other named events (alert transitions and deliveries) beside them.
 
 A subscriber is a bounded queue; a slow subscriber loses updates (counted in ``dropped``)
 rather than slowing the writer.
@@ -12,6 +13,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from wasmwatch.store.schema import Row
+
+Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
@@ -29,7 +32,7 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
 
 class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self._queue_size = queue_size
         self._closed = False
         self.dropped = 0
@@ -37,18 +40,21 @@ class LiveHub:
     def publish(self, rows: Sequence[Row]) -> None:
         if not rows or not self._subscribers:
             return
-        update = summarize(rows)
+        self.send("items", summarize(rows))
+
+    def send(self, event: str, data: dict[str, Any]) -> None:
+        """Fan one named event out to every subscriber (a full subscriber misses it)."""
         for queue in self._subscribers:
             try:
-                queue.put_nowait(update)
+                queue.put_nowait((event, data))
             except asyncio.QueueFull:
                 self.dropped += 1
 
-    async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
-        """Updates as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
+    async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[Event | None]:
+        """Events as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
         if self._closed:
             return
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size)
         self._subscribers.add(queue)
         try:
             while True:

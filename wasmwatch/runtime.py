@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import prometheus_client
 
+from wasmwatch.alerts.service import AlertService
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
 from wasmwatch.errors import Forbidden, StoreError, Unauthorized
@@ -48,6 +49,8 @@ class Runtime:
         self.limiter = RateLimiter(settings.rate_limit)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
         self.live = LiveHub()
+        #: alerting; rules are checked here, so a bad one stops the start (ConfigError)
+        self.alerts = AlertService(settings, self.clock, self.registry, self.live.send)
         self.store: DuckDBStore | None = None
         self._writer: Writer | None = None
         self.projects: dict[str, Project] = {}
@@ -84,11 +87,13 @@ class Runtime:
         self._writer = Writer(
             self.store, queue_max_items=self.settings.queue_max_items,
             commit_max_items=self.settings.commit_max_items,
-            on_commit=[client_metrics.observe, self.live.publish],
+            on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)
         self._writer.start()
+        await self.alerts.start(self.store.reader, self._writer.run_exclusive)
+        self._spawn(self.alerts.run(self._stop), "alerts")
         poller = Poller(self.registry)
         self._spawn(poller.run(self.settings.poll_interval_s, self._stop), "poller")
         self._spawn(self._every(self.settings.maintenance_interval_s, self.retain), "maintenance")
@@ -121,11 +126,15 @@ class Runtime:
         self._stop.set()
         self.live.close()
         if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self.alerts.flush()
             await self._writer.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         detach_server_metrics(default_bus)
+        await self.alerts.stop()
+        await self.alerts.write_remaining()  # the writer thread is gone: nobody else writes
         if self.store is not None:
             self.store.close()
 
