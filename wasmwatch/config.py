@@ -136,6 +136,9 @@ def load(
         merged["config"] = str(config_path)
     merged.update(env)
     merged.update(flags)
+    for name, typ in _fields().items():  # "a, b" is a list in a TOML file too
+        if str(typ) == "list[str]" and isinstance(merged.get(name), str):
+            merged[name] = [part.strip() for part in merged[name].split(",") if part.strip()]
     try:
         return msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:
