@@ -30,13 +30,13 @@ import duckdb
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from summary_bench import NOW_MS, batch_sql  # noqa: E402
+from summary_bench import NOW_MS, batch_sql
 
-from wasmwatch.alerts.evaluate import Evaluator  # noqa: E402
-from wasmwatch.alerts.rules import load_rules  # noqa: E402
-from wasmwatch.alerts.source import DuckDBSource  # noqa: E402
-from wasmwatch.alerts.state import StateMachine  # noqa: E402
-from wasmwatch.store.schema import ITEMS_DDL, Row  # noqa: E402
+from wasmwatch.alerts.evaluate import Evaluator
+from wasmwatch.alerts.rules import load_rules
+from wasmwatch.alerts.source import DuckDBSource
+from wasmwatch.alerts.state import StateMachine
+from wasmwatch.store.schema import ITEMS_DDL, Row
 
 OUT = Path(__file__).resolve().parent / "out" / "alert_eval.json"
 

@@ -3,8 +3,6 @@ silences, flapping and restore."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from tests.alerts.conftest import NOW, never
 from wasmwatch.alerts.evaluate import Sample
 from wasmwatch.alerts.rules import Rule, parse_rule

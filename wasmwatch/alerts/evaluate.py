@@ -15,15 +15,17 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from wasmwatch.alerts.rules import Rule
 from wasmwatch.alerts.source import BucketRow, WindowSource
-from wasmwatch.alerts.window import Bucket, Window
+from wasmwatch.alerts.window import Bucket, Window, bucket_width
+from wasmwatch.query.sketch import bin_of
 from wasmwatch.store.schema import Row
 
 __all__ = ["Evaluator", "Sample", "label_of"]
 
-Key = tuple[str, ...]
+Key = tuple[str | None, ...]
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 MAX_GROUPS = 1000  # label sets per rule; more are folded into "other"
@@ -47,20 +49,27 @@ def label_of(row: Row, label: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _value(rule: Rule, row: Row) -> float | None:
+_ATTR = {"operation": "name"}  # the operation label of operations and errors is their name
+
+
+def _value_attr(rule: Rule) -> str | None:
+    """The row field a rule reads (None: each matching item counts 1)."""
     if rule.metric in ("error", "error_rate"):
-        return 1.0
+        return None
     if rule.metric == "offline_pending":
-        return None if row.pending is None else float(row.pending)
-    if row.type in ("memory", "measurement"):
-        return row.value
-    return row.ms
+        return "pending"
+    if rule.item_type in ("memory", "measurement"):
+        return "value"
+    return "ms"
 
 
-def _matches(rule: Rule, row: Row) -> bool:
-    if rule.measurement is not None and row.name != rule.measurement:
-        return False
-    return all(label_of(row, label) == wanted for label, wanted in rule.where)
+def _getter(labels: Sequence[str]) -> Callable[[Row], Key]:
+    if not labels:
+        return lambda row: ()
+    get: Callable[[Row], Any] = operator.attrgetter(*(_ATTR.get(label, label) for label in labels))
+    if len(labels) == 1:
+        return lambda row: (get(row),)
+    return get
 
 
 class _Series:
@@ -72,13 +81,17 @@ class _Series:
         baseline = rule.baseline_ms if rule.kind == "regression" else 0
         self._make: Callable[[], Window] = lambda: Window(rule.window_ms, baseline_ms=baseline,
                                                           hist=hist)
+        self._hist, self._width = hist, bucket_width(rule.window_ms)
+        self._value_attr = _value_attr(rule)
+        self._key = _getter(rule.group_by)
+        self._where = tuple((_ATTR.get(lb, lb), v) for lb, v in rule.where)
+        self._denominator = rule.metric == "error_rate"
+        self._op_where = tuple((_ATTR.get(lb, lb), v) for lb, v in rule.where if lb != "category")
         self.windows: dict[Key, Window] = {}
         self.operations: dict[Key, Window] = {}  # error_rate's denominator
         # the operations' key leaves out labels operations do not have
         self.op_labels = tuple(label for label in rule.group_by if label != "category")
-
-    def key(self, row: Row, labels: Sequence[str]) -> Key:
-        return tuple(label_of(row, label) or "" for label in labels)
+        self._op_key = _getter(self.op_labels)
 
     def window(self, table: dict[Key, Window], key: Key) -> Window:
         window = table.get(key)
@@ -91,20 +104,53 @@ class _Series:
             window = table[key] = self._make()
         return window
 
-    def add(self, row: Row, now_ms: int) -> Key | None:
-        rule = self.rule
-        if row.type == "operation" and rule.metric == "error_rate":
-            if all(label_of(row, lb) == v for lb, v in rule.where if lb != "category"):
-                self.window(self.operations, self.key(row, self.op_labels)).add(row.ts, 1.0, now_ms)
-            return None
-        if not _matches(rule, row):
-            return None
-        value = _value(rule, row)
-        if value is None:
-            return None
-        key = self.key(row, rule.group_by)
-        self.window(self.windows, key).add(row.ts, value, now_ms)
-        return key
+    def add_rows(self, rows: Sequence[Row], now_ms: int) -> set[Key]:
+        """Add one commit's rows of the rule's types; returns the label sets that got samples.
+
+        The hot path of the commit hook: per row only filters, one field read, a key and an
+        append; the sums, extremes and bins are taken per label set and bucket afterwards."""
+        numer: dict[tuple[Key, int], list[tuple[int, float]]] = {}
+        denom: dict[tuple[Key, int], list[tuple[int, float]]] = {}
+        width, value_attr, name = self._width, self._value_attr, self.rule.measurement
+        where, op_where, op_key, key_of = self._where, self._op_where, self._op_key, self._key
+        split = self._denominator
+        for row in rows:
+            if split and row.type == "operation":
+                if op_where and any(getattr(row, a) != w for a, w in op_where):
+                    continue
+                acc_key = (op_key(row), row.ts // width)
+                target, value = denom, 1.0
+            else:
+                if name is not None and row.name != name:
+                    continue
+                if where and any(getattr(row, a) != w for a, w in where):
+                    continue
+                value = 1.0 if value_attr is None else getattr(row, value_attr)
+                if value is None:
+                    continue
+                acc_key = (key_of(row), row.ts // width)
+                target = numer
+            samples = target.get(acc_key)
+            if samples is None:
+                target[acc_key] = [(row.ts, value)]
+            else:
+                samples.append((row.ts, value))
+        now_idx = now_ms // width
+        for table, accs in ((self.operations, denom), (self.windows, numer)):
+            for (key, idx), samples in accs.items():
+                self.window(table, key).merge(min(idx, now_idx), self._bucket(samples), now_ms)
+        return {key for key, _ in numer}
+
+    def _bucket(self, samples: list[tuple[int, float]]) -> Bucket:
+        values = [v for _, v in samples]
+        bins: dict[int, int] = {}
+        if self._hist:
+            for v in values:
+                b = bin_of(v)
+                bins[b] = bins.get(b, 0) + 1
+        last_ts, last = max(samples, key=operator.itemgetter(0))
+        return Bucket(n=len(values), total=float(sum(values)), bins=bins, high=max(values),
+                      low=min(values), last=last, last_ts=last_ts)
 
     def read(self, key: Key, window: Window, now_ms: int) -> Sample:
         rule = self.rule
@@ -125,7 +171,8 @@ class _Series:
             value = window.stat(rule.stat)
         breach = (value is not None and samples >= rule.min_samples
                   and _COMPARE[rule.op](value, rule.threshold))
-        return Sample(rule, tuple(zip(rule.group_by, key, strict=True)), value, samples, breach)
+        labels = tuple((lb, "" if v is None else str(v)) for lb, v in zip(rule.group_by, key, strict=True))
+        return Sample(rule, labels, value, samples, breach)
 
     def evaluate(self, now_ms: int) -> list[Sample]:
         out = []
@@ -146,27 +193,30 @@ class Evaluator:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
         self._series = {rule.name: _Series(rule) for rule in self.rules}
-        by_type: dict[str, list[_Series]] = defaultdict(list)
-        for series in self._series.values():
-            by_type[series.rule.item_type].append(series)
-            if series.rule.metric == "error_rate":
-                by_type["operation"].append(series)
-        self._by_type = dict(by_type)
+        self._types = {rule.name: (rule.item_type, "operation") if rule.metric == "error_rate"
+                       else (rule.item_type,) for rule in self.rules}
 
     def observe(self, rows: Iterable[Row], now_ms: int) -> list[Sample]:
         """Add committed rows to the windows; return the instant rules' readings they moved."""
-        hits: dict[tuple[str, Key], _Series] = {}
-        by_type = self._by_type
+        by_type: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
-            for series in by_type.get(row.type, ()):
-                key = series.add(row, now_ms)
-                if key is not None and series.rule.kind == "instant":
-                    hits[(series.rule.name, key)] = series
+            by_type[row.type].append(row)
+        grouped: dict[str, list[Row]] = {}
+        for series in self._series.values():
+            types = self._types[series.rule.name]
+            batch = [r for t in types for r in by_type.get(t, ())] if len(types) > 1 \
+                else by_type.get(types[0], [])
+            if batch:
+                grouped[series.rule.name] = batch
         out = []
-        for (_, key), series in hits.items():
-            window = series.windows[key]
-            window.advance(now_ms)
-            out.append(series.read(key, window, now_ms))
+        for name, batch in grouped.items():
+            series = self._series[name]
+            keys = series.add_rows(batch, now_ms)
+            if series.rule.kind == "instant":
+                for key in keys:
+                    window = series.windows[key]
+                    window.advance(now_ms)
+                    out.append(series.read(key, window, now_ms))
         return out
 
     def evaluate(self, now_ms: int) -> list[Sample]:
@@ -188,9 +238,10 @@ class Evaluator:
         return read
 
     def _target(self, series: _Series, row: BucketRow) -> Window | None:
+        key = tuple(v if v != "" else None for v in row.key)  # the store says '' for NULL
         if row.denominator:
-            return series.window(series.operations, row.key)
-        return series.window(series.windows, row.key)
+            return series.window(series.operations, key)
+        return series.window(series.windows, key)
 
 
 def _bucket(row: BucketRow) -> Bucket:

@@ -121,20 +121,21 @@ def list_alerts(con: Connection, project: str, *, since_ms: int, state: str | No
         params.append(rule)
     rows = con.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} "
                        "ORDER BY started_at DESC, id LIMIT ?", [*params, limit]).fetchall()
-    alerts = [_alert(r).as_dict() for r in rows]
+    alerts: list[dict[str, Any]] = [_alert(r).as_dict() for r in rows]
     if not alerts:
         return []
     ids = [a["id"] for a in alerts]
-    by_id = {a["id"]: a for a in alerts}
-    for a in alerts:
-        a["transitions"], a["deliveries"] = [], []
+    transitions: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
+    deliveries: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
     for r in con.execute("SELECT alert_id, at_ms, from_state, to_state, value FROM alert_transitions "
                          "WHERE list_contains(?, alert_id) ORDER BY at_ms", [ids]).fetchall():
-        by_id[r[0]]["transitions"].append({"at": r[1], "from": r[2], "to": r[3], "value": r[4]})
+        transitions[r[0]].append({"at": r[1], "from": r[2], "to": r[3], "value": r[4]})
     for r in con.execute("SELECT alert_id, channel, kind, attempt, at_ms, outcome, error, duration_ms "
                          "FROM alert_deliveries WHERE list_contains(?, alert_id) ORDER BY at_ms",
                          [ids]).fetchall():
-        by_id[r[0]]["deliveries"].append({"channel": r[1], "kind": r[2], "attempt": r[3],
+        deliveries[r[0]].append({"channel": r[1], "kind": r[2], "attempt": r[3],
                                           "at": r[4], "outcome": r[5], "error": r[6],
                                           "duration_ms": r[7]})
+    for a in alerts:
+        a["transitions"], a["deliveries"] = transitions[a["id"]], deliveries[a["id"]]
     return alerts

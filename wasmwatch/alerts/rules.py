@@ -31,8 +31,18 @@ from typing import Any
 
 from wasmwatch.errors import ConfigError
 
-__all__ = ["DEFAULT_RULES", "KINDS", "LABELS", "SEVERITIES", "STATS", "Rule", "load_rules",
-           "format_ms", "parse_duration_ms", "parse_rule"]
+__all__ = [
+    "DEFAULT_RULES",
+    "KINDS",
+    "LABELS",
+    "SEVERITIES",
+    "STATS",
+    "Rule",
+    "format_ms",
+    "load_rules",
+    "parse_duration_ms",
+    "parse_rule",
+]
 
 KINDS = ("threshold", "rate", "regression", "instant")
 STATS = ("p50", "p95", "p99", "avg", "max", "min", "last", "count")
@@ -248,6 +258,11 @@ def _fields(table: Mapping[str, Any], base: Rule) -> dict[str, Any]:
 
 
 def _check(rule: Rule) -> None:
+    if rule.item_type not in ("operation", "error") and rule.metric != "error_rate":
+        if "operation" in rule.group_by:
+            raise _Bad("group_by", "operation is a label of operations and errors only")
+        if "operation" in dict(rule.where):
+            raise _Bad("where", "operation is a label of operations and errors only")
     if rule.window_ms < 1000 or rule.window_ms > 86_400_000:
         raise _Bad("window", "must be between 1s and 1d")
     if rule.kind == "regression" and rule.baseline_ms < rule.window_ms:

@@ -157,8 +157,8 @@ class MemorySource:
                 value = 1.0 if denominator else _value(rule, row)
                 if value is None:
                     continue
-                key = (row.ts // width_ms * width_ms, tuple(_label(row, lb) for lb in labels))
-                groups.setdefault(key, []).append((row.ts, value))
+                group = (row.ts // width_ms * width_ms, tuple(_label(row, lb) for lb in labels))
+                groups.setdefault(group, []).append((row.ts, value))
             for (t, key), samples in groups.items():
                 values = [v for _, v in samples]
                 last_ts, last = max(samples)

@@ -22,7 +22,7 @@ def payload(n: Notification) -> dict[str, Any]:
     resolved = n.kind == "resolved"
     return {
         "version": "4",
-        "groupKey": "{}:{alertname=\"%s\"}" % a.rule,
+        "groupKey": '{}:{alertname="' + a.rule + '"}',
         "truncatedAlerts": 0,
         "status": n.status,
         "receiver": "wasmwatch",
