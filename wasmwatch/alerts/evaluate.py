@@ -72,6 +72,15 @@ def _getter(labels: Sequence[str]) -> Callable[[Row], Key]:
     return get
 
 
+def _filter(where: Sequence[tuple[str, str]]) -> Callable[[Row], bool] | None:
+    """A row predicate for ``where`` (label = value, all of them), or None for no filter."""
+    if not where:
+        return None
+    get: Callable[[Row], Any] = operator.attrgetter(*(_ATTR.get(lb, lb) for lb, _ in where))
+    wanted: Any = where[0][1] if len(where) == 1 else tuple(v for _, v in where)
+    return lambda row: bool(get(row) == wanted)
+
+
 class _Series:
     """The windows of one rule, by label set (two per label set for the error rate)."""
 
@@ -82,11 +91,11 @@ class _Series:
         self._make: Callable[[], Window] = lambda: Window(rule.window_ms, baseline_ms=baseline,
                                                           hist=hist)
         self._hist, self._width = hist, bucket_width(rule.window_ms)
-        self._value_attr = _value_attr(rule)
+        attr = _value_attr(rule)
+        self._value: Callable[[Row], Any] | None = operator.attrgetter(attr) if attr else None
         self._key = _getter(rule.group_by)
-        self._where = tuple((_ATTR.get(lb, lb), v) for lb, v in rule.where)
-        self._denominator = rule.metric == "error_rate"
-        self._op_where = tuple((_ATTR.get(lb, lb), v) for lb, v in rule.where if lb != "category")
+        self._where = _filter(rule.where)
+        self._op_where = _filter(tuple((lb, v) for lb, v in rule.where if lb != "category"))
         self.windows: dict[Key, Window] = {}
         self.operations: dict[Key, Window] = {}  # error_rate's denominator
         # the operations' key leaves out labels operations do not have
@@ -104,42 +113,42 @@ class _Series:
             window = table[key] = self._make()
         return window
 
-    def add_rows(self, rows: Sequence[Row], now_ms: int) -> set[Key]:
-        """Add one commit's rows of the rule's types; returns the label sets that got samples.
+    def add_rows(self, rows: Sequence[Row], operations: Sequence[Row], now_ms: int) -> set[Key]:
+        """Add one commit's rows of the rule's type (and, for the error rate, its operations);
+        returns the label sets that got samples.
 
-        The hot path of the commit hook: per row only filters, one field read, a key and an
-        append; the sums, extremes and bins are taken per label set and bucket afterwards."""
-        numer: dict[tuple[Key, int], list[tuple[int, float]]] = {}
-        denom: dict[tuple[Key, int], list[tuple[int, float]]] = {}
-        width, value_attr, name = self._width, self._value_attr, self.rule.measurement
-        where, op_where, op_key, key_of = self._where, self._op_where, self._op_key, self._key
-        split = self._denominator
-        for row in rows:
-            if split and row.type == "operation":
-                if op_where and any(getattr(row, a) != w for a, w in op_where):
-                    continue
-                acc_key = (op_key(row), row.ts // width)
-                target, value = denom, 1.0
-            else:
-                if name is not None and row.name != name:
-                    continue
-                if where and any(getattr(row, a) != w for a, w in where):
-                    continue
-                value = 1.0 if value_attr is None else getattr(row, value_attr)
-                if value is None:
-                    continue
-                acc_key = (key_of(row), row.ts // width)
-                target = numer
-            samples = target.get(acc_key)
-            if samples is None:
-                target[acc_key] = [(row.ts, value)]
-            else:
-                samples.append((row.ts, value))
-        now_idx = now_ms // width
+        The hot path of the commit hook: per row only a filter, one field read, a key and an
+        append; sums, extremes and bins are taken per label set and bucket afterwards."""
+        name = self.rule.measurement
+        if name is not None:
+            rows = [r for r in rows if r.name == name]
+        numer = self._gather(rows, self._where, self._key, self._value)
+        denom = self._gather(operations, self._op_where, self._op_key, None) if operations else {}
+        now_idx = now_ms // self._width
         for table, accs in ((self.operations, denom), (self.windows, numer)):
             for (key, idx), samples in accs.items():
                 self.window(table, key).merge(min(idx, now_idx), self._bucket(samples), now_ms)
         return {key for key, _ in numer}
+
+    def _gather(self, rows: Sequence[Row], where: Callable[[Row], bool] | None,
+                key_of: Callable[[Row], Key], value_of: Callable[[Row], Any] | None,
+                ) -> dict[tuple[Key, int], list[tuple[int, float]]]:
+        if where is not None:
+            rows = [r for r in rows if where(r)]
+        width = self._width
+        out: dict[tuple[Key, int], list[tuple[int, float]]] = {}
+        for row in rows:
+            value = 1.0 if value_of is None else value_of(row)
+            if value is None:
+                continue
+            ts = row.ts
+            acc_key = (key_of(row), ts // width)
+            samples = out.get(acc_key)
+            if samples is None:
+                out[acc_key] = [(ts, value)]
+            else:
+                samples.append((ts, value))
+        return out
 
     def _bucket(self, samples: list[tuple[int, float]]) -> Bucket:
         values = [v for _, v in samples]
@@ -193,26 +202,22 @@ class Evaluator:
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = tuple(rules)
         self._series = {rule.name: _Series(rule) for rule in self.rules}
-        self._types = {rule.name: (rule.item_type, "operation") if rule.metric == "error_rate"
-                       else (rule.item_type,) for rule in self.rules}
 
     def observe(self, rows: Iterable[Row], now_ms: int) -> list[Sample]:
         """Add committed rows to the windows; return the instant rules' readings they moved."""
         by_type: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
             by_type[row.type].append(row)
-        grouped: dict[str, list[Row]] = {}
-        for series in self._series.values():
-            types = self._types[series.rule.name]
-            batch = [r for t in types for r in by_type.get(t, ())] if len(types) > 1 \
-                else by_type.get(types[0], [])
-            if batch:
-                grouped[series.rule.name] = batch
         out = []
-        for name, batch in grouped.items():
-            series = self._series[name]
-            keys = series.add_rows(batch, now_ms)
-            if series.rule.kind == "instant":
+        no_rows: list[Row] = []
+        for series in self._series.values():
+            rule = series.rule
+            batch = by_type.get(rule.item_type, no_rows)
+            ops = by_type.get("operation", no_rows) if rule.metric == "error_rate" else no_rows
+            if not batch and not ops:
+                continue
+            keys = series.add_rows(batch, ops, now_ms)
+            if rule.kind == "instant":
                 for key in keys:
                     window = series.windows[key]
                     window.advance(now_ms)
