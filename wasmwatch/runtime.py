@@ -119,6 +119,7 @@ class Runtime:
         )
         if deleted:
             log.info("retention deleted %d items", deleted)
+        await self.alerts.prune(self.clock.now_ms() - self.settings.retention_days * _DAY_MS)
         return deleted
 
     async def stop(self) -> None:

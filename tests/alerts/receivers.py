@@ -70,7 +70,7 @@ class WebhookReceiver:
     def bodies(self, path: str, status: int | None = 200) -> list[Any]:
         return [r.body for r in self.received if r.path == path and (status is None or r.status == status)]
 
-    def wait_for(self, path: str, pred: Any, timeout: float = 10.0) -> Received:
+    def wait_for(self, path: str, pred: Any, timeout: float = 20.0) -> Received:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for r in list(self.received):

@@ -93,3 +93,15 @@ async def test_openapi_lists_the_alerting_endpoints(client: httpx.AsyncClient) -
     assert "post" in paths["/api/v1/alerts/test"] and "get" in paths["/api/v1/rules"]
     assert {"get", "post"} <= set(paths["/api/v1/silences"])
     assert "delete" in paths["/api/v1/silences/{id}"]
+
+
+async def test_retention_prunes_resolved_history(client: httpx.AsyncClient, runtime: Runtime,
+                                                 clock: ManualClock, admin: dict[str, str]) -> None:
+    """Resolved alerts older than the retention go with their transitions; open ones stay."""
+    await _fire(client, runtime, clock)
+    clock.advance(400_000)  # the window empties: resolved
+    runtime.alerts.tick(clock.now_ms())
+    assert (await client.get("/api/v1/alerts", params={"state": "resolved"}, headers=admin)).json()["count"] == 1
+    await runtime.alerts.flush()
+    assert await runtime.alerts.prune(clock.now_ms() + 1) == 1
+    assert (await client.get("/api/v1/alerts", headers=admin)).json()["alerts"] == []

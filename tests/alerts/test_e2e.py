@@ -79,6 +79,7 @@ def test_breach_fires_cooldown_holds_restart_sends_no_duplicate_recovery_resolve
     """The whole life of an alert, through a restart, on the webhook and by e-mail."""
     server = server_with(tmp_path, f"""
 alert_webhook_url = "{webhook.url('/ok')}"
+alert_slack_url = "{webhook.url('/slack')}"
 alert_smtp_url = "{smtp.url}"
 alert_email_to = "ops@example.com, oncall@example.com"
 alert_email_from = "wasmwatch@example.com"
@@ -97,6 +98,8 @@ alert_email_from = "wasmwatch@example.com"
         while not smtp.subjects() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert any("[FIRING] slow_op" in s for s in smtp.subjects())
+        slack = webhook.wait_for("/slack", lambda b: "[FIRING] slow_op" in b["text"]).body
+        assert slack["blocks"][0]["text"]["type"] == "mrkdwn"
         _, envelope = smtp.handler.messages[0]
         assert sorted(envelope.rcpt_tos) == ["oncall@example.com", "ops@example.com"]
 
@@ -108,23 +111,25 @@ alert_email_from = "wasmwatch@example.com"
         assert len([b for b in webhook.bodies("/ok") if b["status"] == "firing"]) == 1
 
         send(server, {"type": "operation", "name": "render", "ms": 7000.0})  # fires again
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            firing = api(server, "/api/v1/alerts", state="firing", rule="slow_op")["alerts"]
-            if firing:
+            episodes = api(server, "/api/v1/alerts", rule="slow_op")["alerts"]
+            if len(episodes) == 2:
                 break
             time.sleep(0.05)
-        assert firing and firing[0]["notified_at"] is None  # within the cooldown
+        newer, older = episodes
+        assert newer["fired_at"] is not None and newer["notified_at"] is None  # within the cooldown
+        assert older["fingerprint"] == newer["fingerprint"] == alert["fingerprint"]
         time.sleep(1.5)
         assert len([b for b in webhook.bodies("/ok") if b["status"] == "firing"]) == 1
 
         history = api(server, "/api/v1/alerts", rule="slow_op")["alerts"]
-        first = next(a for a in history if a["fingerprint"] == alert["fingerprint"]
-                     and a["state"] == "resolved")
+        first = next(a for a in history if a["id"] == older["id"])
+        assert first["state"] == "resolved" and first["notified_at"] is not None
         assert [t["to"] for t in first["transitions"]] == ["firing", "resolved"]
         ok = {(d["channel"], d["kind"]) for d in first["deliveries"] if d["outcome"] == "ok"}
-        assert {("webhook", "firing"), ("email", "firing"), ("log", "firing"),
-                ("webhook", "resolved")} <= ok
+        assert {("webhook", "firing"), ("email", "firing"), ("log", "firing"), ("slack", "firing"),
+                ("webhook", "resolved"), ("slack", "resolved"), ("email", "resolved")} <= ok
     finally:
         server.stop()
 

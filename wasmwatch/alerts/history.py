@@ -17,7 +17,8 @@ from wasmwatch.alerts.delivery import Attempt
 from wasmwatch.alerts.silences import Matcher, Silence
 from wasmwatch.alerts.state import Alert
 
-__all__ = ["DDL", "Op", "list_alerts", "load_active", "load_announced", "load_silences", "save"]
+__all__ = ["DDL", "Op", "list_alerts", "load_active", "load_announced", "load_silences", "prune",
+           "save"]
 
 Connection = Any  # a duckdb connection or cursor
 Op = Alert | Attempt | Silence | tuple[str, int, str | None, str, float | None]  # transition
@@ -76,6 +77,24 @@ def save(con: Connection, ops: Sequence[Op]) -> None:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def prune(con: Connection, project: str, cutoff_ms: int) -> int:
+    """Retention: resolved alerts that ended before ``cutoff_ms``, with their rows; old silences."""
+    old = "SELECT id FROM alerts WHERE project = ? AND state = 'resolved' AND resolved_at < ?"
+    con.execute("BEGIN")
+    try:
+        for table in ("alert_transitions", "alert_deliveries"):
+            con.execute(f"DELETE FROM {table} WHERE alert_id IN ({old})", [project, cutoff_ms])
+        row = con.execute("DELETE FROM alerts WHERE project = ? AND state = 'resolved' AND "
+                          "resolved_at < ?", [project, cutoff_ms]).fetchone()
+        con.execute("DELETE FROM alert_silences WHERE project = ? AND ends_at < ?",
+                    [project, cutoff_ms])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(row[0]) if row else 0
 
 
 def _alert(r: Sequence[Any]) -> Alert:

@@ -97,6 +97,7 @@ class AlertService:
         self._run: Run | None = None
         self._cursor: Callable[[], Any] | None = None
         self._flush_lock = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
         self.ready = False
 
     # -- start and stop ----------------------------------------------------------------------
@@ -194,7 +195,9 @@ class AlertService:
                 self.dispatcher.submit(Notification(change.notify, alert, self.clock.now_ms(),
                                                     self.settings.alert_service, self.external_url))
         if changes:
-            asyncio.get_running_loop().create_task(self.flush())
+            task = asyncio.get_running_loop().create_task(self.flush())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
 
     def _record(self, attempt: Attempt) -> None:
         self._ops.append(attempt)
@@ -213,6 +216,14 @@ class AlertService:
             except Exception:
                 self._ops = ops + self._ops
                 raise
+
+    async def prune(self, cutoff_ms: int) -> int:
+        """Delete resolved alerts (and their transitions and attempts) older than ``cutoff_ms``,
+        and silences that ended before it (retention)."""
+        if self._run is None or self._cursor is None:
+            return 0
+        cursor = self._cursor
+        return int(await self._run(lambda: history.prune(cursor(), self.project, cutoff_ms)))
 
     # -- what the API asks -------------------------------------------------------------------
 
