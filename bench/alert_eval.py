@@ -61,7 +61,10 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=10_000_000)
     parser.add_argument("--ticks", type=int, default=300)
     parser.add_argument("--db", help="reuse this DuckDB file (made if missing)")
+    parser.add_argument("--quick", action="store_true", help="1 M items, 100 ticks")
     args = parser.parse_args()
+    if args.quick:
+        args.items, args.ticks = 1_000_000, 100
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp()) / "alerts.duckdb"
     fresh = not path.exists()
     con = duckdb.connect(str(path))

@@ -127,7 +127,10 @@ def trial(client: httpx.Client, url: str, receiver: Receiver, kind: str, k: int)
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="5 trials")
     args = parser.parse_args()
+    if args.quick:
+        args.trials = 5
     receiver = Receiver()
     port = free_port()
     data = Path(tempfile.mkdtemp()) / "data"
