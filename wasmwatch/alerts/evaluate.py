@@ -49,6 +49,7 @@ def label_of(row: Row, label: str) -> str | None:
     return None if value is None else str(value)
 
 
+_TS = operator.attrgetter("ts")
 _ATTR = {"operation": "name"}  # the operation label of operations and errors is their name
 
 
@@ -61,15 +62,6 @@ def _value_attr(rule: Rule) -> str | None:
     if rule.item_type in ("memory", "measurement"):
         return "value"
     return "ms"
-
-
-def _getter(labels: Sequence[str]) -> Callable[[Row], Key]:
-    if not labels:
-        return lambda row: ()
-    get: Callable[[Row], Any] = operator.attrgetter(*(_ATTR.get(label, label) for label in labels))
-    if len(labels) == 1:
-        return lambda row: (get(row),)
-    return get
 
 
 def _filter(where: Sequence[tuple[str, str]]) -> Callable[[Row], bool] | None:
@@ -93,14 +85,12 @@ class _Series:
         self._hist, self._width = hist, bucket_width(rule.window_ms)
         attr = _value_attr(rule)
         self._value: Callable[[Row], Any] | None = operator.attrgetter(attr) if attr else None
-        self._key = _getter(rule.group_by)
         self._where = _filter(rule.where)
         self._op_where = _filter(tuple((lb, v) for lb, v in rule.where if lb != "category"))
         self.windows: dict[Key, Window] = {}
         self.operations: dict[Key, Window] = {}  # error_rate's denominator
         # the operations' key leaves out labels operations do not have
         self.op_labels = tuple(label for label in rule.group_by if label != "category")
-        self._op_key = _getter(self.op_labels)
 
     def window(self, table: dict[Key, Window], key: Key) -> Window:
         window = table.get(key)
@@ -122,8 +112,8 @@ class _Series:
         name = self.rule.measurement
         if name is not None:
             rows = [r for r in rows if r.name == name]
-        numer = self._gather(rows, self._where, self._key, self._value)
-        denom = self._gather(operations, self._op_where, self._op_key, None) if operations else {}
+        numer = self._gather(rows, self._where, self.rule.group_by, self._value)
+        denom = self._gather(operations, self._op_where, self.op_labels, None) if operations else {}
         now_idx = now_ms // self._width
         for table, accs in ((self.operations, denom), (self.windows, numer)):
             for (key, idx), samples in accs.items():
@@ -131,23 +121,33 @@ class _Series:
         return {key for key, _ in numer}
 
     def _gather(self, rows: Sequence[Row], where: Callable[[Row], bool] | None,
-                key_of: Callable[[Row], Key], value_of: Callable[[Row], Any] | None,
+                labels: tuple[str, ...], value_of: Callable[[Row], Any] | None,
                 ) -> dict[tuple[Key, int], list[tuple[int, float]]]:
+        """Samples by (label set, bucket index); fields read with C-level getters, one pass."""
         if where is not None:
             rows = [r for r in rows if where(r)]
+        if not rows:
+            return {}
         width = self._width
-        out: dict[tuple[Key, int], list[tuple[int, float]]] = {}
-        for row in rows:
-            value = 1.0 if value_of is None else value_of(row)
+        tss = list(map(_TS, rows))
+        vals = list(map(value_of, rows)) if value_of is not None else [1.0] * len(rows)
+        if not labels:
+            raw: list[Any] = [()] * len(rows)
+        else:
+            raw = list(map(operator.attrgetter(*(_ATTR.get(lb, lb) for lb in labels)), rows))
+        wrap = len(labels) == 1
+        out: dict[tuple[Any, int], list[tuple[int, float]]] = {}
+        for key, value, ts in zip(raw, vals, tss, strict=True):
             if value is None:
                 continue
-            ts = row.ts
-            acc_key = (key_of(row), ts // width)
+            acc_key = (key, ts // width)
             samples = out.get(acc_key)
             if samples is None:
                 out[acc_key] = [(ts, value)]
             else:
                 samples.append((ts, value))
+        if wrap:
+            return {((key,), idx): samples for (key, idx), samples in out.items()}
         return out
 
     def _bucket(self, samples: list[tuple[int, float]]) -> Bucket:
