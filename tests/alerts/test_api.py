@@ -105,3 +105,13 @@ async def test_retention_prunes_resolved_history(client: httpx.AsyncClient, runt
     await runtime.alerts.flush()
     assert await runtime.alerts.prune(clock.now_ms() + 1) == 1
     assert (await client.get("/api/v1/alerts", headers=admin)).json()["alerts"] == []
+
+
+async def test_an_instant_rule_fires_on_arrival_without_a_tick(client: httpx.AsyncClient,
+                                                               runtime: Runtime) -> None:
+    """A critical error is firing as soon as its commit is done (no evaluation ran)."""
+    body = envelope([item("error", category="critical", kind="RuntimeError", message="trap")])
+    assert (await client.post(f"/api/v1/ingest?key={KEY}", json=body)).status_code == 200
+    (alert,) = runtime.alerts.machine.active.values()
+    assert (alert.rule, alert.state, alert.severity) == ("critical_error", "firing", "critical")
+    assert alert.notified_at is not None

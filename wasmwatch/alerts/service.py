@@ -213,6 +213,8 @@ class AlertService:
             cursor = self._cursor
             try:
                 await self._run(lambda: history.save(cursor(), ops))
+            except RuntimeError:  # the writer thread has stopped: write_remaining() writes them
+                self._ops = ops + self._ops
             except Exception:
                 self._ops = ops + self._ops
                 raise
