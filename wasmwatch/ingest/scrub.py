@@ -285,6 +285,8 @@ class Scrubber:
         # (13+ digits) or a long token; the SDK's ids (12 characters, one dot) skip all checks
         if len(item_id) < 13 and item_id.count(".") < 2 and item_id.count(":") < 2:
             return item_id
+        if _RANDOM_ID.fullmatch(item_id):  # a UUID or random hex: what ids are made of
+            return item_id
         if not (len(item_id) >= 40 or item_id.count(".") >= 2 or item_id.count(":") >= 2
                 or _LONG_DIGITS.search(item_id)):
             return item_id
@@ -345,6 +347,7 @@ class Scrubber:
 
 
 _LONG_DIGITS = re.compile(r"(?:\d-?){13}")
+_RANDOM_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _encoder = msgspec.json.Encoder()
 _ROW_FIELDS: dict[str, tuple[str, ...]] = {
     "bundle_load": ("name",),

@@ -27,6 +27,7 @@ from wasmwatch.errors import (
 )
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest import seed
+from wasmwatch.ingest.ratelimit import take_all
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
@@ -138,12 +139,19 @@ async def read_json_body(rt: Runtime, request: Request) -> bytes:
     return body
 
 
-def admit(rt: Runtime, project: Project, n: int) -> None:
-    """Charge ``n`` items to the project's rate limit, or refuse the request with 429."""
-    wait = rt.limiter.take(project.id, n, rt.clock.now_ms() / 1000)
+def admit(rt: Runtime, request: Request, project: Project, n: int) -> None:
+    """Charge ``n`` items to the project's and the key's rate limits and one request to the
+    client address's, all or none; else refuse the request with 429 naming the limit."""
+    key = request.query.get("key") or request.headers.get("x-wasmwatch-key") or ""
+    s = rt.settings
+    charges = ((rt.limiter, project.id, n), (rt.key_limiter, key, n),
+               (rt.address_limiter, rt.client_address(request), 1))
+    wait, which = take_all(charges, rt.clock.now_ms() / 1000)
     if wait > 0:
-        raise refuse(RateLimited(f"ingest rate limit of {rt.settings.rate_limit:g} items/s reached",
-                                 wait), "rate_limited", n, project.id)
+        limit = (f"ingest rate limit of {s.rate_limit:g} items/s for this project",
+                 f"ingest rate limit of {s.key_rate_limit:g} items/s for this key",
+                 f"rate limit of {s.address_rate_limit:g} requests/s for this address")[which]
+        raise refuse(RateLimited(f"{limit} reached", wait), "rate_limited", n, project.id)
 
 
 def decode_any(body: bytes) -> Any:
@@ -183,7 +191,7 @@ async def batch(rt: Runtime, request: Request) -> Response:
         raise refuse(BadRequest(f"items: {len(items)} items is over the limit of "
                                 f"{rt.settings.max_items_per_batch} per batch"),
                      "too_large", len(items), project.id)
-    admit(rt, project, len(items))
+    admit(rt, request, project, len(items))
     if envelope.lost:
         client_lost(envelope.lost)
     now = rt.clock.now_ms()
@@ -205,7 +213,7 @@ async def seed_single(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
     metric = decode_any(body)
-    admit(rt, project, 1)
+    admit(rt, request, project, 1)
     rows, errors = seed.rows([metric], rt, project.id, request.headers.get("user-agent"))
     if errors:
         raise refuse(BadRequest(errors[0]), "invalid", 1, project.id)
@@ -225,7 +233,7 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
         raise refuse(BadRequest(f"metrics: {len(metrics)} metrics is over the limit of "
                                 f"{rt.settings.max_items_per_batch} per request"),
                      "too_large", len(metrics), project.id)
-    admit(rt, project, len(metrics))
+    admit(rt, request, project, len(metrics))
     rows, errors = seed.rows(metrics, rt, project.id, request.headers.get("user-agent"))
     lost("invalid", len(errors))
     if errors:
