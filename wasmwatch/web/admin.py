@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -22,24 +22,33 @@ _PROJECTS = "/api/v1/projects/"
 _KEYS = "/api/v1/keys/"
 
 
+# the checks of wasmwatch.projects, said in the decoded types so that the OpenAPI document
+# (generated from these) says them too
+ProjectId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+# (\x1c-\x1f and \x85 are white space to Python's \s but not to JSON Schema's; brackets and
+# userinfo are left out: an IPv6-literal origin is not taken here)
+Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s\x1c-\x1f\x85?#\[\]@]+$")]
+Label = Annotated[str, msgspec.Meta(max_length=200)]
+
+
 class NewProject(msgspec.Struct, forbid_unknown_fields=True):
     """A project to create; its first ingest key is made with it."""
 
-    id: str
+    id: ProjectId
     name: str | None = None
-    allowed_origins: list[str] = []
-    label: str = ""
+    allowed_origins: list[Origin] = []
+    label: Label = ""
 
 
 class ProjectChange(msgspec.Struct, forbid_unknown_fields=True):
     """What to change in a project; ``allowed_origins: []`` means any origin."""
 
     name: str | None = None
-    allowed_origins: list[str] | None = None
+    allowed_origins: list[Origin] | None = None
 
 
 class NewKey(msgspec.Struct, forbid_unknown_fields=True):
-    label: str = ""
+    label: Label = ""
 
 
 async def _body(request: Request, typ: type[T]) -> T:
@@ -85,7 +94,7 @@ async def project(rt: Runtime, request: Request) -> Response:
     allowed = ("GET", "POST") if sub == "keys" else ("GET", "PATCH")
     if request.method not in (*allowed, "HEAD"):
         raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}; "
-                               f"use {', '.join(allowed)}")
+                               f"use {', '.join(allowed)}", {"allow": ", ".join((*allowed, "HEAD"))})
     if sub is None:
         if request.method == "PATCH":
             change = await _body(request, ProjectChange)
@@ -144,14 +153,15 @@ def _json(schema: str | dict[str, Any]) -> dict[str, Any]:
 
 def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...],
         body: str | None = None, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    errors = {str(c): {"description": _WHY[c], **_json("Error")} for c in (*codes, 429)}
+    errors = {str(c): {"description": _WHY[c], **_json("ErrorResponse")} for c in (*codes, 429)}
     op: dict[str, Any] = {"summary": summary, "security": _ADMIN,
                           "responses": {status: {"description": "ok", **_json(schema)}, **errors}}
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": {"type": "string"}} for p in params]
     if body:
-        op["requestBody"] = {"required": True, **_json(body)}
+        # an empty body is taken as {} (every field has a default), except for a new project
+        op["requestBody"] = {"required": body == "NewProject", **_json(body)}
     return op
 
 
