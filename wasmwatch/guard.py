@@ -4,8 +4,8 @@ A failure is a distinct wrong credential: a page that repeats one stale token on
 parallel requests has made one guess, not twelve, so it is not locked out of trying the right
 one. After ``max_failures`` distinct wrong credentials within ``window_s`` an address is
 refused (the caller answers 429 with ``Retry-After``) until that window has passed; nothing
-sleeps, so other clients are not held up. At most ``max_addresses`` addresses are tracked (least recently failed dropped).
-Time is an argument.
+sleeps, so other clients are not held up. At most ``max_addresses`` addresses are tracked
+(least recently failed dropped). Time is an argument.
 """
 
 from __future__ import annotations
