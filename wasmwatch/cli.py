@@ -12,7 +12,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from wasmwatch import __version__, listen
+from wasmwatch import __version__, admin_cli, listen
 from wasmwatch.config import Settings, data_path, load
 from wasmwatch.errors import ConfigError, StartupError, StoreError
 from wasmwatch.runtime import Runtime
@@ -30,13 +30,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="port to listen on (default 8787)")
     serve.add_argument("--data-dir", dest="data_dir", help="where the store lives")
     serve.add_argument("--config", help="a TOML settings file")
+    admin_cli.add_commands(commands)
     return parser.parse_args(argv)
 
 
 def banner(rt: Runtime) -> str:
     s = rt.settings
     url = f"http://{s.host}:{s.port}"
-    key = next(iter(rt.projects))
+    key = rt.keyring.default_key or "(none: every key of the default project is revoked)"
     lines = [
         f"wasmwatch {__version__} listening on {url}",
         f"  data dir     {rt.data_dir}" + ("  (created)" if rt.first_start else ""),
@@ -120,6 +121,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.main(args)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load(flags)
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.suppress(KeyboardInterrupt):
             problems = _run(serve(settings, sock))
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, ConfigError) as exc:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -11,10 +11,12 @@
         ├── NotFound              404
         ├── MethodNotAllowed      405
         ├── RequestTimeout        408: the body did not arrive in time (the connection closes)
+        ├── Conflict              409: the project exists already
         ├── PayloadTooLarge       413: body over the limit, before or after gunzip
         ├── UnsupportedMediaType  415
         └── Backpressure          429 / 503 with Retry-After
-            ├── RateLimited       429: the project's ingest rate is spent
+            ├── RateLimited       429: a project's, key's or address's rate is spent,
+            │                     or too many failed admin attempts from one address
             └── QueueFull         503: the write queue is full
 
 Library errors become ours at the boundary with ``raise ... from exc``; the web layer maps a
@@ -68,10 +70,18 @@ class NotFound(ClientError):
 class MethodNotAllowed(ClientError):
     status = 405
 
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+
 
 class RequestTimeout(ClientError):
     status = 408
     headers = {"connection": "close"}
+
+
+class Conflict(ClientError):
+    status = 409
 
 
 class PayloadTooLarge(ClientError):

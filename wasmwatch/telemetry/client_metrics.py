@@ -23,12 +23,14 @@ bounds are scaled when scraped; the definitions and their buckets stay in the se
 Summaries are histograms because prometheus_client's Summary exports no quantiles, while
 ``histogram_quantile()`` over buckets gives p50/p95/p99 and aggregates across label sets.
 
-Each tag admits at most ``max_tag_values`` distinct values per metric; later new values are
-reported as ``other``.
+Every metric also carries a ``project`` label first (the row's project), so one project's
+series never mix with another's; ``project_label=False`` leaves it out. Each tag admits at most
+``max_tag_values`` distinct values per metric; later new values are reported as ``other``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -50,7 +52,7 @@ from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
 from wasmwatch.telemetry._labels import LabelResolver, TagCap
-from wasmwatch.telemetry.definitions import METRICS, MetricDefinition
+from wasmwatch.telemetry.definitions import METRICS, MetricDefinition, Tag
 
 __all__ = ["ClientMetrics", "prometheus_name"]
 
@@ -63,6 +65,7 @@ _PROMETHEUS_TYPE = {
     "summary": "histogram", "distribution": "histogram",
 }
 _type_of = attrgetter("type")
+PROJECT_TAG = Tag("project", ("project",))
 
 
 def prometheus_name(definition: MetricDefinition) -> str:
@@ -180,11 +183,14 @@ class ClientMetrics:
         definitions: Iterable[MetricDefinition] = METRICS,
         *,
         max_tag_values: int = 50,
+        project_label: bool = True,
     ) -> None:
         self._lock = threading.Lock()
         self._families: dict[str, _Family] = {}
         plans: dict[str, list[_Plan]] = {}
         for definition in definitions:
+            if project_label:
+                definition = dataclasses.replace(definition, tags=(PROJECT_TAG, *definition.tags))
             family = self._family_for(definition, max_tag_values)
             plans.setdefault(definition.event, []).append(_Plan(definition, family))
         self._plans = {event: tuple(found) for event, found in plans.items()}

@@ -61,7 +61,8 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _project(rt: Runtime, request: Request) -> str:
-    return request.query.get("project") or "default"
+    """The ``project`` parameter (default: the default project); 404 if there is none such."""
+    return rt.keyring.project(request.query.get("project") or "default").id
 
 
 async def summary(rt: Runtime, request: Request) -> Response:
@@ -101,9 +102,9 @@ async def errors(rt: Runtime, request: Request) -> Response:
     return json_response(await _read(rt, lambda con: error_groups(con, **args)))
 
 
-async def _events(rt: Runtime) -> AsyncIterator[bytes]:
+async def _events(rt: Runtime, project: str) -> AsyncIterator[bytes]:
     yield b"retry: 3000\n\n"
-    async for update in rt.live.subscribe():
+    async for update in rt.live.subscribe(project):
         if update is None:
             yield b": heartbeat\n\n"
         else:
@@ -112,7 +113,7 @@ async def _events(rt: Runtime) -> AsyncIterator[bytes]:
 
 async def stream(rt: Runtime, request: Request) -> Response:
     rt.authorize_admin(request)
-    return StreamResponse(_events(rt), "text/event-stream")
+    return StreamResponse(_events(rt, _project(rt, request)), "text/event-stream")
 
 
 async def log_levels(rt: Runtime, request: Request) -> Response:
@@ -129,6 +130,7 @@ async def log_levels(rt: Runtime, request: Request) -> Response:
 
 
 async def metrics(rt: Runtime, request: Request) -> Response:
+    rt.authorize_metrics(request)
     body, content_type = render(rt.registry, request.headers.get("accept"))
     return Response(body, 200, None, content_type)
 
