@@ -17,6 +17,8 @@ BENCHES = [
     ["sdk/run.py"],
     ["slow_clients.py"],
     ["overload.py"],
+    ["alert_latency.py"],
+    ["alert_eval.py"],
 ]
 
 
