@@ -133,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         sock = listen.bind(settings.host, settings.port)
+    except StartupError as exc:
+        print(f"wasmwatch: {exc}", file=sys.stderr)
+        return 3
+    try:
         lock = listen.lock_data_dir(data_path(settings))
     except StartupError as exc:
+        sock.close()
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 3
     configure_logging(settings.log_level, settings.log_levels)
