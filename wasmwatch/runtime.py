@@ -35,7 +35,7 @@ from wasmwatch.telemetry import (
     default_bus,
     detach_server_metrics,
 )
-from wasmwatch.web.address import client_address, parse_networks
+from wasmwatch.web.address import TrustedProxies, client_address
 from wasmwatch.web.http import Request
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Runtime:
         self.auth_failures = FailureGuard(settings.admin_max_failures,
                                           settings.admin_failure_window_s,
                                           settings.address_table_max)
-        self.trusted_proxies = parse_networks(settings.trusted_proxies)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
         self.live = LiveHub()
         self.store: DuckDBStore | None = None
