@@ -2,7 +2,7 @@
 
 ``Runtime`` opens the store, makes the default project and the secrets on first start,
 starts the writer and the background loops, and closes them in order: on stop, everything
-accepted is committed before the store closes.
+accepted is committed before the store closes, and what could not be done is reported.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from wasmwatch.errors import RateLimited, StoreError, Unauthorized
 from wasmwatch.guard import FailureGuard
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
+from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
@@ -47,8 +49,9 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.data_dir: Path = data_path(settings)
+        self.scrubber = Scrubber(settings.scrub_patterns)
         self.pipeline = Pipeline(retention_days=settings.retention_days,
-                                 skew_tolerance_ms=settings.skew_tolerance_ms)
+                                 skew_tolerance_ms=settings.skew_tolerance_ms, scrubber=self.scrubber)
         self.limiter = RateLimiter(settings.rate_limit)
         self.key_limiter = RateLimiter(settings.key_rate_limit)
         self.address_limiter = RateLimiter(settings.address_rate_limit,
@@ -58,6 +61,7 @@ class Runtime:
                                           settings.address_table_max)
         self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        self.registry.register(ScrubbedCollector(self.scrubber))
         self.live = LiveHub()
         self.store: DuckDBStore | None = None
         self._writer: Writer | None = None
@@ -98,6 +102,8 @@ class Runtime:
             raise
         self.keyring.load(store.catalog(project_tables.snapshot))
         self.admin_token = store.secret("admin_token", self.settings.admin_token, "adm_")
+        # ids holding a secret become a hash keyed per data dir: the same after a restart
+        self.scrubber.id_key = store.secret("scrub_id_key", None, "").encode()
         return store
 
     async def start(self) -> None:
@@ -141,18 +147,53 @@ class Runtime:
             log.info("retention deleted %d items", deleted)
         return deleted
 
-    async def stop(self) -> None:
-        """Commit what was accepted, stop the loops, close the store."""
+    async def stop(self) -> list[str]:
+        """Commit what was accepted, stop the loops, close the store.
+
+        Returns what could not be done, one sentence each (empty after a clean stop).
+        """
         self._stop.set()
         self.live.close()
+        problems: list[str] = []
         if self._writer is not None:
+            failed_before = self._writer.failed_items
             await self._writer.close()
+            failed = self._writer.failed_items - failed_before
+            if failed:
+                problems.append(f"{failed} items waiting at stop could not be committed "
+                                f"({self._writer.last_error}); their requests were answered 503")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         detach_server_metrics(default_bus)
         if self.store is not None:
-            self.store.close()
+            problems += self.store.close()
+        for problem in problems:
+            log.error("stop: %s", problem)
+        return problems
+
+    def readiness(self) -> dict[str, str]:
+        """Why the server cannot take writes now, by check; empty when it can.
+
+        Checks: the store is open, the writer task runs, the most recent commit did not fail,
+        the data dir's disk has ``ready_min_free_bytes`` free.
+        """
+        failing: dict[str, str] = {}
+        if self.store is None or self.store.closed:
+            failing["store"] = "the store is not open"
+        if self._writer is None or not self._writer.alive:
+            failing["writer"] = "the writer is not running"
+        elif self._writer.last_error is not None:
+            failing["commit"] = f"the last commit failed: {self._writer.last_error}"
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError as exc:
+            failing["disk"] = f"cannot read free space of {self.data_dir}: {exc}"
+        else:
+            if free < self.settings.ready_min_free_bytes:
+                failing["disk"] = (f"{free} bytes free in {self.data_dir}, under the "
+                                   f"{self.settings.ready_min_free_bytes}-byte minimum")
+        return failing
 
     # -- authorization ---------------------------------------------------------------------
 

@@ -208,6 +208,10 @@ class DuckDBStore:
 
     # -- reads (any thread, own cursor) -----------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def reader(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cursor is None:
@@ -238,19 +242,24 @@ class DuckDBStore:
         self._con.execute("INSERT INTO meta VALUES (?, ?)", [name, value])
         return value
 
-    def close(self) -> None:
+    def close(self) -> list[str]:
+        """Aggregate what is pending, checkpoint and close; returns what could not be done."""
         if self._closed:
-            return
+            return []
         self._closed = True
+        problems: list[str] = []
         try:
             self.flush(force=True)
             self._mark(clean=not self._lossy)
-        except StoreError:
-            pass  # left unclean: the next open rebuilds the aggregates
-        with contextlib.suppress(duckdb.Error):
+        except StoreError as exc:  # left unclean: the next open rebuilds the aggregates
+            problems.append(f"{exc} (the next start rebuilds the rollups)")
+        try:
             self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            problems.append(f"checkpoint failed: {exc} (the next start replays the WAL)")
         self._con.close()
         self._batch_file.unlink(missing_ok=True)
         if self._scratch.name.startswith("wasmwatch-"):
             with contextlib.suppress(OSError):
                 self._scratch.rmdir()
+        return problems

@@ -105,7 +105,11 @@ def _paths() -> dict[str, Any]:
                                            **_errors(401, 429)}}},
         **admin.openapi_paths(),
         "/healthz": {"get": {"summary": "Liveness", "responses": {
-            "200": {"description": "ok", **_json(_OBJECT)}, "503": {"description": "starting"}}}},
+            "200": {"description": "ok", **_json(_OBJECT)}}}},
+        "/readyz": {"get": {"summary": "Readiness: the store takes writes", "responses": {
+            "200": {"description": "ready", **_json(_OBJECT)},
+            "503": {"description": "not ready; `failing` names each failed check",
+                    **_json(_OBJECT)}}}},
         "/openapi.json": {"get": {"summary": "This document",
                                   "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/sdk/wasmwatch.js": {"get": {"summary": "The SDK as an ES module",

@@ -1,4 +1,4 @@
-"""Query, stream and operations handlers (admin token), plus /metrics and /healthz."""
+"""Query, stream and operations handlers (admin token), plus /metrics, /healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -131,14 +131,23 @@ async def log_levels(rt: Runtime, request: Request) -> Response:
 
 async def metrics(rt: Runtime, request: Request) -> Response:
     rt.authorize_metrics(request)
-    body, content_type = render(rt.registry)
+    body, content_type = render(rt.registry, request.headers.get("accept"))
     return Response(body, 200, None, content_type)
 
 
 async def healthz(rt: Runtime, request: Request) -> Response:
-    ok = rt.store is not None
-    return json_response({"status": "ok" if ok else "starting", "queue_depth": rt.writer.depth
-                          if ok else 0}, 200 if ok else 503)
+    """Alive: the process answers. Says nothing about writes (that is /readyz)."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(rt: Runtime, request: Request) -> Response:
+    """Ready to take writes: 200, else 503 naming each failing check."""
+    failing = rt.readiness()
+    depth = rt.writer.depth if rt.store is not None else 0
+    if failing:
+        return json_response({"status": "not ready", "failing": failing, "queue_depth": depth},
+                             503, {"retry-after": "5"})
+    return json_response({"status": "ready", "queue_depth": depth})
 
 
 _ITEM_FILTERS = ("type", "session", "release", "name", "id")
