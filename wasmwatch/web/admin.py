@@ -84,8 +84,9 @@ async def project(rt: Runtime, request: Request) -> Response:
     project_id, sub = _split(request)
     allowed = ("GET", "POST") if sub == "keys" else ("GET", "PATCH")
     if request.method not in (*allowed, "HEAD"):
+        allow = ", ".join((*allowed, "HEAD"))
         raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}; "
-                               f"use {', '.join(allowed)}")
+                               f"use {allow}", {"allow": allow})
     if sub is None:
         if request.method == "PATCH":
             change = await _body(request, ProjectChange)
