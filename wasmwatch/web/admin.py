@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -22,24 +22,32 @@ _PROJECTS = "/api/v1/projects/"
 _KEYS = "/api/v1/keys/"
 
 
-class NewProject(msgspec.Struct, forbid_unknown_fields=True):
-    """A project to create; its first ingest key is made with it."""
+ProjectId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                                         description="lower-case letters, digits, - and _")]
+Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s?#]+$",
+                                     description="scheme and host, e.g. https://app.example")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Label = Annotated[str, msgspec.Meta(max_length=200)]
 
-    id: str
-    name: str | None = None
-    allowed_origins: list[str] = []
-    label: str = ""
+
+class NewProject(msgspec.Struct, forbid_unknown_fields=True):
+    """A project to create; its first ingest key is made with it. No origins: any origin."""
+
+    id: ProjectId
+    name: Name | None = None
+    allowed_origins: list[Origin] = []
+    label: Label = ""
 
 
 class ProjectChange(msgspec.Struct, forbid_unknown_fields=True):
     """What to change in a project; ``allowed_origins: []`` means any origin."""
 
-    name: str | None = None
-    allowed_origins: list[str] | None = None
+    name: Name | None = None
+    allowed_origins: list[Origin] | None = None
 
 
 class NewKey(msgspec.Struct, forbid_unknown_fields=True):
-    label: str = ""
+    label: Label = ""
 
 
 async def _body(request: Request, typ: type[T]) -> T:
