@@ -172,3 +172,16 @@ def test_stream_of_one_project_shows_none_of_another(live_server: LiveServer) ->
         time.sleep(0.3)
     listener.join(10)
     assert got and '"items":2' in got[0]
+
+
+def test_serve_refuses_a_revoked_ingest_key_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wasmwatch serve` with a revoked WASMWATCH_INGEST_KEY stops with one line, no banner."""
+    d = str(tmp_path / "data")
+    (default_key,) = run(capsys, "keys", "list", "--data-dir", d)["keys"]
+    run(capsys, "keys", "revoke", default_key["key"], "--data-dir", d)
+    done = cli("serve", "--port", str(free_port()), "--data-dir", d,
+               env={"WASMWATCH_INGEST_KEY": default_key["key"], "WASMWATCH_ADMIN_TOKEN": "t"})
+    assert done.returncode != 0
+    assert "listening" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ingest_key was revoked" in lines[0], done.stderr
