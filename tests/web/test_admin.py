@@ -113,3 +113,6 @@ async def test_openapi_describes_the_admin_api(client: httpx.AsyncClient) -> Non
     assert {"get", "post"} <= set(doc["paths"]["/api/v1/projects/{id}/keys"])
     assert "delete" in doc["paths"]["/api/v1/keys/{key}"]
     assert doc["components"]["schemas"]["NewProject"]["required"] == ["id"]
+    for path in ("/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/items", "/api/v1/stream"):
+        op = doc["paths"][path]["get"]
+        assert "project" in [p["name"] for p in op["parameters"]] and "404" in op["responses"], path

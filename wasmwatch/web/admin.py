@@ -164,6 +164,22 @@ def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...
     return op
 
 
+PROJECT_SCOPED = ("/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/items",
+                  "/api/v1/stream")
+
+
+def with_project_param(paths: dict[str, Any]) -> dict[str, Any]:
+    """The query endpoints' ``project`` parameter (and its 404), added to their operations."""
+    param = {"name": "project", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "the project to read (default: default); no such project is a 404"}
+    for path in PROJECT_SCOPED:
+        op = paths.get(path, {}).get("get")
+        if op is not None:
+            op["parameters"] = [*op.get("parameters", []), param]
+            op.setdefault("responses", {})["404"] = {"description": _WHY[404], **_json("Error")}
+    return paths
+
+
 def openapi_paths() -> dict[str, Any]:
     """The admin API's paths, merged into the server's OpenAPI document."""
     listing = {"type": "object", "properties": {"projects": {"type": "array", "items": _PROJECT_SCHEMA}}}
