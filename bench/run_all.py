@@ -16,6 +16,8 @@ BENCHES = [
     ["metrics_observe.py"],
     ["limits_bench.py"],
     ["sdk/run.py"],
+    ["alert_latency.py"],
+    ["alert_eval.py"],
 ]
 
 
