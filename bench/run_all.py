@@ -14,6 +14,7 @@ BENCHES = [
     ["ingest/run.py"],
     ["summary_bench.py"],
     ["metrics_observe.py"],
+    ["limits_bench.py"],
     ["sdk/run.py"],
     ["slow_clients.py"],
     ["overload.py"],

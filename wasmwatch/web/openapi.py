@@ -213,7 +213,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "wasmwatch", "version": __version__,
                  "description": "Telemetry and monitoring for WebAssembly web apps"},
-        "paths": {**_paths(), **_alert_paths()},
+        "paths": admin.with_project_param({**_paths(), **_alert_paths()}),
         "components": {"schemas": {**components, **_ALERT_SCHEMAS}, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "ingestKey": {"type": "apiKey", "in": "query", "name": "key"},
