@@ -68,8 +68,7 @@ def missing(name: str) -> list[str]:
 
 
 def launch(name: str) -> Engine:
-    if name == "chromium":
-        return Chromium()
+    """Firefox or WebKit, started here (Chromium tabs come from the Playwright `browser`)."""
     if name == "firefox":
         return Firefox()
     return WebKit()
@@ -93,21 +92,19 @@ class _PlaywrightTab:
 
 
 class Chromium:
+    """Tabs in a Playwright browser the caller launched and closes (one Playwright per thread)."""
+
     name = "chromium"
 
-    def __init__(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        self._pw = sync_playwright().start()
-        self._browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        self.version = str(self._browser.version)
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.version = f"Chromium {browser.version}"
 
     def open(self, url: str) -> Tab:
         return _PlaywrightTab(self._browser.new_context(), url)
 
     def quit(self) -> None:
-        self._browser.close()
-        self._pw.stop()
+        pass
 
 
 # -- Firefox (WebDriver BiDi) --------------------------------------------------------------------

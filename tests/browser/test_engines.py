@@ -1,0 +1,222 @@
+"""The same test bodies in Chromium, Firefox and WebKit (tests/browser/engines.py drives each):
+a multi-megabyte module loaded through each toolchain's loader and each WebAssembly API is
+recorded once, traps arrive with kind and frame, items kept through an outage land once, and
+the app-facing API lands as its items. A real `wasmwatch serve`, the page on another origin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import engines
+from tests.browser.conftest import _Handler, wait_for
+from tests.browser.proxy import FlakyProxy
+from tests.browser.test_delivery import STORED_ITEMS
+
+pytestmark = pytest.mark.browser
+
+Rows = Callable[..., list[dict[str, Any]]]
+Open = Callable[[str], engines.Tab]
+
+
+@pytest.fixture(scope="module", params=engines.ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[engines.Engine]:
+    name = str(request.param)
+    if name == "chromium":
+        yield engines.Chromium(request.getfixturevalue("browser"))
+        return
+    if engines.missing(name):
+        pytest.fail(f"{', '.join(engines.missing(name))} missing: run `make browser-deps`")
+    e = engines.launch(name)
+    yield e
+    e.quit()
+
+
+@pytest.fixture
+def open_tab(engine: engines.Engine) -> Iterator[Open]:
+    """open_tab(url): a tab with fresh storage, closed after the test."""
+    tabs: list[engines.Tab] = []
+
+    def make(url: str) -> engines.Tab:
+        tabs.append(engine.open(url))
+        return tabs[-1]
+
+    yield make
+    for t in tabs:
+        try:
+            t.close()
+        except Exception:  # a tab the test closed itself
+            pass
+
+
+def session(tab: engines.Tab) -> str:
+    return str(tab.evaluate("sessionStorage.getItem('wasmwatch.session')"))
+
+
+def harness(open_tab: Open, harness_url: Callable[..., str], init: dict[str, Any] | None = None,
+            **params: str) -> engines.Tab:
+    tab = open_tab(harness_url(**params))
+    tab.evaluate("o => harness.init(o)", init or {})
+    return tab
+
+
+def big_size() -> int:
+    return Path(_Handler.big).stat().st_size
+
+
+@pytest.mark.parametrize("loader", ["emscripten", "wasm-bindgen"])
+@pytest.mark.parametrize("mime", ["application/wasm", "wrong-mime"])
+def test_toolchain_loaders_record_a_big_module_once(engine: engines.Engine, open_tab: Open,
+                                                     live_server: Any, page_server: Any, rows: Rows,
+                                                     loader: str, mime: str) -> None:
+    """A 4 MB module loaded by Emscripten's or wasm-bindgen's loading code (streaming, or its
+    fallback to instantiate when the MIME type is wrong) is one bundle_load with its sizes."""
+    wasm = f"/big-{loader}" + ("-wrong-mime.wasm" if mime == "wrong-mime" else ".wasm")
+    tab = open_tab(f"{page_server.url}/loaders.html?endpoint={live_server.url}&key={live_server.key}")
+    assert tab.evaluate("a => loaders.run(a[0], a[1])", [loader, wasm]) == 42
+    tab.evaluate("new Promise(r => setTimeout(r, 300)).then(() => ww.flush())")
+    sid = session(tab)
+    got = wait_for(lambda: rows(session=sid), lambda r: any(x["type"] == "bundle_load" for x in r))
+    tab.evaluate("new Promise(r => setTimeout(r, 500)).then(() => ww.flush())")
+    loads = rows(session=sid, type="bundle_load")
+    assert len(loads) == 1, loads
+    load = loads[0]
+    assert load["name"].endswith(wasm)
+    assert load["streaming"] is (mime != "wrong-mime")
+    assert load["decoded_bytes"] == big_size()
+    assert load["compile_ms"] is not None and load["instantiate_ms"] is not None
+    assert load["ms"] >= load["compile_ms"] + load["instantiate_ms"] - 1
+    assert [r for r in got if r["type"] == "error"] == [], "a handled MIME fallback is no error"
+
+
+def test_each_webassembly_api_records_a_big_module_once(engine: engines.Engine, open_tab: Open,
+                                                        harness_url: Callable[..., str], rows: Rows) -> None:
+    """The 4 MB module through each of the four APIs: one bundle_load each, streaming or not."""
+    apis = ("instantiateStreaming", "compileStreaming", "instantiate", "compile")
+    sessions = {}
+    for api in apis:
+        tab = harness(open_tab, harness_url)
+        names = tab.evaluate("a => harness.load(a[0], a[1])", [api, f"/big-{api}.wasm"])
+        assert "add" in names and "memory" in names
+        assert tab.evaluate("harness.call('add', 2, 3)") == {"value": 5}
+        tab.evaluate("new Promise(r => setTimeout(r, 300)).then(() => ww.flush())")
+        sessions[session(tab)] = api
+    loads = wait_for(lambda: rows(type="bundle_load"), lambda r: len(r) >= 4)
+    assert sorted(sessions[r["session"]] for r in loads) == sorted(apis)
+    for row in loads:
+        api = sessions[row["session"]]
+        assert row["name"].endswith(f"/big-{api}.wasm")
+        assert row["streaming"] is api.endswith("Streaming")
+        assert row["decoded_bytes"] == big_size()
+    memory = wait_for(lambda: rows(type="memory"), lambda r: len(r) >= 4)
+    assert {r["value"] for r in memory} == {(big_size() // 65536 + 1) * 65536}
+
+
+def test_traps_arrive_with_kind_and_frame(engine: engines.Engine, open_tab: Open,
+                                          harness_url: Callable[..., str], rows: Rows) -> None:
+    """Each trap of the demo module: its kind from this engine's message, its innermost wasm
+    frame from this engine's stack format (WebKit prints no byte offset), its operation."""
+    tab = harness(open_tab, harness_url)
+    tab.evaluate("harness.load('instantiateStreaming')")
+    traps = {"divide": ([1, 0], "divide_by_zero", "divide"), "crash": ([], "unreachable", "fail_deeper"),
+             "peek": ([1 << 30], "memory_out_of_bounds", "peek"), "recurse": ([0], "stack_overflow", "recurse"),
+             "bad_call": ([], "indirect_call_mismatch", "bad_call")}
+    for name, (args, _, _) in traps.items():
+        thrown = tab.evaluate("a => harness.call(...a)", [name, *args])
+        assert thrown["name"] in ("RuntimeError", "RangeError", "InternalError"), thrown
+    tab.evaluate("WebAssembly.instantiate(new Uint8Array([1, 2, 3, 4])).catch(() => 0)")
+    tab.evaluate("ww.flush()")
+    sid = session(tab)
+    errors = wait_for(lambda: rows(type="error", session=sid), lambda r: len(r) >= 6)
+    by_kind = {r["kind"]: r for r in errors}
+    offset = "" if engine.name == "webkit" else r":0x[0-9a-f]+"
+    for name, (_, kind, fn) in traps.items():
+        row = by_kind[kind]
+        assert (row["category"], row["name"]) == ("runtime", name), row
+        assert re.fullmatch(rf"{fn} wasm-function\[\d+\]{offset}", row["frame"]), row["frame"]
+        assert row["value"] == 65536, "WASM memory at the time of the error"
+    assert by_kind["CompileError"]["category"] == "critical"
+
+
+def test_items_kept_through_an_outage_land_exactly_once(engine: engines.Engine, open_tab: Open,
+                                                        harness_url: Callable[..., str], rows: Rows,
+                                                        live_server: Any) -> None:
+    """Items sent while the network drops every request wait in IndexedDB and land once, with
+    their ids, when it is back. Firefox over BiDi and WebKitWebDriver cannot take the browser
+    offline (Playwright's set_offline is Chromium's, see test_delivery), so here the network
+    fails the same way in every engine: a proxy that drops each ingest connection unanswered."""
+    with FlakyProxy(live_server.url, plan=[]) as proxy:
+        proxy.down = True
+        tab = harness(open_tab, harness_url, endpoint=proxy.url)
+        sid = session(tab)
+        tab.evaluate("""async () => {
+          for (let i = 0; i < 30; i++) ww.track('outage_op', () => i)
+          ww.feature('outage_feature')
+          await ww.flush()
+        }""")
+        kept = wait_for(lambda: [tab.evaluate(STORED_ITEMS)], lambda n: n[0] >= 31, timeout=10)
+        assert kept[0] >= 31, "the failed batch waits in IndexedDB"
+        assert any(a.status == 0 for a in proxy.attempts)
+        assert rows(session=sid) == []
+        proxy.down = False
+        ops = wait_for(lambda: rows(session=sid, type="operation"), lambda r: len(r) >= 30, timeout=20)
+        left = wait_for(lambda: [tab.evaluate(STORED_ITEMS)], lambda n: n == [0], timeout=10)
+        tab.evaluate("ww.flush()")
+        tab.evaluate("new Promise(r => setTimeout(r, 1200))")
+    assert len(ops) == 30 and len({r["id"] for r in ops}) == 30
+    assert left == [0], "replayed batches leave IndexedDB"
+    got = rows(session=sid)
+    assert len([r for r in got if r["type"] == "operation"]) == 30, "stored exactly once"
+    assert [r["name"] for r in got if r["type"] == "feature"] == ["outage_feature"]
+    delivered = [a for a in proxy.attempts if a.status == 200]
+    assert sorted(i for a in delivered for i in a.ids if i in {r["id"] for r in ops}) == sorted(
+        r["id"] for r in ops), "each item was delivered once"
+
+
+def test_the_app_facing_api_lands_in_every_engine(engine: engines.Engine, open_tab: Open,
+                                                  harness_url: Callable[..., str], rows: Rows) -> None:
+    """track, feature, measure, offlineSync, error and uncaught errors land as their items;
+    js_heap_bytes is there only where the engine reports a JS heap (Chromium)."""
+    tab = harness(open_tab, harness_url)
+    tab.evaluate("harness.load('instantiateStreaming')")
+    out = tab.evaluate("""async () => {
+      const out = { sync: ww.track('sync_op', () => 42) }
+      out.async = await ww.track('async_op', () => new Promise(r => setTimeout(() => r('v'), 30)))
+      const err = new TypeError('bad input')
+      try { ww.track('throws', () => { throw err }) } catch (e) { out.same = e === err }
+      ww.feature('export')
+      ww.measure('fps', 59.5, { scene: 'editor' }, 'fps')
+      ww.offlineSync({ synced: 3, ms: 40 })
+      ww.error(new Error('handled by the app'), { operation: 'save' })
+      setTimeout(() => { throw new RangeError('uncaught in a timer') })
+      Promise.reject(new Error('nobody caught me'))
+      wasm.grow(1)
+      await new Promise(r => setTimeout(r, 200))
+      out.metrics = ww.getCurrentMetrics()
+      await ww.flush()
+      return out
+    }""")
+    assert (out["sync"], out["async"], out["same"]) == (42, "v", True)
+    assert out["metrics"]["runtime"]["wasm_memory"] == 2 * 65536
+    sid = session(tab)
+    want = {"operation": 4, "error": 4, "feature": 1, "measurement": 1, "offline_sync": 1}
+
+    def complete(r: list[dict[str, Any]]) -> bool:
+        return {t: sum(x["type"] == t for x in r) for t in want} == want and any(
+            x["type"] == "memory" and x["value"] == 2 * 65536 for x in r)
+
+    got = wait_for(lambda: rows(session=sid), complete)
+    assert complete(got), got
+    errors = {r["message"]: r for r in got if r["type"] == "error"}
+    assert errors["bad input"]["kind"] == "TypeError" and errors["bad input"]["name"] == "throws"
+    assert errors["handled by the app"]["name"] == "save"
+    assert errors["uncaught in a timer"]["kind"] == "RangeError"
+    assert errors["nobody caught me"]["kind"] == "Error"
+    ops = {r["name"]: r for r in got if r["type"] == "operation"}
+    assert ops["async_op"]["ms"] >= 25
+    memory = next(r for r in got if r["type"] == "memory" and r["value"] == 2 * 65536)
+    assert (memory["js_heap_bytes"] is not None) is (engine.name == "chromium"), memory
