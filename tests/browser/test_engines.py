@@ -220,3 +220,41 @@ def test_the_app_facing_api_lands_in_every_engine(engine: engines.Engine, open_t
     assert ops["async_op"]["ms"] >= 25
     memory = next(r for r in got if r["type"] == "memory" and r["value"] == 2 * 65536)
     assert (memory["js_heap_bytes"] is not None) is (engine.name == "chromium"), memory
+
+
+def test_closing_the_tab_beacons_pending_items(engine: engines.Engine, open_tab: Open,
+                                               harness_url: Callable[..., str], rows: Rows) -> None:
+    """Items queued when the tab closes go out on page hide through sendBeacon."""
+    tab = harness(open_tab, harness_url)  # flushInterval 60 s: nothing goes by itself
+    sid = session(tab)
+    tab.evaluate("for (let i = 0; i < 10; i++) ww.track('pending_op', () => i)")
+    tab.evaluate("new Promise(r => setTimeout(r, 300))")
+    assert rows(session=sid) == []
+    tab.close()
+    got = wait_for(lambda: rows(session=sid), lambda r: len(r) >= 11)
+    assert len([r for r in got if r["type"] == "operation"]) == 10
+    assert any(r["type"] == "engagement" and r["ms"] > 0 for r in got)
+
+
+def test_large_batches_go_gzipped_one_after_another(engine: engines.Engine, open_tab: Open,
+                                                    harness_url: Callable[..., str], rows: Rows,
+                                                    live_server: Any) -> None:
+    """Batches of tens of KB, gzipped where the engine has CompressionStream, all arrive and
+    none waits in IndexedDB: keepalive requests give back their share of the 64 KB quota."""
+    with FlakyProxy(live_server.url, plan=[]) as proxy:
+        tab = harness(open_tab, harness_url, {"batchSize": 25}, endpoint=proxy.url)
+        sid = session(tab)
+        tab.evaluate("""async () => {
+          const noise = () => Array.from({ length: 8 }, () => Math.random().toString(36).slice(2)).join('')
+          for (let b = 0; b < 4; b++) {
+            for (let i = 0; i < 25; i++) {
+              const tags = Object.fromEntries(Array.from({ length: 16 }, (_, k) => ['t' + k, noise()]))
+              ww.measure('big', b * 100 + i, tags)
+            }
+            await ww.flush()
+          }
+        }""")
+        assert tab.evaluate(STORED_ITEMS) == 0, "no batch failed and had to wait in IndexedDB"
+        got = wait_for(lambda: rows(session=sid, type="measurement"), lambda r: len(r) >= 100)
+    assert len(got) == 100
+    assert [(a.status, a.encoding) for a in proxy.attempts] == [(200, "gzip")] * 4
