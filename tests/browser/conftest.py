@@ -33,11 +33,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     The module is cacheable, so a second load comes from the HTTP cache."""
 
     big = ""
+    wasm_hits: list[str] = []  # paths of the .wasm requests served, in order
 
     def translate_path(self, path: str) -> str:
         path = path.split("?", 1)[0].split("#", 1)[0]
         if path.startswith("/sdk/"):
             return str(SDK_DIST / path[len("/sdk/"):])
+        if path.endswith(".wasm"):
+            self.wasm_hits.append(path)
         if path.startswith("/big") and path.endswith(".wasm"):
             return self.big
         if path.endswith(".wasm"):

@@ -6,7 +6,7 @@
 - WebKit: Debian's WebKitGTK MiniBrowser (`--automation`) under Xvfb, through WebKitWebDriver
   and Selenium's `webdriver.WebKitGTK`.
 
-An `Engine` opens tabs; a `Tab` has `evaluate(js, arg)` (a JS function called with `arg`, or an
+An `Engine` opens tabs; a `Tab` has `goto(url)`, `evaluate(js, arg)` (a JS function called with `arg`, or an
 expression; promises are awaited; the value comes back through JSON) and `close()`. Each tab
 gets fresh storage: a Playwright context, a BiDi user context, or a new WebKit session.
 
@@ -50,6 +50,7 @@ class EngineError(RuntimeError):
 
 
 class Tab(Protocol):
+    def goto(self, url: str) -> None: ...
     def evaluate(self, js: str, arg: Any = None) -> Any: ...
     def close(self) -> None: ...
 
@@ -80,6 +81,9 @@ class _PlaywrightTab:
     def __init__(self, context: Any, url: str) -> None:
         self.context = context
         self.page = context.new_page()
+        self.goto(url)
+
+    def goto(self, url: str) -> None:
         self.page.goto(url)
 
     def evaluate(self, js: str, arg: Any = None) -> Any:
@@ -156,7 +160,10 @@ class _BiDiTab:
         self._bidi = bidi
         self._user = bidi("browser.createUserContext")["userContext"]
         self._context = bidi("browsingContext.create", type="tab", userContext=self._user)["context"]
-        bidi("browsingContext.navigate", context=self._context, url=url, wait="complete")
+        self.goto(url)
+
+    def goto(self, url: str) -> None:
+        self._bidi("browsingContext.navigate", context=self._context, url=url, wait="complete")
 
     def evaluate(self, js: str, arg: Any = None) -> Any:
         r = self._bidi("script.callFunction", functionDeclaration=_EVAL, awaitPromise=True,
@@ -231,6 +238,9 @@ class _SeleniumTab:
         service = Service(executable_path=WEBKIT_DRIVER, env={**os.environ, "DISPLAY": display})
         self.driver = webdriver.WebKitGTK(options=opts, service=service)
         self.driver.set_script_timeout(60)
+        self.goto(url)
+
+    def goto(self, url: str) -> None:
         self.driver.get(url)
 
     def evaluate(self, js: str, arg: Any = None) -> Any:

@@ -258,3 +258,68 @@ def test_large_batches_go_gzipped_one_after_another(engine: engines.Engine, open
         got = wait_for(lambda: rows(session=sid, type="measurement"), lambda r: len(r) >= 100)
     assert len(got) == 100
     assert [(a.status, a.encoding) for a in proxy.attempts] == [(200, "gzip")] * 4
+
+
+def test_first_load_then_cached_reload(engine: engines.Engine, open_tab: Open,
+                                       harness_url: Callable[..., str], rows: Rows) -> None:
+    """The first load of the big module comes over the network, the second from the HTTP cache,
+    and Resource Timing tells them apart. WebKitGTK's automation session keeps no HTTP cache:
+    there the module is fetched again (the page server sees it) and rightly not `cached`."""
+    _Handler.wasm_hits.clear()
+    url = harness_url(auto="1", wasm="/big-cache.wasm")
+    tab = open_tab(url)
+    tab.evaluate("ready.then(() => new Promise(r => setTimeout(r, 300))).then(() => ww.flush())")
+    tab.goto(url)
+    tab.evaluate("ready.then(() => new Promise(r => setTimeout(r, 300))).then(() => ww.flush())")
+    sid = session(tab)
+    loads = wait_for(lambda: rows(type="bundle_load", session=sid), lambda r: len(r) >= 2)
+    fetched = _Handler.wasm_hits.count("/big-cache.wasm")
+    assert fetched == (2 if engine.name == "webkit" else 1)
+    assert [r["cached"] for r in loads] == [False, fetched == 1], loads
+    if fetched == 1:
+        assert loads[1]["transfer_bytes"] < loads[0]["transfer_bytes"]
+    assert loads[0]["decoded_bytes"] == loads[1]["decoded_bytes"] == big_size()
+
+
+def test_429_and_503_are_backed_off_and_retried(engine: engines.Engine, open_tab: Open,
+                                                harness_url: Callable[..., str], rows: Rows,
+                                                live_server: Any) -> None:
+    """Retry-After is read (CORS-exposed) and waited out; the same ids go again until stored."""
+    with FlakyProxy(live_server.url, plan=[(429, 1), (503, 1)]) as proxy:
+        tab = harness(open_tab, harness_url, endpoint=proxy.url)
+        sid = session(tab)
+        tab.evaluate("for (let i = 0; i < 20; i++) ww.track('retried_op', () => i); ww.flush()")
+        ops = wait_for(lambda: rows(session=sid, type="operation"), lambda r: len(r) >= 20, timeout=20)
+        attempts = list(proxy.attempts)
+    assert [a.status for a in attempts[:3]] == [429, 503, 200]
+    assert attempts[1].at - attempts[0].at >= 1.0 and attempts[2].at - attempts[1].at >= 1.0
+    assert attempts[0].ids == attempts[1].ids == attempts[2].ids
+    assert sorted(r["id"] for r in ops) == sorted(attempts[0].ids)
+
+
+def test_error_storm_is_capped_and_the_sdk_never_throws(engine: engines.Engine, open_tab: Open,
+                                                        harness_url: Callable[..., str], rows: Rows) -> None:
+    """40 identical traps make a handful of error items (every failed call still counts), and
+    garbage in every API call raises nothing in the page."""
+    tab = harness(open_tab, harness_url)
+    tab.evaluate("harness.load('instantiateStreaming')")
+    out = tab.evaluate("""async () => {
+      const thrown = []
+      window.addEventListener('error', e => thrown.push(String(e.message)))
+      window.addEventListener('unhandledrejection', e => thrown.push(String(e.reason)))
+      for (let i = 0; i < 40; i++) harness.call('divide', i, 0)
+      ww.error(); ww.error(null); ww.feature({}); ww.offlineSync(null); ww.measure('x', NaN)
+      ww.runtimeReady('no such mark'); ww.gc({ count: 'x' }); ww.wrapExports(7)
+      window.dispatchEvent(new CustomEvent('wasm-error', { detail: 3 }))
+      window.dispatchEvent(new CustomEvent('wasm-operation'))
+      const count = ww.getCurrentMetrics().runtime.error_count
+      await ww.flush(); await new Promise(r => setTimeout(r, 200))
+      return { thrown, count, t: ww.track('t', 5) }
+    }""")
+    assert out["thrown"] == [] and out["t"] == 5
+    assert out["count"] >= 40
+    sid = session(tab)
+    ops = wait_for(lambda: rows(session=sid, type="operation", name="divide"), lambda r: len(r) >= 40)
+    assert len(ops) == 40 and all(r["ok"] is False for r in ops)
+    traps = [r for r in rows(session=sid, type="error") if r["kind"] == "divide_by_zero"]
+    assert 1 <= len(traps) <= 5
