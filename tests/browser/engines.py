@@ -91,8 +91,9 @@ class _PlaywrightTab:
         return json.loads(out)
 
     def close(self) -> None:
-        self.page.close(run_before_unload=False)
-        self.context.close()
+        if not self.page.is_closed():
+            self.page.close(run_before_unload=False)
+            self.context.close()
 
 
 class Chromium:
@@ -175,8 +176,10 @@ class _BiDiTab:
         return json.loads(r["result"]["value"])
 
     def close(self) -> None:
-        self._bidi("browsingContext.close", context=self._context)
-        self._bidi("browser.removeUserContext", userContext=self._user)
+        if self._user:
+            self._bidi("browsingContext.close", context=self._context)
+            self._bidi("browser.removeUserContext", userContext=self._user)
+            self._user = ""
 
 
 class Firefox:
@@ -254,7 +257,9 @@ class _SeleniumTab:
         return value
 
     def close(self) -> None:
-        self.driver.quit()
+        if self.driver.session_id:
+            self.driver.quit()
+            self.driver.session_id = None
 
 
 class WebKit:
