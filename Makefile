@@ -42,11 +42,17 @@ dashboard/node_modules: dashboard/package-lock.json
 run: install
 	$(BIN)/wasmwatch serve --host $(HOST) --port $(PORT)
 
-# Debian's chromium for the browser tests (never a downloaded browser build)
+# Debian's browsers for the browser tests (never a downloaded browser build): chromium, and for
+# tests/browser/test_engines.py firefox-esr (WebDriver BiDi) and WebKitGTK's MiniBrowser with
+# WebKitWebDriver (webkit2gtk-driver) under Xvfb.
+BROWSER_PKGS := chromium firefox-esr webkit2gtk-driver libwebkit2gtk-4.1-0 xvfb
+BROWSER_BINS := /usr/bin/chromium /usr/bin/firefox-esr /usr/bin/WebKitWebDriver /usr/bin/Xvfb \
+  /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@for f in $(BROWSER_BINS); do test -x $$f || missing=1; done; [ -z "$$missing" ] || { \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -qq $(BROWSER_PKGS) >/dev/null; }
 
 # Debian's prometheus package for promtool (the /metrics conformance test); its daemon stays off
 promtool-deps:
