@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.symbols.build import Built, build
@@ -14,7 +12,3 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     except RuntimeError as exc:
         pytest.fail(str(exc))
 
-
-@pytest.fixture
-def node_trap(built: Built) -> Path:
-    return built.debug
