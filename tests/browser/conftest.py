@@ -20,17 +20,27 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).parent / "pages"
 SDK_DIST = ROOT / "sdk" / "dist"
 DEMO_DIST = ROOT / "demo" / "dist"
+#: esbuild-wasm from npm (tests/browser/fixtures/package.json), served at /esbuild/
+ESBUILD = Path(__file__).parent / "fixtures" / "node_modules" / "esbuild-wasm"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic", "--no-first-run", "--disable-gpu"]
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Pages from tests/browser/pages, /sdk/* from sdk/dist, /demo.wasm from demo/dist.
+    """Pages from tests/browser/pages, /sdk/* from sdk/dist, /demo.wasm from demo/dist, /esbuild/*
+    from the npm fixture, /built/* from a directory a test names.
     The module is cacheable, so a second load comes from the HTTP cache."""
+
+    #: a directory served at /built/ (modules a test built, e.g. tests/symbols)
+    built: Path | None = None
 
     def translate_path(self, path: str) -> str:
         path = path.split("?", 1)[0].split("#", 1)[0]
+        if path.startswith("/built/") and _Handler.built is not None:
+            return str(_Handler.built / path[len("/built/"):])
+        if path.startswith("/esbuild/"):
+            return str(ESBUILD / path[len("/esbuild/"):])
         if path.startswith("/sdk/"):
             return str(SDK_DIST / path[len("/sdk/"):])
         if path.endswith(".wasm"):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DEMO_DIST, session_of, wait_for
+from tests.browser.conftest import DEMO_DIST, ESBUILD, session_of, wait_for
 
 pytestmark = pytest.mark.browser
 Rows = Callable[..., list[dict[str, Any]]]
@@ -111,3 +111,33 @@ def test_worker_made_before_init_uses_the_one_line_opt_in(context: Any, harness_
     loads = rows(type="bundle_load", session=ops[0]["session"])
     assert [r["name"].rsplit("/", 1)[1] for r in loads] == ["demo-optin.wasm"]
     assert loads[0]["release"] == "test-1"
+
+
+def test_esbuild_wasm_in_its_default_worker(context: Any, harness_url: Callable[..., str],
+                                            rows: Rows) -> None:
+    """esbuild-wasm from npm (its blob-URL worker): its module load is measured with bytes and
+    timings, and a tracked transform is recorded."""
+    wasm = ESBUILD / "esbuild.wasm"
+    assert wasm.is_file(), "run `make test-deps` (npm ci in tests/browser/fixtures)"
+    page = context.new_page()
+    page.goto(harness_url("esbuild.html"))
+    page.evaluate("app.init()")
+    page.wait_for_function("!/native code/.test(String(Worker))", timeout=10000)
+    page.evaluate("app.start()")
+    assert page.evaluate("app.transform()") == "let x = 1;\n"
+    page.evaluate("ww.flush()")
+    session = session_of(page)
+    loads = wait_for(lambda: rows(type="bundle_load", session=session), lambda r: len(r) >= 1, timeout=30)
+    assert len(loads) == 1
+    load = loads[0]
+    assert load["name"].endswith("/esbuild/esbuild.wasm") and load["streaming"] is True
+    assert load["decoded_bytes"] == wasm.stat().st_size
+    assert load["transfer_bytes"] >= wasm.stat().st_size
+    assert load["fetch_ms"] is not None and load["compile_ms"] > 0 and load["instantiate_ms"] is not None
+    assert load["release"] == "esbuild-1"
+    ops = wait_for(lambda: rows(type="operation", session=session), lambda r: len(r) >= 1)
+    assert [(o["name"], o["ok"]) for o in ops] == [("transform", True)]
+    # the worker samples its memory every 5 s; the page sends what it has on flush
+    memory = wait_for(lambda: (page.evaluate("ww.flush()"), rows(type="memory", session=session))[1],
+                      lambda r: len(r) >= 1, timeout=20)
+    assert memory and memory[0]["value"] > 0, "the Go runtime's linear memory, seen in the worker"
