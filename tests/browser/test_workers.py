@@ -141,3 +141,21 @@ def test_esbuild_wasm_in_its_default_worker(context: Any, harness_url: Callable[
     memory = wait_for(lambda: (page.evaluate("ww.flush()"), rows(type="memory", session=session))[1],
                       lambda r: len(r) >= 1, timeout=20)
     assert memory and memory[0]["value"] > 0, "the Go runtime's linear memory, seen in the worker"
+
+
+def test_worker_the_sdk_cannot_wrap_is_left_alone(context: Any, harness_url: Callable[..., str]) -> None:
+    """Under a CSP without blob: workers the probe fails and workers stay the browser's own;
+    a cross-origin URL fails exactly as without the SDK."""
+    page = context.new_page()
+    page.goto(harness_url("workers-csp.html"))
+    page.evaluate("harness.init()")
+    assert page.evaluate("blocked") == "blob"
+    assert page.evaluate("harness.wrapped()") is False
+    page.evaluate("harness.start('/workers/app.js')")
+    assert "crash" in page.evaluate("harness.ask('load')")
+    page = context.new_page()
+    page.goto(harness_url("workers.html"))
+    page.evaluate("harness.init()")
+    page.wait_for_function("harness.wrapped()", timeout=10000)
+    thrown = page.evaluate("""() => { try { new Worker('http://127.0.0.2:9/x.js') } catch (e) { return e.name } }""")
+    assert thrown == "SecurityError"
