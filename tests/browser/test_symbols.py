@@ -69,7 +69,7 @@ def test_stripped_trap_resolved_through_uploaded_debug_build(
     dash.goto(f"{live_server.url}/dashboard#token={live_server.admin_token}")
     row = dash.locator("#errors-table tr.group")
     row.wait_for()
-    assert f"check (" in row.inner_text() and f"app.c:{served.line_of('TRAP LINE')}" in row.inner_text()
+    assert "check (" in row.inner_text() and f"app.c:{served.line_of('TRAP LINE')}" in row.inner_text()
     assert "wasm-function[2]" in row.inner_text()
     row.click()
     frames = dash.locator("#errors-table table.frames tbody tr")

@@ -83,13 +83,13 @@ def _paths() -> dict[str, Any]:
         "/api/v1/series": admin_get("Time-bucketed stats for charts", [
             _WINDOW, _query("metric", "bundle_load, runtime_init, operation, errors, memory, events"),
             _query("step", "bucket width, 10s to 1d"), *_FILTERS]),
-        "/api/v1/errors": admin_get("Errors grouped by fingerprint, frames resolved, merged by resolved top frame",
+        "/api/v1/errors": admin_get("Errors grouped by fingerprint (merged by resolved top frame)",
                                     [_WINDOW, _query("limit", "groups, 1 to 500")]),
         "/api/v1/items": admin_get("The newest raw items", [
             _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 10000"),
             *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),
         "/api/v1/symbols": {
-            **admin_get("Symbol files known for a project (wasmwatch/symbols)", [_query("project", "project id")]),
+            **admin_get("Symbol files known for a project", [_query("project", "project id")]),
             "post": {"summary": "Upload a wasm module (name section, DWARF) to resolve wasm frames",
                      "security": _ADMIN,
                      "parameters": [_query(n, d) for n, d in (
