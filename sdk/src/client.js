@@ -244,9 +244,8 @@ export function createClient(cfg, onShutdown) {
   // Worker support loads after init() (workers.js, built as /sdk/wasmwatch.page-workers.js).
   const base = cfg.sdkUrl || root(cfg.endpoint) + '/sdk/'
   let unwrap = () => {}
-  if (cfg.workers !== false) import(base + 'wasmwatch.page-workers.js').then(x => closed ||
-    (unwrap = x.wrapWorkers(G, cfg, base, (d, ch) => d.id ? outbox.push(d) : d.lost ? outbox.lose(d.lost, d.n)
-      : d.u ? outbox.urgent() : d.f && outbox.flush().then(() => ch.postMessage(d))))).catch(() => {})
+  if (cfg.workers !== false) import(base + 'wasmwatch.page-workers.js')
+    .then(x => closed || (unwrap = x.wrapWorkers(G, cfg, base, outbox))).catch(() => {})
   for (const k in dom) on(G, k, e => dom[k](e.detail || {}))
   if (cfg.captureErrors !== false) {
     // A wrapped worker's uncaught error, reported by the worker, echoes here (workers.js).

@@ -44,7 +44,14 @@ export function rebase(G, base) {
     Worker.prototype = W.prototype
     return Worker
   })
-  Object.defineProperty(G, 'location', { value: new URL(base), configurable: true })
+  shadow(G, base)
+}
+
+/** `location` as the app's script would see it unwrapped (where the engine lets us). */
+function shadow(G, url) {
+  try {
+    Object.defineProperty(G, 'location', { value: new URL(url), configurable: true })
+  } catch {}
 }
 
 /** Starts from the wrapper's config when there is one (the page made this worker). */
@@ -56,7 +63,7 @@ export function startFromHash(G) {
   // go of the app's blob URL, and knows that wrapping works.
   G.__wasmwatch_up = () => { delete G.__wasmwatch_up; ch.postMessage({ up: c.url || 1 }) }
   if (!c.url) return G.__wasmwatch_up() // the page's probe
-  if (/^blob:/.test(c.url)) Object.defineProperty(G, 'location', { value: new URL(c.url), configurable: true })
+  if (/^blob:/.test(c.url)) shadow(G, c.url)
   else rebase(G, c.url)
   init({ ...c, sampleRate: 1, workers: false, transport: 0, _outbox: relay(ch) })
 }

@@ -14,10 +14,10 @@ const UP = ';self.__wasmwatch_up&&__wasmwatch_up()'
 
 /**
  * Starts wrapping G.Worker (once the worker build is fetched and the probe answered); returns a
- * function that puts everything back. onItem(message, channel) gets what workers post: items,
- * {lost, n}, {u: 1} (urgent), {f: token} (flush; the page answers with the same message). Never throws.
+ * function that puts everything back. What workers post goes to the page's outbox: items,
+ * {lost, n}, {u: 1} (urgent), {f: token} (flush; answered with the same message). Never throws.
  */
-export function wrapWorkers(G, cfg, base, onItem, onReady = () => {}) {
+export function wrapWorkers(G, cfg, base, outbox) {
   const W = G.Worker, U = G.URL, J = JSON.stringify, held = new Map()
   if (!W || !G.BroadcastChannel) return () => {}
   const name = 'wasmwatch.' + rid(8), ch = new G.BroadcastChannel(name), revoke = U.revokeObjectURL
@@ -33,11 +33,13 @@ export function wrapWorkers(G, cfg, base, onItem, onReady = () => {}) {
 
   ch.onmessage = e => {
     const d = e.data
-    if (!d || !d.up) return onItem(d, ch)
+    if (!d || !d.up) {
+      return d.id ? outbox.push(d) : d.lost ? outbox.lose(d.lost, d.n) : d.u ? outbox.urgent()
+        : d.f && outbox.flush().then(() => ch.postMessage(d))
+    }
     if (probe) {
       probe = probe.terminate()
       G.Worker = Worker
-      onReady()
     }
     if (held.get(d.up)) revoke.call(U, d.up)
     held.delete(d.up)

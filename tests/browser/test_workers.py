@@ -159,3 +159,21 @@ def test_worker_the_sdk_cannot_wrap_is_left_alone(context: Any, harness_url: Cal
     page.wait_for_function("harness.wrapped()", timeout=10000)
     thrown = page.evaluate("""() => { try { new Worker('http://127.0.0.2:9/x.js') } catch (e) { return e.name } }""")
     assert thrown == "SecurityError"
+
+
+def test_shared_worker_with_the_one_line_opt_in(context: Any, harness_url: Callable[..., str],
+                                                live_server: Any, rows: Rows) -> None:
+    """A shared worker reports its module load and track() by itself."""
+    page = context.new_page()
+    page.goto(harness_url("workers.html"))
+    query = f"endpoint={live_server.url}&key={live_server.key}&release=shared-1"
+    got = page.evaluate("""q => new Promise(ok => {
+      const w = new SharedWorker('/workers/shared.js?' + q)
+      w.port.onmessage = e => ok(e.data)
+      w.port.postMessage(0)
+    })""", query)
+    assert got == 4
+    ops = wait_for(lambda: rows(type="operation", name="shared_add"), lambda r: len(r) >= 1)
+    assert ops[0]["release"] == "shared-1"
+    loads = wait_for(lambda: rows(type="bundle_load", session=ops[0]["session"]), lambda r: len(r) >= 1)
+    assert loads[0]["name"].endswith("/workers/demo-shared.wasm")

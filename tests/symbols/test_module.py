@@ -58,3 +58,12 @@ def test_stack_frames_of_each_engine_format() -> None:
         {"fn": None, "url": "wasm://wasm/0a8619e2", "index": 1, "offset": "0x6d"},
         {"fn": "run", "url": "http://h/app.wasm", "index": 0, "offset": "0x59"},
     ]
+
+
+def test_build_id_section_is_read(built: Built) -> None:
+    """A `build_id` custom section (LLVM's --build-id) gives the module's build id."""
+    ident = bytes(range(16))
+    payload = bytes([8]) + b"build_id" + bytes([len(ident)]) + ident
+    data = built.stripped.read_bytes() + bytes([0, len(payload)]) + payload
+    assert parse(data).build_id == ident.hex()
+    assert parse(built.stripped.read_bytes()).build_id is None

@@ -82,13 +82,14 @@ class Resolver:
         if key not in self._memo:
             found: tuple[SymbolFile | None, int | None] = (None, None)
             known = self.store.by_url(self.project, url) if _web(url) and url else []
-            if known:
-                found = (self._debug_build(known[0]), known[0].code_start)
+            best = self._debug_build(known[0]) if known else None
+            if best is not None and best.has_symbols:
+                found = (best, known[0].code_start)
             else:
                 debug = self._by_release(url, release)
                 if debug is not None:
-                    found = (debug, debug.code_start)
-                if _web(url) and url and self.fetch is not None:
+                    found = (debug, known[0].code_start if known else debug.code_start)
+                if not known and _web(url) and url and self.fetch is not None:
                     self.fetch(self.project, url, release)
             self._memo[key] = found
         return self._memo[key]
