@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8787
 
-.PHONY: install assets run test test-py test-sdk lint browser-deps symbols-deps bench clean
+.PHONY: install assets run test test-py test-sdk lint browser-deps promtool-deps symbols-deps bench clean
 
 install: $(STAMP) assets
 
@@ -48,6 +48,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+# Debian's prometheus package for promtool (the /metrics conformance test); its daemon stays off
+promtool-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  if command -v systemctl >/dev/null 2>&1; then $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; }
+
 # clang and lld (wasm32 target) build the symbolication tests' module (tests/symbols/app.c)
 symbols-deps:
 	@command -v clang >/dev/null 2>&1 && command -v wasm-ld >/dev/null 2>&1 || { \
@@ -66,7 +74,7 @@ lint: install
 test-sdk: install
 	cd sdk && npm test --silent
 
-test-py: install browser-deps symbols-deps tests/browser/fixtures/node_modules
+test-py: install browser-deps promtool-deps symbols-deps tests/browser/fixtures/node_modules
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint test-sdk test-py

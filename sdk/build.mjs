@@ -1,7 +1,6 @@
 // Builds dist/: wasmwatch.js (ES module), wasmwatch.iife.js (global WasmWatch), wasmwatch.worker.js
 // (the worker build: global WasmWatch in a worker, loaded by the page's wrapper or by the app),
-// wasmwatch.page-workers.js (the page side of worker support, imported after init()),
-// wasmwatch.d.ts.
+// wasmwatch.page-workers.js (the page side of worker support, imported after init()), and types.
 // Prints each bundle's minified and gzipped size; --check-size fails above the 6 KB budget.
 import { build } from 'esbuild'
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
@@ -35,6 +34,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(here + 'dist/wasmwatch.worker.js', out.worker)
   writeFileSync(here + 'dist/wasmwatch.page-workers.js', out.pageWorkers)
   copyFileSync(here + 'src/wasmwatch.d.ts', here + 'dist/wasmwatch.d.ts')
+  copyFileSync(here + 'src/wasmwatch.iife.d.ts', here + 'dist/wasmwatch.iife.d.ts')
   let over = false
   for (const [name, file] of [['esm', 'wasmwatch.js'], ['iife', 'wasmwatch.iife.js']]) {
     const gz = gzSize(readFileSync(here + 'dist/' + file))

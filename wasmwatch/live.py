@@ -1,7 +1,8 @@
 """Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
 
-A subscriber is a bounded queue; a slow subscriber loses updates (counted in ``dropped``)
-rather than slowing the writer.
+A subscriber follows one project and sees only that project's rows: a commit holding rows of
+several projects is summarized once per project. A subscriber is a bounded queue; a slow
+subscriber loses updates (counted in ``dropped``) rather than slowing the writer.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
 
 class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._subscribers: dict[asyncio.Queue[dict[str, Any] | None], str] = {}
         self._queue_size = queue_size
         self._closed = False
         self.dropped = 0
@@ -37,19 +38,28 @@ class LiveHub:
     def publish(self, rows: Sequence[Row]) -> None:
         if not rows or not self._subscribers:
             return
-        update = summarize(rows)
-        for queue in self._subscribers:
+        by_project: dict[str, list[Row]] = {}
+        for row in rows:
+            by_project.setdefault(row.project, []).append(row)
+        updates = {project: summarize(mine) for project, mine in by_project.items()
+                   if project in self._subscribers.values()}
+        for queue, project in self._subscribers.items():
+            update = updates.get(project)
+            if update is None:
+                continue
             try:
                 queue.put_nowait(update)
             except asyncio.QueueFull:
                 self.dropped += 1
 
-    async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
-        """Updates as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
+    async def subscribe(self, project: str = "default",
+                        heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
+        """The project's updates as they come; None every ``heartbeat_s`` of silence; ends when
+        the hub closes."""
         if self._closed:
             return
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
+        self._subscribers[queue] = project
         try:
             while True:
                 try:
@@ -61,7 +71,7 @@ class LiveHub:
                     return
                 yield update
         finally:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)
 
     @property
     def subscribers(self) -> int:

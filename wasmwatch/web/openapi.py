@@ -9,6 +9,7 @@ import msgspec
 
 from wasmwatch import __version__
 from wasmwatch.ingest import schema as s
+from wasmwatch.web import admin
 
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 _KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestHeader": []}]
@@ -108,10 +109,17 @@ def _paths() -> dict[str, Any]:
                                     "additionalProperties": {"type": "string"}})},
                     "responses": {"200": {"description": "levels now", **_json(_OBJECT)},
                                   **_errors(400, 401)}}},
-        "/metrics": {"get": {"summary": "Prometheus text exposition",
-                             "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
+        "/metrics": {"get": {"summary": "Prometheus text exposition (Bearer metrics_token if set)",
+                             "security": [{}, {"bearer": []}],
+                             "responses": {"200": {"description": "text/plain; version=0.0.4"},
+                                           **_errors(401, 429)}}},
+        **admin.openapi_paths(),
         "/healthz": {"get": {"summary": "Liveness", "responses": {
-            "200": {"description": "ok", **_json(_OBJECT)}, "503": {"description": "starting"}}}},
+            "200": {"description": "ok", **_json(_OBJECT)}}}},
+        "/readyz": {"get": {"summary": "Readiness: the store takes writes", "responses": {
+            "200": {"description": "ready", **_json(_OBJECT)},
+            "503": {"description": "not ready; `failing` names each failed check",
+                    **_json(_OBJECT)}}}},
         "/openapi.json": {"get": {"summary": "This document",
                                   "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/sdk/wasmwatch.js": {"get": {"summary": "The SDK as an ES module",
@@ -146,7 +154,8 @@ class SeedMetric(msgspec.Struct):
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [s.Envelope, s.IngestResult, SeedMetric, s.Item], ref_template="#/components/schemas/{name}")
+        [s.Envelope, s.IngestResult, SeedMetric, s.Item, *admin.SCHEMAS],
+        ref_template="#/components/schemas/{name}")
     components["Envelope"]["properties"]["items"] = {
         "type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Item"}}
     components["Item"] = {"anyOf": [{"$ref": f"#/components/schemas/{t.__name__}"}

@@ -40,7 +40,7 @@ def _text(request: Request, name: str) -> str | None:
 
 def _project(rt: Runtime, request: Request) -> str:
     project = request.query.get("project") or "default"
-    if project not in {p.id for p in rt.projects.values()}:
+    if project not in {p.id for p in rt.keyring.projects}:
         raise BadRequest(f"project: no such project {project!r}")
     return project
 
