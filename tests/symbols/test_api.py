@@ -100,3 +100,14 @@ async def test_groups_merge_by_resolved_top_frame(client: httpx.AsyncClient, adm
     assert group["count"] == 2 and sorted(group["fingerprints"]) == sorted(g["fingerprint"] for g in raw)
     assert group["releases"] == ["1.4.2", "1.5.0"]
     assert short(group["frames"][0]) == ("check", "app.c", built.line_of("TRAP LINE"))
+
+
+async def test_scrubbed_module_urls_do_not_break_reads(client: httpx.AsyncClient, admin: dict[str, str],
+                                                       built: Built) -> None:
+    """A stack whose module URL had its IP scrubbed still reads (and resolves by release)."""
+    stack = re.sub(r"wasm://wasm/[0-9a-f]+", "http://10.1.2.3:8080/app.wasm", trap_stack(built.stripped, "run", 5))
+    await ingest_error(client, stack)
+    await upload(client, admin, built.debug.read_bytes(), release="1.4.2")
+    [group] = await groups(client, admin)
+    assert "10.1.2.3" not in group["stack"]
+    assert short(group["frames"][0]) == ("check", "app.c", built.line_of("TRAP LINE"))

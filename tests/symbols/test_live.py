@@ -85,7 +85,8 @@ def test_opt_in_fetch_from_the_module_url(tmp_path: Path, built: Built, module_s
     env = {"WASMWATCH_SYMBOLS_FETCH_PROJECTS": "default"} if enabled else {}
     server = LiveServer(tmp_path / "data", env=env).start()
     try:
-        url = f"{module_server}/app.debug.wasm"
+        # a host name: IP addresses in stacks are scrubbed at ingest
+        url = f"{module_server.replace('127.0.0.1', 'localhost')}/app.debug.wasm"
         send_error(server, re.sub(r"wasm://wasm/[0-9a-f]+", url, trap_stack(built.debug, "run", 5)), "9.9")
         deadline = time.monotonic() + 15
         frame = top_frames(server)[0]

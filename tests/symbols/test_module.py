@@ -67,3 +67,14 @@ def test_build_id_section_is_read(built: Built) -> None:
     data = built.stripped.read_bytes() + bytes([0, len(payload)]) + payload
     assert parse(data).build_id == ident.hex()
     assert parse(built.stripped.read_bytes()).build_id is None
+
+
+def test_fetcher_only_fetches_http_urls_of_opted_in_projects() -> None:
+    """file:, scrubbed hosts ("[ip]"), malformed URLs and other projects start no fetch."""
+    from wasmwatch.symbols import Fetcher
+
+    fetcher = Fetcher(store=None, projects=["default"], max_bytes=1, now_ms=lambda: 0)  # type: ignore[arg-type]
+    for url in ("file:///etc/passwd", "http://[ip]:8080/app.wasm", "http://[::1/x", "ftp://h/x.wasm"):
+        fetcher("default", url, None)
+    fetcher("other", "http://localhost:1/app.wasm", None)
+    assert fetcher.threads == []

@@ -22,6 +22,15 @@ __all__ = ["Fetcher"]
 log = logging.getLogger(__name__)
 
 
+def _fetchable(url: str) -> bool:
+    """An http(s) URL with a host (a scrubbed one, such as ``http://[ip]/``, is not)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
 class Fetcher:
     def __init__(self, store: SymbolStore, projects: Collection[str], *, max_bytes: int,
                  now_ms: Callable[[], int], timeout_s: float = 10.0, retry_s: float = 600.0) -> None:
@@ -37,7 +46,7 @@ class Fetcher:
 
     def __call__(self, project: str, url: str, release: str | None) -> None:
         """Starts fetching ``url`` for ``project`` unless not allowed or tried lately."""
-        if project not in self.projects or urlsplit(url).scheme not in ("http", "https"):
+        if project not in self.projects or not _fetchable(url):
             return
         now = self.now_ms()
         with self._lock:
@@ -57,7 +66,7 @@ class Fetcher:
             if len(data) > self.max_bytes:
                 raise ModuleError(f"larger than {self.max_bytes} bytes")
             module = parse(data)
-        except (OSError, ModuleError) as exc:
+        except (OSError, ValueError, ModuleError) as exc:
             log.warning("cannot fetch symbols from %s: %s", url, exc)
             return False
         name = posixpath.basename(urlsplit(url).path) or None
