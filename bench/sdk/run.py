@@ -22,6 +22,7 @@ import contextlib
 import gzip
 import http.server
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -183,7 +184,9 @@ def markdown(size_rows: list[dict[str, Any]], fig: dict[str, Any], v: dict[str, 
         "## Browser SDK",
         "",
         f"Measured by `bench/sdk/run.py` in headless Chromium {fig['chromium']} "
-        f"({platform.machine()}, {platform.system()}), the bare page and the SDK page in the same run.",
+        f"({platform.machine()}, {platform.system()}), the bare page and the SDK page in the same run; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end (the machine "
+        "may be shared: compare the bare and SDK figures, taken together).",
         "",
         "| budget | measured | verdict |",
         "|---|---|---|",
