@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wasmwatch import __version__, admin_cli, listen
+from wasmwatch.alerts.rules import load_rules
 from wasmwatch.config import Settings, data_path, load
 from wasmwatch.errors import ConfigError, StartupError, StoreError
 from wasmwatch.runtime import Runtime
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load(flags)
+        load_rules(settings.rules)  # a bad rule stops the start with one line
     except ConfigError as exc:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 2

@@ -82,6 +82,31 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     admin_failure_window_s: float = 60.0
     #: when set, /metrics needs "Authorization: Bearer <metrics_token>"; unset keeps it open
     metrics_token: str | None = None
+    # -- alerting (see README, Alerting) --
+    #: POST Alertmanager webhook v4 JSON (plus the seed's keys) here
+    alert_webhook_url: str | None = None
+    #: a Slack incoming-webhook URL
+    alert_slack_url: str | None = None
+    #: smtp://user:pass@host:port, smtps://..., or smtp://...?starttls=true
+    alert_smtp_url: str | None = None
+    alert_email_to: list[str] = []
+    alert_email_from: str = "wasmwatch@localhost"
+    #: a fingerprint announced firing is not announced again for this long
+    alert_cooldown_s: float = 300.0
+    alert_eval_interval_s: float = 1.0
+    #: a firing alert is announced again after this long
+    alert_repeat_interval_s: float = 14_400.0
+    #: per delivery attempt
+    alert_timeout_s: float = 5.0
+    alert_attempts: int = 4
+    #: first retry delay, doubled per retry
+    alert_backoff_s: float = 0.5
+    #: on stop, queued notifications get this long to go out
+    alert_drain_s: float = 2.0
+    #: the seed's "service" key in webhook payloads
+    alert_service: str = "wasmwatch"
+    #: ``[[rules]]`` tables (environment: a JSON list)
+    rules: list[dict[str, Any]] = []
     #: projects (ids, e.g. "default") whose wasm modules the server may fetch, from the http(s)
     #: URL seen in a stack, to read their name section and DWARF; off (empty) by default
     symbols_fetch_projects: list[str] = []
@@ -100,7 +125,7 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if raw is None or raw == "":
             continue
         text = str(typ)
-        if text.startswith("dict"):
+        if text.startswith(("dict", "list[dict")):
             try:
                 out[name] = msgspec.json.decode(raw)
             except msgspec.DecodeError as exc:
@@ -130,6 +155,8 @@ def _from_toml(path: str) -> dict[str, Any]:
     section = data.get("wasmwatch", data)
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [wasmwatch] must be a table")
+    if section is not data and "rules" in data:  # [[rules]] beside a [wasmwatch] table
+        section = {**section, "rules": data["rules"]}
     return section
 
 
@@ -147,6 +174,8 @@ def load(
         merged["config"] = str(config_path)
     merged.update(env)
     merged.update(flags)
+    if isinstance(merged.get("alert_email_to"), str):  # "a, b" in a TOML file too
+        merged["alert_email_to"] = [p.strip() for p in merged["alert_email_to"].split(",") if p.strip()]
     try:
         settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:

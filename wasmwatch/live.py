@@ -1,4 +1,5 @@
-"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
+"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers,
+and other named events (alert transitions and deliveries) beside them.
 
 A subscriber follows one project and sees only that project's rows: a commit holding rows of
 several projects is summarized once per project. A subscriber is a bounded queue; a slow
@@ -13,6 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from wasmwatch.store.schema import Row
+
+Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
@@ -30,7 +33,7 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
 
 class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
-        self._subscribers: dict[asyncio.Queue[dict[str, Any] | None], str] = {}
+        self._subscribers: dict[asyncio.Queue[Event | None], str] = {}
         self._queue_size = queue_size
         self._closed = False
         self.dropped = 0
@@ -48,17 +51,27 @@ class LiveHub:
             if update is None:
                 continue
             try:
-                queue.put_nowait(update)
+                queue.put_nowait(("items", update))
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    def send(self, event: str, data: dict[str, Any], project: str = "default") -> None:
+        """Fan one named event out to the project's subscribers (a full one misses it)."""
+        for queue, theirs in self._subscribers.items():
+            if theirs != project:
+                continue
+            try:
+                queue.put_nowait((event, data))
             except asyncio.QueueFull:
                 self.dropped += 1
 
     async def subscribe(self, project: str = "default",
-                        heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
+                        heartbeat_s: float = 15.0) -> AsyncIterator[Event | None]:
         """The project's updates as they come; None every ``heartbeat_s`` of silence; ends when
         the hub closes."""
         if self._closed:
             return
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size)
         self._subscribers[queue] = project
         try:
             while True:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import prometheus_client
 
+from wasmwatch.alerts.service import AlertService
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
 from wasmwatch.errors import RateLimited, StoreError, Unauthorized
@@ -63,6 +64,8 @@ class Runtime:
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
         self.registry.register(ScrubbedCollector(self.scrubber))
         self.live = LiveHub()
+        #: alerting; rules are checked here, so a bad one stops the start (ConfigError)
+        self.alerts = AlertService(settings, self.clock, self.registry, self.live.send)
         self.store: DuckDBStore | None = None
         self._writer: Writer | None = None
         self.keyring = Keyring()
@@ -112,7 +115,7 @@ class Runtime:
         self._writer = Writer(
             self.store, queue_max_items=self.settings.queue_max_items,
             commit_max_items=self.settings.commit_max_items,
-            on_commit=[client_metrics.observe, self.live.publish],
+            on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)
@@ -120,6 +123,8 @@ class Runtime:
         store = self.store
         self._admin = ProjectAdmin(
             self.keyring, lambda fn: self.writer.run_exclusive(store.catalog, fn))
+        await self.alerts.start(self.store.reader, self._writer.run_exclusive)
+        self._spawn(self.alerts.run(self._stop), "alerts")
         poller = Poller(self.registry)
         self._spawn(poller.run(self.settings.poll_interval_s, self._stop), "poller")
         self._spawn(self._every(self.settings.maintenance_interval_s, self.retain), "maintenance")
@@ -145,6 +150,7 @@ class Runtime:
         )
         if deleted:
             log.info("retention deleted %d items", deleted)
+        await self.alerts.prune(self.clock.now_ms() - self.settings.retention_days * _DAY_MS)
         return deleted
 
     async def stop(self) -> list[str]:
@@ -156,6 +162,8 @@ class Runtime:
         self.live.close()
         problems: list[str] = []
         if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self.alerts.flush()
             failed_before = self._writer.failed_items
             await self._writer.close()
             failed = self._writer.failed_items - failed_before
@@ -166,6 +174,8 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         detach_server_metrics(default_bus)
+        await self.alerts.stop()
+        await self.alerts.write_remaining()  # the writer thread is gone: nobody else writes
         if self.store is not None:
             problems += self.store.close()
         for problem in problems:

@@ -1,6 +1,7 @@
 // The wasmwatch dashboard: headline tiles, tables, charts and error groups for one window,
 // kept fresh by the live stream. Talks only to this server's admin API.
 import { ApiError, Unauthorized, clearToken, get, loadToken, saveToken } from './api.js'
+import * as alertsView from './alerts.js'
 import * as charts from './charts.js'
 import { $, fill, h } from './dom.js'
 import * as fmt from './format.js'
@@ -67,6 +68,7 @@ function setView (change) {
 function showLogin (message) {
   state.running = false
   live.stop()
+  alertsView.stop()
   $('app').hidden = true
   $('controls').hidden = true
   $('logout').hidden = true
@@ -93,6 +95,7 @@ function boot () {
   $('logout').hidden = false
   renderControls()
   refreshAll({ catalog: true })
+  alertsView.start(state.token, unauthorized)
   live.start()
 }
 
@@ -259,6 +262,7 @@ const live = (() => {
       tick()
       onLiveData()
     })
+    source.addEventListener('alert', event => alertsView.onEvent(event.data))
     source.onerror = () => {
       if (!source || source.readyState !== EventSource.CLOSED) { setState('connecting', 'reconnecting'); return }
       // Closed for good (a non-200 answer): find out whether the token went bad, then retry.

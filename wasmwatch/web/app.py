@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import admin, ingest, query, static, symbols
+from wasmwatch.web import admin, alerts, ingest, query, static, symbols
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
@@ -28,6 +28,11 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/items": {"GET": query.items},
     "/api/v1/symbols": {"GET": symbols.listing, "POST": symbols.upload},
     "/api/v1/stream": {"GET": query.stream},
+    "/api/v1/alerts": {"GET": alerts.alerts},
+    "/api/v1/alerts/test": {"POST": alerts.test},
+    "/api/v1/rules": {"GET": alerts.rules},
+    "/api/v1/silences": {"GET": alerts.silences, "POST": alerts.silences},
+    "/api/v1/silences/": {"DELETE": alerts.silence},
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
     "/api/v1/projects": {"GET": admin.projects, "POST": admin.projects},
     "/api/v1/projects/": {"GET": admin.project, "POST": admin.project, "PATCH": admin.project},

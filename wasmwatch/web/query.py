@@ -110,7 +110,8 @@ async def _events(rt: Runtime, project: str) -> AsyncIterator[bytes]:
         if update is None:
             yield b": heartbeat\n\n"
         else:
-            yield b"event: items\ndata: " + _json.encode(update) + b"\n\n"
+            event, data = update
+            yield b"event: " + event.encode() + b"\ndata: " + _json.encode(data) + b"\n\n"
 
 
 async def stream(rt: Runtime, request: Request) -> Response:
