@@ -97,11 +97,21 @@ def _paths() -> dict[str, Any]:
         "/api/v1/series": admin_get("Time-bucketed stats for charts", [
             _WINDOW, _query("metric", "what to chart", "operation", {"enum": list(SERIES_METRICS)}),
             _STEP, *_FILTERS]),
-        "/api/v1/errors": admin_get("Errors grouped by fingerprint",
+        "/api/v1/errors": admin_get("Errors grouped by fingerprint (merged by resolved top frame)",
                                     [_WINDOW, _limit(500)]),
         "/api/v1/items": admin_get("The newest raw items", [
             _query("window", "how far back, 5m to 30d", "24h", _WINDOW_SCHEMA), _limit(10_000),
             *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),
+        "/api/v1/symbols": {
+            **admin_get("Symbol files known for a project", [_query("project", "project id")]),
+            "post": {"summary": "Upload a wasm module (name section, DWARF) to resolve wasm frames",
+                     "security": _ADMIN,
+                     "parameters": [_query(n, d) for n, d in (
+                         ("release", "the release it was built for"), ("project", "project id"),
+                         ("name", "file name"), ("url", "http(s) URL it is served from"))],
+                     "requestBody": {"required": True, "content": {"application/wasm": {}}},
+                     "responses": {"201": {"description": "stored", **_json(_OBJECT)},
+                                   **_errors(400, 401, 413)}}},
         "/api/v1/stream": {"get": {"summary": "Server-sent events of live updates", "security": _ADMIN,
                                    "responses": {"200": {"description": "text/event-stream"},
                                                  **_errors(401)}}},
@@ -129,6 +139,12 @@ def _paths() -> dict[str, Any]:
                                       "responses": {"200": {"description": "JavaScript"}}}},
         "/sdk/wasmwatch.iife.js": {"get": {"summary": "The SDK as a script (global WasmWatch)",
                                            "responses": {"200": {"description": "JavaScript"}}}},
+        "/sdk/wasmwatch.worker.js": {"get": {
+            "summary": "The worker build: global WasmWatch inside a worker (importScripts / import)",
+            "responses": {"200": {"description": "JavaScript"}}}},
+        "/sdk/wasmwatch.page-workers.js": {"get": {
+            "summary": "Worker support, imported by the page's SDK after init() (ES module)",
+            "responses": {"200": {"description": "JavaScript"}}}},
         "/dashboard": {"get": {"summary": "The dashboard (log in with #token=ADMIN_TOKEN)",
                                "responses": {"200": {"description": "HTML"}}}},
         "/dashboard/{asset}": {"get": {"summary": "The dashboard's scripts and styles",
@@ -228,7 +244,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "wasmwatch", "version": __version__,
                  "description": "Telemetry and monitoring for WebAssembly web apps"},
-        "paths": {**_paths(), **_alert_paths()},
+        "paths": admin.with_project_param({**_paths(), **_alert_paths()}),
         "components": {"schemas": {**components, **_ALERT_SCHEMAS}, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "ingestKey": {"type": "apiKey", "in": "query", "name": "key"},
