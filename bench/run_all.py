@@ -14,6 +14,8 @@ BENCHES = [
     ["ingest/run.py"],
     ["summary_bench.py"],
     ["metrics_observe.py"],
+    ["limits_bench.py"],
+    ["scrub_bench.py"],
     ["sdk/run.py"],
     ["slow_clients.py"],
     ["overload.py"],

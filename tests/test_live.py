@@ -21,8 +21,8 @@ async def test_subscribers_see_only_their_project() -> None:
     async def follow(project: str) -> None:
         async for update in hub.subscribe(project):
             if update is not None:
-                name, data = update
-                assert name == "items"
+                event, data = update
+                assert event == "items"
                 got[project].append(data["items"])
 
     tasks = [asyncio.create_task(follow(p)) for p in ("a", "b")]

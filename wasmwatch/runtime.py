@@ -38,7 +38,7 @@ from wasmwatch.telemetry import (
     default_bus,
     detach_server_metrics,
 )
-from wasmwatch.web.address import client_address, parse_networks
+from wasmwatch.web.address import TrustedProxies, client_address
 from wasmwatch.web.http import Request
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class Runtime:
         self.auth_failures = FailureGuard(settings.admin_max_failures,
                                           settings.admin_failure_window_s,
                                           settings.address_table_max)
-        self.trusted_proxies = parse_networks(settings.trusted_proxies)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
         self.registry.register(ScrubbedCollector(self.scrubber))
         self.live = LiveHub()
@@ -234,7 +234,7 @@ class Runtime:
         if not token:
             raise Unauthorized(f"missing {what} token: send Authorization: Bearer <token>")
         if not _same(token, expected):
-            self.auth_failures.failed(address, now_s)
+            self.auth_failures.failed(address, now_s, token)
             raise Unauthorized(f"wrong {what} token")
         self.auth_failures.succeeded(address)
 
@@ -245,6 +245,8 @@ def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: 
 
 
 def _same(a: str, b: str) -> bool:
+    """Constant time, length included: the digests always have the same length."""
+    import hashlib
     import hmac
 
-    return hmac.compare_digest(a.encode(), b.encode())
+    return hmac.compare_digest(hashlib.sha256(a.encode()).digest(), hashlib.sha256(b.encode()).digest())
