@@ -25,6 +25,7 @@ from wasmwatch.guard import FailureGuard
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
 from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
+from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
@@ -88,6 +89,8 @@ class Runtime:
         return self._admin
 
     def open_store(self) -> DuckDBStore:
+        # ua-parser compiles its regexes on first use (~0.7 s): pay that here, not in a request
+        parse_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36")
         self.first_start = not (self.data_dir / "wasmwatch.duckdb").exists()
         store = DuckDBStore(
             self.data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
