@@ -2,7 +2,9 @@
 
 After ``max_failures`` failures within ``window_s`` an address is refused (the caller answers
 429 with ``Retry-After``) until that window has passed; nothing sleeps, so other clients are
-not held up. At most ``max_addresses`` addresses are tracked (least recently failed dropped).
+not held up. Only *different* wrong tokens count: guessing needs new values, while a dashboard
+left with an old token repeats the same one in a dozen parallel requests and must not lock its
+user out. At most ``max_addresses`` addresses are tracked (least recently failed dropped).
 Time is an argument.
 """
 
@@ -16,24 +18,28 @@ class FailureGuard:
         self.max_failures = max_failures
         self.window_s = window_s
         self.max_addresses = max_addresses
-        self._failures: OrderedDict[str, tuple[int, float]] = OrderedDict()  # count, first at
+        # address -> (digests of the wrong tokens tried, time of the first)
+        self._failures: OrderedDict[str, tuple[frozenset[bytes], float]] = OrderedDict()
 
     def blocked(self, address: str, now_s: float) -> float:
         """Seconds this address must wait before trying again; 0.0 if it may try now."""
         entry = self._failures.get(address)
         if entry is None or self.max_failures <= 0:
             return 0.0
-        count, first = entry
+        tried, first = entry
         if now_s - first >= self.window_s:
             del self._failures[address]
             return 0.0
-        return first + self.window_s - now_s if count >= self.max_failures else 0.0
+        return first + self.window_s - now_s if len(tried) >= self.max_failures else 0.0
 
-    def failed(self, address: str, now_s: float) -> None:
-        count, first = self._failures.pop(address, (0, now_s))
+    def failed(self, address: str, now_s: float, digest: bytes = b"") -> None:
+        """Count a wrong token (by its ``digest``; one already counted is not counted again)."""
+        tried, first = self._failures.pop(address, (frozenset(), now_s))
         if now_s - first >= self.window_s:
-            count, first = 0, now_s
-        self._failures[address] = (count + 1, first)
+            tried, first = frozenset(), now_s
+        if len(tried) < self.max_failures:
+            tried = tried | {digest or str(len(tried)).encode()}
+        self._failures[address] = (tried, first)
         if len(self._failures) > self.max_addresses:
             self._failures.popitem(last=False)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
@@ -237,7 +239,7 @@ class Runtime:
         if not token:
             raise Unauthorized(f"missing {what} token: send Authorization: Bearer <token>")
         if not _same(token, expected):
-            self.auth_failures.failed(address, now_s)
+            self.auth_failures.failed(address, now_s, _digest(token))
             raise Unauthorized(f"wrong {what} token")
         self.auth_failures.succeeded(address)
 
@@ -247,9 +249,10 @@ def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: 
     rollup.delete_before(con, cutoff_ms)
 
 
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
 def _same(a: str, b: str) -> bool:
     """Constant time, length included: the digests always have the same length."""
-    import hashlib
-    import hmac
-
-    return hmac.compare_digest(hashlib.sha256(a.encode()).digest(), hashlib.sha256(b.encode()).digest())
+    return hmac.compare_digest(_digest(a), _digest(b))
