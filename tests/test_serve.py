@@ -90,12 +90,10 @@ def test_kill_9_loses_no_acknowledged_item(live_server: LiveServer) -> None:
     threads = [threading.Thread(target=load) for _ in range(8)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 30  # kill under load once enough is acknowledged (a loaded
-    while time.monotonic() < deadline:  # machine answers the first batches slowly)
-        with lock:
-            if len(acked) > 2000:
-                break
-        time.sleep(0.05)
+    deadline = time.monotonic() + 60  # 2 s on a quiet machine; a loaded one commits slower
+    while len(acked) <= 1000 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # kill in the middle of the load, not at a quiet moment
     assert live_server.proc is not None
     live_server.proc.kill()
     live_server.proc.wait()

@@ -107,6 +107,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     alert_service: str = "wasmwatch"
     #: ``[[rules]]`` tables (environment: a JSON list)
     rules: list[dict[str, Any]] = []
+    #: projects (ids, e.g. "default") whose wasm modules the server may fetch, from the http(s)
+    #: URL seen in a stack, to read their name section and DWARF; off (empty) by default
+    symbols_fetch_projects: list[str] = []
+    #: largest module fetched or uploaded for symbols
+    symbols_max_bytes: int = 128 << 20
 
 
 def _fields() -> dict[str, Any]:

@@ -1,15 +1,16 @@
 """Failed credential attempts per client address, so guessing the admin token is slow.
 
-After ``max_failures`` failures within ``window_s`` an address is refused (the caller answers
-429 with ``Retry-After``) until that window has passed; nothing sleeps, so other clients are
-not held up. Only *different* wrong tokens count: guessing needs new values, while a dashboard
-left with an old token repeats the same one in a dozen parallel requests and must not lock its
-user out. At most ``max_addresses`` addresses are tracked (least recently failed dropped).
-Time is an argument.
+A failure is a distinct wrong credential: a page that repeats one stale token on its dozen
+parallel requests has made one guess, not twelve, so it is not locked out of trying the right
+one. After ``max_failures`` distinct wrong credentials within ``window_s`` an address is
+refused (the caller answers 429 with ``Retry-After``) until that window has passed; nothing
+sleeps, so other clients are not held up. At most ``max_addresses`` addresses are tracked
+(least recently failed dropped). Time is an argument.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 
 
@@ -18,7 +19,7 @@ class FailureGuard:
         self.max_failures = max_failures
         self.window_s = window_s
         self.max_addresses = max_addresses
-        # address -> (digests of the wrong tokens tried, time of the first)
+        # address -> (digests of the distinct wrong credentials, first failure at)
         self._failures: OrderedDict[str, tuple[frozenset[bytes], float]] = OrderedDict()
 
     def blocked(self, address: str, now_s: float) -> float:
@@ -32,13 +33,14 @@ class FailureGuard:
             return 0.0
         return first + self.window_s - now_s if len(tried) >= self.max_failures else 0.0
 
-    def failed(self, address: str, now_s: float, digest: bytes = b"") -> None:
-        """Count a wrong token (by its ``digest``; one already counted is not counted again)."""
+    def failed(self, address: str, now_s: float, credential: str = "") -> None:
+        """Record a wrong ``credential`` from ``address`` (kept only as a short digest)."""
         tried, first = self._failures.pop(address, (frozenset(), now_s))
         if now_s - first >= self.window_s:
             tried, first = frozenset(), now_s
+        digest = hashlib.blake2b(credential.encode(), digest_size=8).digest()
         if len(tried) < self.max_failures:
-            tried = tried | {digest or str(len(tried)).encode()}
+            tried = tried | {digest}
         self._failures[address] = (tried, first)
         if len(self._failures) > self.max_addresses:
             self._failures.popitem(last=False)

@@ -239,7 +239,7 @@ class Runtime:
         if not token:
             raise Unauthorized(f"missing {what} token: send Authorization: Bearer <token>")
         if not _same(token, expected):
-            self.auth_failures.failed(address, now_s, _digest(token))
+            self.auth_failures.failed(address, now_s, token)
             raise Unauthorized(f"wrong {what} token")
         self.auth_failures.succeeded(address)
 

@@ -5,6 +5,7 @@ import * as alertsView from './alerts.js'
 import * as charts from './charts.js'
 import { $, fill, h } from './dom.js'
 import * as fmt from './format.js'
+import { frameCell, framesTable } from './frames.js'
 
 // Budgets and thresholds from the design's defaults.
 const BUDGET = {
@@ -532,6 +533,7 @@ function renderErrors (answer) {
           h('dt', {}, 'Sessions'), h('dd', {}, fmt.count(g.sessions)),
           h('dt', {}, 'Releases'), h('dd', {}, (g.releases || []).filter(Boolean).join(', ') || fmt.DASH),
           h('dt', {}, 'Fingerprint'), h('dd', {}, h('code', {}, g.fingerprint || fmt.DASH))),
+        framesTable(g.frames),
         h('pre', { class: 'stack' }, g.stack || g.message || '(no stack)')))
     const row = h('tr', {
       class: 'group' + (open ? ' open' : ''),
@@ -543,7 +545,7 @@ function renderErrors (answer) {
     },
     h('td', {}, h('span', { class: `cat cat-${g.category || 'application'}` }, g.kind || fmt.DASH)),
     h('td', { class: 'msg', title: g.message || '' }, g.message || fmt.DASH),
-    h('td', {}, g.frame ? h('code', {}, g.frame) : fmt.DASH),
+    h('td', {}, frameCell(g) || fmt.DASH),
     cell(fmt.count(g.count)),
     cell(fmt.ago(g.first_seen, now), 'n', fmt.stamp(g.first_seen)),
     cell(fmt.ago(g.last_seen, now), 'n', fmt.stamp(g.last_seen)))
