@@ -94,7 +94,6 @@ function boot () {
   $('logout').hidden = false
   renderControls()
   refreshAll({ catalog: true })
-  alertsView.start(state.token, unauthorized)
   live.start()
 }
 
@@ -122,6 +121,8 @@ async function refreshSummary () {
   const gen = state.gen
   try {
     const summary = await get(state.token, '/api/v1/summary', params())
+    // the alerts panel starts once the token is known good (a wrong one costs no more attempts)
+    if (state.running) alertsView.start(state.token, unauthorized)
     if (gen === state.gen && state.running) {
       state.summary = summary
       learn(summary)
