@@ -43,7 +43,7 @@ def test_promtool_accepts_metrics(scraped: LiveServer) -> None:
     if promtool is None:
         pytest.skip("promtool is not installed (make test installs it)")
     text = httpx.get(f"{scraped.url}/metrics").text
-    assert "offline_sync_duration_seconds_count 1.0" in text
+    assert 'offline_sync_duration_seconds_count{project="default"} 1.0' in text
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                             text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr

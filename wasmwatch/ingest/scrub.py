@@ -263,6 +263,8 @@ class Scrubber:
 
     def scrub_id(self, item_id: str) -> str:
         """An id as is, or, when it holds PII, ``h-`` and a keyed hash of it (still unique)."""
+        if _RANDOM_ID.fullmatch(item_id):  # a UUID or random hex: what ids are made of
+            return item_id
         if not (len(item_id) >= 32 or item_id.count(".") >= 2 or item_id.count(":") >= 2
                 or _LONG_DIGITS.search(item_id)):
             return item_id
@@ -323,6 +325,7 @@ class Scrubber:
 
 
 _LONG_DIGITS = re.compile(r"(?:\d-?){13}")
+_RANDOM_ID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _encoder = msgspec.json.Encoder()
 _ROW_FIELDS: dict[str, tuple[str, ...]] = {
     "bundle_load": ("name",),
