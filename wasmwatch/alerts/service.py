@@ -144,6 +144,9 @@ class AlertService:
         """The writer's hook: rows into windows; instant rules step now."""
         if not self.ready or not rows:
             return
+        project = self.project
+        if any(row.project != project for row in rows):  # alerts are per project
+            rows = [row for row in rows if row.project == project]
         now = self.clock.now_ms()
         hits = self.evaluator.observe(rows, now)
         if hits:
