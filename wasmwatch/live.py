@@ -1,5 +1,8 @@
 """Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
 
+The rows come as the Arrow table the writer's on_commit hooks get; they are summarized on
+columns (pyarrow compute), not one by one.
+
 A subscriber is a bounded queue; a slow subscriber loses updates (counted in ``dropped``)
 rather than slowing the writer.
 """
@@ -7,22 +10,27 @@ rather than slowing the writer.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
-from wasmwatch.store.schema import Row
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
-def summarize(rows: Sequence[Row]) -> dict[str, Any]:
+def _counts(column: pa.ChunkedArray) -> dict[Any, int]:
+    return {v["values"]: v["counts"] for v in pc.value_counts(column).to_pylist()}
+
+
+def summarize(rows: pa.Table) -> dict[str, Any]:
     """Counts by type, errors by category and operation latency totals of one commit."""
-    types = Counter(row.type for row in rows)
-    errors = Counter(row.category for row in rows if row.type == "error")
-    ops = [row.ms for row in rows if row.type == "operation" and row.ms is not None]
-    last = max((row.ts for row in rows), default=0)
+    types = rows.column("type")
+    errors = rows.filter(pc.equal(types, "error")).column("category")
+    ops = rows.filter(pc.equal(types, "operation")).column("ms").drop_null()
+    last = pc.max(rows.column("ts")).as_py() if rows.num_rows else 0
     return {
-        "items": len(rows), "types": dict(types), "errors": dict(errors),
-        "operations": {"count": len(ops), "sum_ms": sum(ops), "max_ms": max(ops, default=0.0)},
+        "items": rows.num_rows, "types": _counts(types), "errors": _counts(errors),
+        "operations": {"count": len(ops), "sum_ms": pc.sum(ops).as_py() or 0.0,
+                       "max_ms": pc.max(ops).as_py() or 0.0},
         "last_ts": last,
     }
 
@@ -34,8 +42,8 @@ class LiveHub:
         self._closed = False
         self.dropped = 0
 
-    def publish(self, rows: Sequence[Row]) -> None:
-        if not rows or not self._subscribers:
+    def publish(self, rows: pa.Table) -> None:
+        if not rows.num_rows or not self._subscribers:
             return
         update = summarize(rows)
         for queue in self._subscribers:

@@ -1,4 +1,6 @@
-"""The stored shape of an item: one wide, sparse row per item, in table ``items``.
+"""The logical shape of an item: one wide, sparse row per item, as view ``items`` shows it.
+
+It is stored narrower (batch context once per batch, one table per type: :mod:`.layout`).
 
 Times are integers: milliseconds since the Unix epoch (``ts`` corrected for client clock skew,
 ``client_ts`` as the client sent it, ``received`` by the server clock). Columns a type does not
@@ -16,6 +18,8 @@ use are NULL. Which column holds what, per type:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import msgspec
 
@@ -78,9 +82,7 @@ COLUMNS: dict[str, str] = {
     for name, annotation in Row.__annotations__.items()
 }
 
-ITEMS_DDL = (
-    "CREATE TABLE IF NOT EXISTS items (\n"
-    + ",\n".join(f"  {name} {sql}" + (" NOT NULL" if i < 6 else "") for i, (name, sql) in
-                 enumerate(COLUMNS.items()))
-    + "\n)"
-)
+
+def rows_of(table: Any) -> list[Row]:
+    """``Row`` values of an Arrow table with ``Row`` columns (e.g. what on_commit hooks get)."""
+    return [Row(**r) for r in table.select(list(COLUMNS)).to_pylist()]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+import pyarrow as pa
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -42,7 +43,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
-from wasmwatch.store.schema import Row
+from wasmwatch.store.schema import Row, rows_of
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
 from wasmwatch.telemetry._labels import LabelResolver, TagCap
@@ -194,9 +195,12 @@ class ClientMetrics:
             raise ValueError(f"definitions of {name} disagree on kind, tags or buckets")
         return family
 
-    def observe(self, rows: Sequence[Row]) -> None:
-        """Add newly stored rows to the metrics; never raises (a failure is logged)."""
+    def observe(self, rows: Sequence[Row] | pa.Table) -> None:
+        """Add newly stored rows (or the writer's Arrow table of them) to the metrics; never
+        raises (a failure is logged)."""
         try:
+            if isinstance(rows, pa.Table):
+                rows = rows_of(rows)
             results = [
                 (plan, plan.aggregate(selected))
                 for event, selected in self._by_event(rows).items()

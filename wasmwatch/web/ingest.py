@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
@@ -9,10 +10,10 @@ import msgspec
 from wasmwatch.errors import BadRequest, RateLimited, UnsupportedMediaType
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest import seed
+from wasmwatch.ingest.columnar import Chunk
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
-from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import bus
 from wasmwatch.web.http import Request, Response, gunzip, json_response
 
@@ -69,11 +70,15 @@ def decode_any(body: bytes) -> Any:
         raise BadRequest(f"body: malformed JSON: {exc}") from exc
 
 
-async def store(rt: Runtime, project: Project, rows: list[Row]) -> int:
-    """Commit the rows; count what was new as accepted and the rest as duplicates."""
-    duplicates = await rt.writer.submit(rows)
+async def store(rt: Runtime, project: Project, chunks: list[Chunk]) -> int:
+    """Commit the chunks; count what was new as accepted and the rest as duplicates."""
+    if len(chunks) == 1:
+        duplicates = await rt.writer.submit(chunks[0])
+    else:
+        duplicates = sum(await asyncio.gather(*(rt.writer.submit(c) for c in chunks)))
     lost("duplicate", duplicates)
-    bus.execute(_ACCEPTED, {"count": len(rows) - duplicates}, {"project": project.id})
+    n = sum(len(c.items) for c in chunks)
+    bus.execute(_ACCEPTED, {"count": n - duplicates}, {"project": project.id})
     return duplicates
 
 
@@ -102,11 +107,11 @@ async def batch(rt: Runtime, request: Request) -> Response:
     ctx = rt.pipeline.batch(envelope.context, project=project.id,
                             user_agent=request.headers.get("user-agent"),
                             sent_at=envelope.sent_at, now_ms=now)
-    rows, rejected, filtered = rt.pipeline.rows(items, ctx)
+    chunk, rejected = rt.pipeline.check(items, ctx, len(body),
+                                        typed=isinstance(envelope, s.TypedEnvelope))
     lost("invalid", len(rejected))
-    lost("filtered", filtered)
-    duplicates = await store(rt, project, rows)
-    return json_response(s.IngestResult(len(rows) - duplicates, rejected, duplicates))
+    duplicates = await store(rt, project, [chunk])
+    return json_response(s.IngestResult(len(chunk.items) - duplicates, rejected, duplicates))
 
 
 async def seed_single(rt: Runtime, request: Request) -> Response:
@@ -114,11 +119,12 @@ async def seed_single(rt: Runtime, request: Request) -> Response:
     body = await read_json_body(rt, request)
     metric = decode_any(body)
     admit(rt, project, 1)
-    rows, errors = seed.rows([metric], rt, project.id, request.headers.get("user-agent"))
+    chunks, errors = seed.chunks([metric], rt.pipeline, project.id,
+                                 request.headers.get("user-agent"), rt.clock.now_ms(), len(body))
     if errors:
         lost("invalid", 1)
         return json_response({"error": errors[0]}, 400)
-    await store(rt, project, rows)
+    await store(rt, project, chunks)
     return json_response({"status": "ok"})
 
 
@@ -133,7 +139,8 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
         raise BadRequest(f"metrics: {len(metrics)} metrics is over the limit of "
                          f"{rt.settings.max_items_per_batch} per request")
     admit(rt, project, len(metrics))
-    rows, errors = seed.rows(metrics, rt, project.id, request.headers.get("user-agent"))
+    chunks, errors = seed.chunks(metrics, rt.pipeline, project.id,
+                                 request.headers.get("user-agent"), rt.clock.now_ms(), len(body))
     lost("invalid", len(errors))
-    await store(rt, project, rows)
-    return json_response({"success": len(rows), "errors": len(errors)})
+    await store(rt, project, chunks)
+    return json_response({"success": sum(len(c.items) for c in chunks), "errors": len(errors)})

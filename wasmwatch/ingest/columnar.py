@@ -1,0 +1,263 @@
+"""From decoded batches to stored columns, a whole group commit at a time.
+
+A request's items are decoded and checked in one typed call (:mod:`wasmwatch.ingest.schema`);
+what is left per item happens here, on columns: each type's items become one Arrow table (one
+C-level pass per field), and one SQL statement over all of them clamps durations to 0..60000 ms,
+truncates strings, drops query strings from URLs and pages, truncates counts, applies the clock
+skew and joins the batch context, giving the wide :class:`~wasmwatch.store.schema.Row` shape in
+a temp table ``_ww_new`` that the store appends from.
+
+Per-item Python remains only where a value needs a Python library: the top wasm frame and the
+fingerprint of *error* items (regexes and blake2b, :func:`prepare`), and the JSON of measurement
+tags. Strings pass :data:`scrub_columns`, the columnar scrubbing hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import chain
+from operator import attrgetter
+from typing import Any, NamedTuple
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from wasmwatch.ingest import schema as s
+from wasmwatch.ingest.fingerprint import fingerprint, top_wasm_frame
+from wasmwatch.store.layout import CONTEXT_COLUMNS
+from wasmwatch.store.schema import COLUMNS
+
+__all__ = ["LIMITS", "MAX_MS", "Chunk", "Prepared", "prepare", "scrub_columns"]
+
+MAX_MS = 60_000.0
+DAY_MS = 86_400_000
+LIMITS = {"name": 256, "kind": 256, "url": 1024, "page": 256, "unit": 64, "message": 2048,
+          "stack": 16384, "context": 128, "tag_key": 64, "tag_value": 256}
+Connection = Any
+_STRINGS = {"id", "url", "name", "kind", "category", "message", "stack", "operation", "frame",
+            "fingerprint", "page", "unit", "tags_json"}
+_BOOLS = {"cached", "streaming", "ok", "offline", "online"}
+_CONTEXT = tuple(CONTEXT_COLUMNS)
+_tags_encoder = msgspec.json.Encoder()
+
+
+class Chunk(NamedTuple):
+    """One request's checked items and their batch context (values in ``CONTEXT_COLUMNS``
+    order, ``project`` first)."""
+
+    context: tuple[Any, ...]
+    items: Sequence[s.Item]
+    nbytes: int
+
+    @property
+    def project(self) -> str:
+        return str(self.context[0])
+
+
+# -- per request: what only Python can compute ----------------------------------------------
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[:limit]
+
+
+def _fix_error(it: s.Error) -> None:
+    it.stack = _clip(it.stack, LIMITS["stack"])
+    it.kind = _clip(it.kind, LIMITS["kind"]) or "Error"
+    it.message = _clip(it.message, LIMITS["message"]) or ""
+    it.frame = top_wasm_frame(it.stack)
+    it.fingerprint = fingerprint(it.kind, it.message, it.frame)
+
+
+def _fix_tags(it: s.Measurement) -> None:
+    if not it.tags:
+        it.tags_json = None
+        return
+    clean = {key[: LIMITS["tag_key"]]: _clip(val, LIMITS["tag_value"]) if isinstance(val, str) else val
+             for key, val in it.tags.items()}
+    it.tags_json = _tags_encoder.encode(clean).decode()
+
+
+def prepare(items: Sequence[s.Item]) -> None:
+    """Fill the derived fields of error and measurement items (in place)."""
+    kinds = set(map(type, items))
+    if s.Error in kinds:
+        for it in items:
+            if type(it) is s.Error:
+                _fix_error(it)
+    if s.Measurement in kinds:
+        for it in items:
+            if type(it) is s.Measurement:
+                _fix_tags(it)
+
+
+# -- scrubbing hook ---------------------------------------------------------------------------
+
+_EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
+_BEARER = r"(?i)(bearer\s+|token[=:]\s*|key[=:]\s*)[\w.~+/-]{8,}"
+
+
+def _scrub_secrets_columnar(column: pa.Array) -> pa.Array:
+    """The ``scrub_secrets`` rules (e-mail addresses, bearer tokens) on a whole column."""
+    column = pc.replace_substring_regex(column, _EMAIL, "[email]")
+    return pc.replace_substring_regex(column, _BEARER, r"\1[redacted]")
+
+
+def _default_scrub(type_: str, table: pa.Table) -> pa.Table:
+    """Hook for PII scrubbing of client strings: today the ``scrub_secrets`` rules on error
+    messages (as before); a columnar scrubber replaces it by assigning ``scrub_columns``."""
+    if type_ != "error":
+        return table
+    i = table.schema.get_field_index("message")
+    return table.set_column(i, "message", _scrub_secrets_columnar(table.column(i)))
+
+
+#: (type, the type's wire table) -> the table with its client strings scrubbed
+scrub_columns: Callable[[str, pa.Table], pa.Table] = _default_scrub
+
+
+# -- per commit: columns and the one derivation statement -----------------------------------
+
+def _arrow_type(field: str) -> pa.DataType:
+    if field in _STRINGS:
+        return pa.string()
+    return pa.bool_() if field in _BOOLS else pa.float64()
+
+
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    t: tuple(f for f in t.__struct_fields__ if f != "tags") for t in s.Item.__args__
+}
+_TAG: dict[type[Any], str] = {t: t.__struct_config__.tag for t in _FIELDS}
+
+
+def _clamp(x: str) -> str:
+    return f"CASE WHEN {x} < 0 THEN 0.0 WHEN {x} > {MAX_MS} THEN {MAX_MS} ELSE {x} END"
+
+
+def _cut(x: str, limit: int) -> str:
+    return f"substr({x}, 1, {limit})"
+
+
+def _path(x: str, limit: int) -> str:
+    return _cut(f"split_part(split_part({x}, '?', 1), '#', 1)", limit)
+
+
+def _count(x: str) -> str:
+    return f"CAST(trunc({x}) AS BIGINT)"
+
+
+_NAME = _cut("w.name", LIMITS["name"])
+# Row column -> expression over the wire table ``w``, per type (other columns are NULL)
+_DERIVE: dict[str, dict[str, str]] = {
+    "bundle_load": {"name": _path("w.url", LIMITS["url"]), "ms": _clamp("w.total_ms"),
+                    "cached": "w.cached", "streaming": "w.streaming",
+                    "fetch_ms": _clamp("w.fetch_ms"), "compile_ms": _clamp("w.compile_ms"),
+                    "instantiate_ms": _clamp("w.instantiate_ms"),
+                    "transfer_bytes": _count("w.transfer_bytes"),
+                    "decoded_bytes": _count("w.decoded_bytes")},
+    "runtime_init": {"ms": _clamp("w.ms")},
+    "operation": {"name": _NAME, "ms": _clamp("w.ms"), "ok": "w.ok", "offline": "w.offline",
+                  "expected_ms": _clamp("w.expected_ms")},
+    "error": {"kind": "w.kind", "category": "w.category", "message": "w.message",
+              "stack": "w.stack", "frame": "w.frame", "fingerprint": "w.fingerprint",
+              "name": _cut("w.operation", LIMITS["name"]), "value": "trunc(w.memory_bytes)"},
+    "memory": {"value": "trunc(w.wasm_bytes)", "js_heap_bytes": _count("w.js_heap_bytes"),
+               "grow_count": _count("w.grow_count"), "gc_count": _count("w.gc_count"),
+               "gc_ms": _clamp("w.gc_ms")},
+    "engagement": {"ms": f"least(w.visible_ms, {float(DAY_MS)})", "offline": "NOT w.online",
+                   "name": _path("w.page", LIMITS["page"])},
+    "feature": {"name": _NAME},
+    "offline_sync": {"synced": _count("w.synced"), "ms": _clamp("w.ms"),
+                     "conflicts": _count("w.conflicts"), "ok": "w.ok",
+                     "pending": _count("w.pending")},
+    "measurement": {"name": _NAME, "value": "w.value", "unit": _cut("w.unit", LIMITS["unit"]),
+                    "tags": "w.tags_json"},
+}
+
+
+def _select(type_: str, base: int) -> str:
+    own = _DERIVE[type_]
+    cols = []
+    for c, sql in COLUMNS.items():
+        if c == "ts":
+            cols.append("CAST(trunc(w.ts) AS BIGINT) + c.skew AS ts")
+        elif c == "client_ts":
+            cols.append("CAST(trunc(w.ts) AS BIGINT) AS client_ts")
+        elif c == "type":
+            cols.append(f"'{type_}' AS type")
+        elif c == "id":
+            cols.append("w.id")
+        elif c in CONTEXT_COLUMNS:
+            cols.append(f"c.{c}")
+        elif c in own:
+            cols.append(f"CAST({own[c]} AS {sql}) AS {c}")
+        else:
+            cols.append(f"CAST(NULL AS {sql}) AS {c}")
+    return (f"SELECT w.pos, w.batch + {base} AS batch, {', '.join(cols)} "
+            f"FROM _ww_w_{type_} w JOIN _ww_ctx c ON w.batch = c.batch")
+
+
+class Prepared:
+    """A group of chunks as Arrow tables: one per item type present, plus the contexts."""
+
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self.chunks = chunks
+        counts = np.fromiter((len(c.items) for c in chunks), np.int64, len(chunks))
+        self.size = int(counts.sum())
+        self.offsets = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(chunks) else counts
+        items = self.items = list(chain.from_iterable(c.items for c in chunks))
+        batch = self.batch = np.repeat(np.arange(len(chunks), dtype=np.int64), counts)
+        kinds = set(map(type, items))
+        self.tables: dict[str, pa.Table] = {}
+        for kind in kinds:
+            if len(kinds) == 1:
+                group, pos = items, np.arange(len(items), dtype=np.int64)
+            else:
+                mask = np.fromiter((type(it) is kind for it in items), np.bool_, len(items))
+                pos = np.flatnonzero(mask)
+                group = [items[i] for i in pos]
+            cols = {"pos": pa.array(pos), "batch": pa.array(batch[pos])}
+            for f in _FIELDS[kind]:
+                cols[f] = pa.array(list(map(attrgetter(f), group)), _arrow_type(f))
+            self.tables[_TAG[kind]] = scrub_columns(_TAG[kind], pa.table(cols))
+        ctx = list(zip(*(c.context for c in chunks), strict=True)) if chunks else []
+        self.context = pa.table(
+            {"batch": pa.array(np.arange(len(chunks), dtype=np.int64)),
+             **{name: pa.array(list(values) if chunks else [], _ctx_type(name))
+                for name, values in zip(_CONTEXT, ctx or [()] * len(_CONTEXT), strict=True)}})
+
+    def key(self, pos: int) -> tuple[str, str]:
+        """(project, id) of the item at ``pos``."""
+        return self.chunks[int(self.batch[pos])].project, self.items[pos].id
+
+    @property
+    def types(self) -> list[str]:
+        return sorted(self.tables)
+
+    def derive(self, con: Connection, base: int) -> None:
+        """Create temp table ``_ww_new``: the wide rows plus ``pos`` and ``batch + base``."""
+        con.register("_ww_ctx", self.context)
+        for type_, table in self.tables.items():
+            con.register(f"_ww_w_{type_}", table)
+        try:
+            union = " UNION ALL ".join(_select(t, base) for t in self.types)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _ww_new AS {union}")
+        finally:
+            for type_ in self.tables:
+                con.unregister(f"_ww_w_{type_}")
+
+    def per_chunk(self, flags: np.ndarray) -> list[int]:
+        """Sums of a per-item 0/1 array, per chunk."""
+        if not len(self.chunks):
+            return []
+        if not self.size:
+            return [0] * len(self.chunks)
+        sums = np.add.reduceat(flags.astype(np.int64), np.minimum(self.offsets, self.size - 1))
+        counts = [len(c.items) for c in self.chunks]
+        return [int(v) if n else 0 for v, n in zip(sums, counts, strict=True)]
+
+
+def _ctx_type(name: str) -> pa.DataType:
+    sql = CONTEXT_COLUMNS[name].split()[0]
+    return {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}[sql]
