@@ -35,6 +35,10 @@ def summarize(rows: pa.Table) -> dict[str, Any]:
     }
 
 
+#: the row columns :func:`summarize` reads
+COLUMNS = ("type", "category", "ms", "ts")
+
+
 class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
         self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import prometheus_client
 
+from wasmwatch import live
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
 from wasmwatch.errors import Forbidden, StoreError, Unauthorized
@@ -91,6 +92,7 @@ class Runtime:
             queue_max_bytes=self.settings.queue_max_mb << 20,
             commit_max_items=self.settings.commit_max_items,
             on_commit=[client_metrics.observe, self.live.publish],
+            commit_columns=tuple(dict.fromkeys((*client_metrics.columns, *live.COLUMNS))),
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)

@@ -3,9 +3,9 @@
 A request's items are decoded and checked in one typed call (:mod:`wasmwatch.ingest.schema`);
 what is left per item happens here, on columns: each type's items become one Arrow table (one
 C-level pass per field), and one SQL statement over all of them clamps durations to 0..60000 ms,
-truncates strings, drops query strings from URLs and pages, truncates counts, applies the clock
-skew and joins the batch context, giving the wide :class:`~wasmwatch.store.schema.Row` shape in
-a temp table ``_ww_new`` that the store appends from.
+truncates strings, drops query strings from URLs and pages, truncates counts and applies the clock
+skew, right in the ``INSERT`` into that type's narrow table (:meth:`Prepared.insert`): nothing
+wide is materialized on the way.
 
 Per-item Python remains only where a value needs a Python library: the top wasm frame and the
 fingerprint of *error* items (regexes and blake2b, :func:`prepare`), and the JSON of measurement
@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.fingerprint import fingerprint, top_wasm_frame
-from wasmwatch.store.layout import CONTEXT_COLUMNS
+from wasmwatch.store.layout import CONTEXT_COLUMNS, TYPE_COLUMNS, table_of
 from wasmwatch.store.schema import COLUMNS
 
 __all__ = ["LIMITS", "MAX_MS", "Chunk", "Prepared", "prepare", "scrub_columns"]
@@ -177,25 +177,11 @@ _DERIVE: dict[str, dict[str, str]] = {
 
 
 def _select(type_: str, base: int) -> str:
+    """The stored columns of one type's table (``batch``, ``id``, ``ts``, its own), derived."""
     own = _DERIVE[type_]
-    cols = []
-    for c, sql in COLUMNS.items():
-        if c == "ts":
-            cols.append("CAST(trunc(w.ts) AS BIGINT) + c.skew AS ts")
-        elif c == "client_ts":
-            cols.append("CAST(trunc(w.ts) AS BIGINT) AS client_ts")
-        elif c == "type":
-            cols.append(f"'{type_}' AS type")
-        elif c == "id":
-            cols.append("w.id")
-        elif c in CONTEXT_COLUMNS:
-            cols.append(f"c.{c}")
-        elif c in own:
-            cols.append(f"CAST({own[c]} AS {sql}) AS {c}")
-        else:
-            cols.append(f"CAST(NULL AS {sql}) AS {c}")
-    return (f"SELECT w.pos, w.batch + {base} AS batch, {', '.join(cols)} "
-            f"FROM _ww_w_{type_} w JOIN _ww_ctx c ON w.batch = c.batch")
+    cols = [f"w.batch + {base} AS batch", "w.id", "CAST(trunc(w.ts) AS BIGINT) + c.skew AS ts"]
+    cols += [f"CAST({own[c]} AS {COLUMNS[c]}) AS {c}" for c in TYPE_COLUMNS[type_]]
+    return (f"SELECT {', '.join(cols)} FROM _ww_w_{type_} w JOIN _ww_ctx c ON w.batch = c.batch")
 
 
 class Prepared:
@@ -235,17 +221,27 @@ class Prepared:
     def types(self) -> list[str]:
         return sorted(self.tables)
 
-    def derive(self, con: Connection, base: int) -> None:
-        """Create temp table ``_ww_new``: the wide rows plus ``pos`` and ``batch + base``."""
+    def register(self, con: Connection) -> None:
+        """Make the tables visible to ``con``: ``_ww_ctx`` and ``_ww_w_<type>``."""
         con.register("_ww_ctx", self.context)
         for type_, table in self.tables.items():
             con.register(f"_ww_w_{type_}", table)
-        try:
-            union = " UNION ALL ".join(_select(t, base) for t in self.types)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _ww_new AS {union}")
-        finally:
-            for type_ in self.tables:
-                con.unregister(f"_ww_w_{type_}")
+
+    def unregister(self, con: Connection) -> None:
+        for name in ("_ww_ctx", *(f"_ww_w_{t}" for t in self.tables)):
+            con.unregister(name)
+
+    def keys_sql(self) -> str:
+        """``pos`` and the 64-bit key ``hash(project, id)`` of every item."""
+        ids = " UNION ALL ".join(f"SELECT pos, batch, id FROM _ww_w_{t}" for t in self.types)
+        return f"SELECT w.pos, hash(c.project, w.id) AS h FROM ({ids}) w JOIN _ww_ctx c ON w.batch = c.batch"
+
+    def insert(self, con: Connection, base: int, skip: str | None = None) -> None:
+        """Append each type's derived rows to its table (batches numbered from ``base``),
+        leaving out the ``pos`` listed in table ``skip``."""
+        where = f" WHERE w.pos NOT IN (SELECT pos FROM {skip})" if skip else ""
+        for type_ in self.types:
+            con.execute(f"INSERT INTO {table_of(type_)} {_select(type_, base)}{where}")
 
     def per_chunk(self, flags: np.ndarray) -> list[int]:
         """Sums of a per-item 0/1 array, per chunk."""

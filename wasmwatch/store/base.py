@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from wasmwatch.store import layout
 from wasmwatch.store.schema import Row, rows_of
 
 if TYPE_CHECKING:
@@ -27,8 +28,10 @@ class Written(NamedTuple):
 
 
 class Store(Protocol):
-    def write(self, prepared: Prepared, want_rows: bool = False) -> Written:
-        """Durably store the items whose (project, id) is new; say which were duplicates.
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
+        """Durably store the items whose (project, id) is new; say which were duplicates, and
+        give the committed rows (only ``columns`` of them when given) if ``want_rows``.
 
         Called from one writer thread only.
         """
@@ -40,31 +43,39 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """Keeps rows in a dict; for tests."""
+    """Keeps rows in a dict; for tests. (Derivation runs on an in-memory DuckDB, as in the
+    real store, so rows have the same values.)"""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
         self.writes = 0
         self._con = duckdb.connect(":memory:")
+        for ddl in layout.tables():
+            self._con.execute(ddl)
 
-    def write(self, prepared: Prepared, want_rows: bool = False) -> Written:
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
         self.writes += 1
         duplicate = np.zeros(prepared.size, dtype=np.bool_)
-        if not prepared.size:
-            return Written(duplicate, None)
-        prepared.derive(self._con, 1)
-        self._con.unregister("_ww_ctx")
-        table = self._con.sql("SELECT * EXCLUDE (batch) FROM _ww_new ORDER BY pos").to_arrow_table()
-        kept = []
-        for pos, row in zip(table.column("pos").to_pylist(), rows_of(table.drop(["pos"])),
-                            strict=True):
-            key = (row.project, row.id)
-            duplicate[pos] = key in self.rows
-            if not duplicate[pos]:
-                self.rows[key] = row
-                kept.append(pos)
-        rows = table.take(pa.array(np.flatnonzero(~duplicate))).drop(["pos"]) if want_rows else None
-        return Written(duplicate, rows)
+        seen = set(self.rows)
+        for pos in range(prepared.size):
+            key = prepared.key(pos)
+            duplicate[pos] = key in seen
+            seen.add(key)
+        for type_ in layout.TYPES:
+            self._con.execute(f"DELETE FROM {layout.table_of(type_)}")
+        self._con.execute("DELETE FROM batches")
+        prepared.register(self._con)
+        self._con.register("_ww_dup", pa.table({"pos": np.flatnonzero(duplicate)}))
+        self._con.execute("INSERT INTO batches SELECT batch + 1, * EXCLUDE (batch) FROM _ww_ctx")
+        prepared.insert(self._con, 1, "_ww_dup")
+        prepared.unregister(self._con)
+        self._con.unregister("_ww_dup")
+        table = self._con.sql(layout.wide_select()).to_arrow_table()
+        for row in rows_of(table):
+            self.rows[(row.project, row.id)] = row
+        return Written(duplicate, table.select(list(columns or table.column_names))
+                       if want_rows else None)
 
     def flush(self, force: bool = False) -> int:
         return 0

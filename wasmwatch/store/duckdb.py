@@ -1,9 +1,9 @@
 """The embedded store: one DuckDB file in the data dir, in the layout of :mod:`.layout`.
 
 Writes come from one writer thread (``write``, ``flush`` and ``maintain``). A group commit
-arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); one statement derives
-the wide rows into an in-memory temp table, the duplicates are found (below), and one
-transaction appends the batch contexts and each item type's rows, columnar, never row by row.
+arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); the duplicates are
+found (below), then one transaction appends the batch contexts and each item type's rows,
+derived on the way (one ``INSERT ... SELECT`` per type present), columnar, never row by row.
 No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
 
 Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
@@ -107,7 +107,8 @@ class DuckDBStore:
         self._lossy = False  # aggregates missed rows: leave the unclean flag for the next open
         self._flushed_at = time.monotonic()
         # only what the aggregates read is staged (not messages and stacks)
-        self._staged = ", ".join(aggregate_columns) if aggregate_columns else "* EXCLUDE (pos, batch)"
+        self._staged = ", ".join(aggregate_columns) if aggregate_columns else "*"
+        self._staged_columns = tuple(aggregate_columns) if aggregate_columns else None
         every = ", ".join(aggregate_columns) if aggregate_columns else "*"
         self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {every} FROM items LIMIT 0")
         ((last,),) = self._con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
@@ -126,39 +127,40 @@ class DuckDBStore:
         for chunk in reader:
             self.seen.add(chunk.column(0).to_numpy(zero_copy_only=False))
 
-    def write(self, prepared: Prepared, want_rows: bool = False) -> Written:
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
         """Store the new items of ``prepared`` in one transaction; say which were duplicates."""
         if not prepared.size:
             return Written(np.zeros(0, dtype=np.bool_), None)
-        con = self._con
+        con, base = self._con, self._next_batch
+        duplicate = np.zeros(prepared.size, dtype=np.bool_)
+        prepared.register(con)
         try:
-            prepared.derive(con, self._next_batch)
             keys = np.zeros(prepared.size, dtype=np.uint64)
-            found = con.execute("SELECT pos, hash(project, id) FROM _ww_new").fetchnumpy()
-            keys[found["pos"]] = found[list(found)[1]]
+            found = con.execute(prepared.keys_sql()).fetchnumpy()
+            keys[found["pos"]] = found["h"]
             duplicate = self._duplicates(prepared, keys)
+            skip = None
             if duplicate.any():
                 con.register("_ww_dup", pa.table({"pos": np.flatnonzero(duplicate)}))
-                con.execute("DELETE FROM _ww_new WHERE pos IN (SELECT pos FROM _ww_dup)")
-                con.unregister("_ww_dup")
+                skip = "_ww_dup"
             con.execute("BEGIN TRANSACTION")
-            con.execute("INSERT INTO batches SELECT batch + ?, * EXCLUDE (batch) FROM _ww_ctx",
-                        [self._next_batch])
-            layout.insert_items(con, "_ww_new", prepared.types)
+            con.execute("INSERT INTO batches SELECT batch + ?, * EXCLUDE (batch) FROM _ww_ctx", [base])
+            prepared.insert(con, base, skip)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             self._rollback()
             raise StoreError(f"write failed: {exc}") from exc
         finally:
             with contextlib.suppress(duckdb.Error, KeyError):
-                con.unregister("_ww_ctx")
+                prepared.unregister(con)
+                if duplicate.any():
+                    con.unregister("_ww_dup")
         self._next_batch += len(prepared.chunks)
         self.seen.add(keys[~duplicate])
-        rows = None
-        if want_rows:
-            rows = con.sql("SELECT * EXCLUDE (pos, batch) FROM _ww_new ORDER BY pos").to_arrow_table()
+        rows = con.sql(layout.wide_select(base, columns)).to_arrow_table() if want_rows else None
         if self._after_insert:
-            self._stage(prepared.size - int(duplicate.sum()))
+            self._stage(prepared.size - int(duplicate.sum()), base)
         return Written(duplicate, rows)
 
     def _duplicates(self, prepared: Prepared, keys: np.ndarray) -> np.ndarray:
@@ -190,10 +192,13 @@ class DuckDBStore:
             self._con.unregister("_ww_maybe")
         return {(str(p), str(i)) for p, i in rows} & candidates
 
-    def _stage(self, n: int) -> None:
-        """Keep committed rows for the aggregates; temp tables are memory only, not logged."""
+    def _stage(self, n: int, base: int) -> None:
+        """Keep committed rows for the aggregates; temp tables are memory only, not logged.
+
+        They are read back from the latest batches (zone maps skip the older row groups)."""
         try:
-            self._con.execute(f"INSERT INTO {_PENDING} SELECT {self._staged} FROM _ww_new")
+            self._con.execute(f"INSERT INTO {_PENDING} SELECT {self._staged} FROM "
+                              f"({layout.wide_select(base, self._staged_columns)})")
         except duckdb.Error:
             # the rows are durable already, so the request still succeeds; the aggregates now
             # miss them, and the next open rebuilds them from raw items

@@ -32,6 +32,7 @@ __all__ = [
     "tables",
     "upgrade",
     "view",
+    "wide_select",
 ]
 
 LAYOUT_VERSION = 2
@@ -74,25 +75,34 @@ def _type_ddl(type_: str) -> str:
             f"(batch BIGINT NOT NULL, id VARCHAR NOT NULL, ts BIGINT NOT NULL, {cols})")
 
 
-def _branch(type_: str) -> str:
-    """One type's table in the wide item shape (NULL where the type has no column)."""
+def _branch_of(type_: str, columns: tuple[str, ...], where: str) -> str:
     own = set(TYPE_COLUMNS[type_])
-    cols = ", ".join(c if c in own else f"CAST(NULL AS {COLUMNS[c]}) AS {c}" for c in ITEM_FIELDS)
-    return f"SELECT batch, id, '{type_}' AS type, ts, {cols} FROM {table_of(type_)}"
+    cols = ", ".join(c if c in own else f"CAST(NULL AS {COLUMNS[c]}) AS {c}" for c in columns)
+    cond = f" WHERE {where}" if where else ""
+    return f"SELECT batch, id, '{type_}' AS type, ts, {cols} FROM {table_of(type_)}{cond}"
 
 
-def _view() -> str:
-    union = "\n  UNION ALL ".join(_branch(t) for t in TYPES)
+def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = None) -> str:
+    """Stored items in the wide row shape (``columns`` of it, default all) with their batch
+    context; only batches from ``min_batch`` on when given (zone maps skip older rows)."""
+    where = "" if min_batch is None else f"batch >= {int(min_batch)}"
+    wanted = tuple(COLUMNS) if columns is None else columns
+    fields = tuple(c for c in ITEM_FIELDS if c in wanted)
+    union = "\n  UNION ALL ".join(_branch_of(t, fields, where) for t in TYPES)
     wide = []
-    for c in COLUMNS:
+    for c in wanted:
         if c == "client_ts":
             wide.append("e.ts - b.skew AS client_ts")
         elif c in CONTEXT_COLUMNS:
             wide.append(f"b.{c}")
         else:
             wide.append(f"e.{c}")
-    return (f"CREATE OR REPLACE VIEW items AS SELECT {', '.join(wide)}\n"
-            f"FROM ({union}) e JOIN batches b ON e.batch = b.batch")
+    cond = f" AND b.{where}" if where else ""
+    return f"SELECT {', '.join(wide)}\nFROM ({union}) e JOIN batches b ON e.batch = b.batch{cond}"
+
+
+def _view() -> str:
+    return f"CREATE OR REPLACE VIEW items AS {wide_select()}"
 
 
 def tables() -> list[str]:

@@ -19,6 +19,7 @@ use are NULL. Which column holds what, per type:
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -85,4 +86,9 @@ COLUMNS: dict[str, str] = {
 
 def rows_of(table: Any) -> list[Row]:
     """``Row`` values of an Arrow table with ``Row`` columns (e.g. what on_commit hooks get)."""
-    return [Row(**r) for r in table.select(list(COLUMNS)).to_pylist()]
+    have = set(table.column_names) & set(COLUMNS)
+    if not have:
+        return [Row("", "", "", 0, 0, 0) for _ in range(table.num_rows)]
+    # columns missing from ``table`` are None; the present ones bound the zip
+    columns = [table.column(name).to_pylist() if name in have else repeat(None) for name in COLUMNS]
+    return [Row(*values) for values in zip(*columns, strict=False)]

@@ -53,7 +53,10 @@ class SeenFilter:
         if not len(keys):
             return
         index, mask = self._slots(keys)
-        np.bitwise_or.at(self.words, index, mask)
+        order = np.argsort(index, kind="stable")  # OR the masks of equal words together first
+        index, mask = index[order], mask[order]
+        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+        self.words[index[starts]] |= np.bitwise_or.reduceat(mask, starts)
         self.count += len(keys)
 
     def clear(self) -> None:

@@ -57,6 +57,7 @@ class Writer:
         queue_max_bytes: int = 32 << 20,
         commit_max_items: int = 100_000,
         on_commit: Sequence[OnCommit] = (),
+        commit_columns: Sequence[str] | None = None,
         idle_s: float = 0.5,
         gather_s: float = 0.005,
         gather_items: int = 2000,
@@ -69,6 +70,8 @@ class Writer:
         self.queue_max_bytes = queue_max_bytes
         self.commit_max_items = commit_max_items
         self._on_commit = tuple(on_commit)
+        #: the Row columns the on_commit hooks read (None: all of them)
+        self.commit_columns = tuple(commit_columns) if commit_columns else None
         self._pending: deque[_Pending] = deque()
         self._depth = 0
         self._bytes = 0
@@ -147,7 +150,7 @@ class Writer:
 
     def _write(self, chunks: list[Chunk]) -> tuple[list[int], pa.Table | None]:
         prepared = Prepared(chunks)
-        written = self.store.write(prepared, bool(self._on_commit))
+        written = self.store.write(prepared, bool(self._on_commit), self.commit_columns)
         return prepared.per_chunk(written.duplicate), written.rows
 
     async def _commit(self, group: list[_Pending]) -> None:

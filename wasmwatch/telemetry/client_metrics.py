@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -164,7 +164,7 @@ class ClientMetrics:
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
-        definitions: Iterable[MetricDefinition] = METRICS,
+        definitions: Sequence[MetricDefinition] = METRICS,
         *,
         max_tag_values: int = 50,
     ) -> None:
@@ -175,6 +175,8 @@ class ClientMetrics:
             family = self._family_for(definition, max_tag_values)
             plans.setdefault(definition.event, []).append(_Plan(definition, family))
         self._plans = {event: tuple(found) for event, found in plans.items()}
+        #: the row fields the definitions read
+        self.columns = tuple(dict.fromkeys(f for d in definitions for f in d.fields))
         if registry is not None:
             registry.register(self)
 
