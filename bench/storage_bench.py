@@ -185,7 +185,7 @@ def main() -> int:
     for load in args.loads.split(","):
         new, base = by.get(("new", load)), by.get(("base", load))
         bare = by.get(("bare", load if not load.startswith("seed") else load.replace("seed", "ingest")))
-        ratios[load] = {"new_vs_base": round(new["items_per_s"] / base["items_per_s"], 2) if new and base else None,
+        ratios[load] = {"new_vs_base": round(new["items_per_s"] / base["items_per_s"], 2) if new and base and base["items_per_s"] else None,
                         "new_vs_bare": round(new["items_per_s"] / bare["items_per_s"], 3) if new and bare else None}
     print(json.dumps({"ratios": ratios}), flush=True)
     if args.write:

@@ -179,9 +179,9 @@ _DERIVE: dict[str, dict[str, str]] = {
 def _select(type_: str, base: int) -> str:
     """The stored columns of one type's table (``batch``, ``id``, ``ts``, its own), derived."""
     own = _DERIVE[type_]
-    cols = [f"w.batch + {base} AS batch", "w.id", "CAST(trunc(w.ts) AS BIGINT) + c.skew AS ts"]
+    cols = [f"w.batch + {base} AS batch", "w.id", "CAST(trunc(w.ts) AS BIGINT) + w.skew AS ts"]
     cols += [f"CAST({own[c]} AS {COLUMNS[c]}) AS {c}" for c in TYPE_COLUMNS[type_]]
-    return (f"SELECT {', '.join(cols)} FROM _ww_w_{type_} w JOIN _ww_ctx c ON w.batch = c.batch")
+    return f"SELECT {', '.join(cols)} FROM _ww_wt w WHERE w.type = '{type_}'"
 
 
 class Prepared:
@@ -222,24 +222,31 @@ class Prepared:
         return sorted(self.tables)
 
     def register(self, con: Connection) -> None:
-        """Make the tables visible to ``con``: ``_ww_ctx`` and ``_ww_w_<type>``."""
+        """Make the tables visible to ``con``: ``_ww_ctx`` and ``_ww_w``, every type's wire
+        columns side by side (null where a type has no such field), with a ``type`` column.
+
+        One registration for all types: each costs DuckDB about a millisecond here."""
         con.register("_ww_ctx", self.context)
-        for type_, table in self.tables.items():
-            con.register(f"_ww_w_{type_}", table)
+        tables = [t.append_column("type", pa.array([k] * t.num_rows, pa.string()))
+                  for k, t in self.tables.items()]
+        con.register("_ww_w", pa.concat_tables(tables, promote_options="default"))
+        # scanning a registered Arrow table has a high fixed price per statement here: copy it
+        # once into an in-memory temp table (not logged) that the per-type INSERTs then read
+        con.execute("CREATE OR REPLACE TEMP TABLE _ww_wt AS SELECT w.*, c.project, c.skew "
+                    "FROM _ww_w w JOIN _ww_ctx c ON w.batch = c.batch")
 
     def unregister(self, con: Connection) -> None:
-        for name in ("_ww_ctx", *(f"_ww_w_{t}" for t in self.tables)):
+        for name in ("_ww_ctx", "_ww_w"):
             con.unregister(name)
 
     def keys_sql(self) -> str:
         """``pos`` and the 64-bit key ``hash(project, id)`` of every item."""
-        ids = " UNION ALL ".join(f"SELECT pos, batch, id FROM _ww_w_{t}" for t in self.types)
-        return f"SELECT w.pos, hash(c.project, w.id) AS h FROM ({ids}) w JOIN _ww_ctx c ON w.batch = c.batch"
+        return "SELECT pos, hash(project, id) AS h FROM _ww_wt"
 
     def insert(self, con: Connection, base: int, skip: str | None = None) -> None:
         """Append each type's derived rows to its table (batches numbered from ``base``),
         leaving out the ``pos`` listed in table ``skip``."""
-        where = f" WHERE w.pos NOT IN (SELECT pos FROM {skip})" if skip else ""
+        where = f" AND w.pos NOT IN (SELECT pos FROM {skip})" if skip else ""
         for type_ in self.types:
             con.execute(f"INSERT INTO {table_of(type_)} {_select(type_, base)}{where}")
 
