@@ -1,67 +1,84 @@
-"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
+"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers,
+and other named events (alert transitions and deliveries) beside them.
 
-The rows come as the Arrow table the writer's on_commit hooks get; they are summarized on
-columns (pyarrow compute), not one by one.
-
-A subscriber is a bounded queue; a slow subscriber loses updates (counted in ``dropped``)
-rather than slowing the writer.
+A subscriber follows one project and sees only that project's rows: a commit holding rows of
+several projects is summarized once per project. A subscriber is a bounded queue; a slow
+subscriber loses updates (counted in ``dropped``) rather than slowing the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from wasmwatch.store.schema import Row, rows_of
+
+Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
+#: the row columns :meth:`LiveHub.publish` reads (the writer hands on_commit hooks only those)
+COLUMNS = ("project", "type", "category", "ms", "ts")
 
 
-def _counts(column: pa.ChunkedArray) -> dict[Any, int]:
-    return {v["values"]: v["counts"] for v in pc.value_counts(column).to_pylist()}
-
-
-def summarize(rows: pa.Table) -> dict[str, Any]:
+def summarize(rows: Sequence[Row]) -> dict[str, Any]:
     """Counts by type, errors by category and operation latency totals of one commit."""
-    types = rows.column("type")
-    errors = rows.filter(pc.equal(types, "error")).column("category")
-    ops = rows.filter(pc.equal(types, "operation")).column("ms").drop_null()
-    last = pc.max(rows.column("ts")).as_py() if rows.num_rows else 0
+    types = Counter(row.type for row in rows)
+    errors = Counter(row.category for row in rows if row.type == "error")
+    ops = [row.ms for row in rows if row.type == "operation" and row.ms is not None]
+    last = max((row.ts for row in rows), default=0)
     return {
-        "items": rows.num_rows, "types": _counts(types), "errors": _counts(errors),
-        "operations": {"count": len(ops), "sum_ms": pc.sum(ops).as_py() or 0.0,
-                       "max_ms": pc.max(ops).as_py() or 0.0},
+        "items": len(rows), "types": dict(types), "errors": dict(errors),
+        "operations": {"count": len(ops), "sum_ms": sum(ops), "max_ms": max(ops, default=0.0)},
         "last_ts": last,
     }
 
 
-#: the row columns :func:`summarize` reads
-COLUMNS = ("type", "category", "ms", "ts")
-
-
 class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._subscribers: dict[asyncio.Queue[Event | None], str] = {}
         self._queue_size = queue_size
         self._closed = False
         self.dropped = 0
 
-    def publish(self, rows: pa.Table) -> None:
-        if not rows.num_rows or not self._subscribers:
+    def publish(self, rows: Sequence[Row] | pa.Table) -> None:
+        if not len(rows) or not self._subscribers:
             return
-        update = summarize(rows)
-        for queue in self._subscribers:
+        if isinstance(rows, pa.Table):
+            rows = rows_of(rows)
+        by_project: dict[str, list[Row]] = {}
+        for row in rows:
+            by_project.setdefault(row.project, []).append(row)
+        updates = {project: summarize(mine) for project, mine in by_project.items()
+                   if project in self._subscribers.values()}
+        for queue, project in self._subscribers.items():
+            update = updates.get(project)
+            if update is None:
+                continue
             try:
-                queue.put_nowait(update)
+                queue.put_nowait(("items", update))
             except asyncio.QueueFull:
                 self.dropped += 1
 
-    async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
-        """Updates as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
+    def send(self, event: str, data: dict[str, Any], project: str = "default") -> None:
+        """Fan one named event out to the project's subscribers (a full one misses it)."""
+        for queue, theirs in self._subscribers.items():
+            if theirs != project:
+                continue
+            try:
+                queue.put_nowait((event, data))
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    async def subscribe(self, project: str = "default",
+                        heartbeat_s: float = 15.0) -> AsyncIterator[Event | None]:
+        """The project's updates as they come; None every ``heartbeat_s`` of silence; ends when
+        the hub closes."""
         if self._closed:
             return
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size)
+        self._subscribers[queue] = project
         try:
             while True:
                 try:
@@ -73,7 +90,7 @@ class LiveHub:
                     return
                 yield update
         finally:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)
 
     @property
     def subscribers(self) -> int:

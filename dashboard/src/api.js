@@ -56,3 +56,22 @@ export async function get (token, path, params = {}) {
   if (!res.ok) throw new ApiError(res.status, (body && body.error) || `HTTP ${res.status}`)
   return body
 }
+
+/** POST or DELETE with a JSON body; same errors as get(). */
+export async function send (token, method, path, body) {
+  let res
+  try {
+    res = await fetch(path, {
+      method,
+      headers: { authorization: 'Bearer ' + token, accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch (err) {
+    throw new ApiError(0, 'cannot reach the server (' + (err && err.message ? err.message : err) + ')')
+  }
+  if (res.status === 401) throw new Unauthorized('the admin token was not accepted')
+  let answer = null
+  try { answer = await res.json() } catch { /* not JSON */ }
+  if (!res.ok) throw new ApiError(res.status, (answer && answer.error) || `HTTP ${res.status}`)
+  return answer
+}

@@ -22,10 +22,10 @@ from typing import Any, NamedTuple
 import msgspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.fingerprint import fingerprint, top_wasm_frame
+from wasmwatch.ingest.scrub import Scrubber
 from wasmwatch.store.layout import CONTEXT_COLUMNS, TYPE_COLUMNS, table_of
 from wasmwatch.store.schema import COLUMNS
 
@@ -62,6 +62,12 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text if text is None or len(text) <= limit else text[:limit]
 
 
+_SCRUBBED: dict[type[Any], tuple[str, ...]] = {
+    s.BundleLoad: ("url",), s.Operation: ("name",), s.Error: ("kind", "message", "stack", "operation"),
+    s.Engagement: ("page",), s.Feature: ("name",), s.Measurement: ("name", "unit"),
+}
+
+
 def _fix_error(it: s.Error) -> None:
     it.stack = _clip(it.stack, LIMITS["stack"])
     it.kind = _clip(it.kind, LIMITS["kind"]) or "Error"
@@ -70,17 +76,32 @@ def _fix_error(it: s.Error) -> None:
     it.fingerprint = fingerprint(it.kind, it.message, it.frame)
 
 
-def _fix_tags(it: s.Measurement) -> None:
+def _fix_tags(it: s.Measurement, scrubber: Scrubber | None) -> None:
     if not it.tags:
         it.tags_json = None
         return
     clean = {key[: LIMITS["tag_key"]]: _clip(val, LIMITS["tag_value"]) if isinstance(val, str) else val
              for key, val in it.tags.items()}
     it.tags_json = _tags_encoder.encode(clean).decode()
+    if scrubber is not None:
+        it.tags_json = scrubber._tags(it.tags_json) or it.tags_json
 
 
-def prepare(items: Sequence[s.Item]) -> None:
-    """Fill the derived fields of error and measurement items (in place)."""
+def _scrub(it: s.Item, scrubber: Scrubber) -> None:
+    scrub = scrubber.scrub
+    for field in _SCRUBBED.get(type(it), ()):
+        value = getattr(it, field)
+        if value is not None:
+            setattr(it, field, scrub(value))
+    it.id = scrubber.scrub_id(it.id)
+
+
+def prepare(items: Sequence[s.Item], scrubber: Scrubber | None = None) -> None:
+    """Scrub the client strings and ids of the items (when given a scrubber) and fill the
+    derived fields of error and measurement items, in place."""
+    if scrubber is not None:
+        for it in items:
+            _scrub(it, scrubber)
     kinds = set(map(type, items))
     if s.Error in kinds:
         for it in items:
@@ -89,28 +110,15 @@ def prepare(items: Sequence[s.Item]) -> None:
     if s.Measurement in kinds:
         for it in items:
             if type(it) is s.Measurement:
-                _fix_tags(it)
+                _fix_tags(it, scrubber)
 
 
 # -- scrubbing hook ---------------------------------------------------------------------------
 
-_EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
-_BEARER = r"(?i)(bearer\s+|token[=:]\s*|key[=:]\s*)[\w.~+/-]{8,}"
-
-
-def _scrub_secrets_columnar(column: pa.Array) -> pa.Array:
-    """The ``scrub_secrets`` rules (e-mail addresses, bearer tokens) on a whole column."""
-    column = pc.replace_substring_regex(column, _EMAIL, "[email]")
-    return pc.replace_substring_regex(column, _BEARER, r"\1[redacted]")
-
-
 def _default_scrub(type_: str, table: pa.Table) -> pa.Table:
-    """Hook for PII scrubbing of client strings: today the ``scrub_secrets`` rules on error
-    messages (as before); a columnar scrubber replaces it by assigning ``scrub_columns``."""
-    if type_ != "error":
-        return table
-    i = table.schema.get_field_index("message")
-    return table.set_column(i, "message", _scrub_secrets_columnar(table.column(i)))
+    """Hook for columnar scrubbing of a type's wire table. The PII scrubber now runs per item
+    in :func:`prepare` (before fingerprints are made), so this hook passes tables through."""
+    return table
 
 
 #: (type, the type's wire table) -> the table with its client strings scrubbed

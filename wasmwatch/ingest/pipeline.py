@@ -5,6 +5,10 @@ The common path has no Python step per item: the batch was decoded and checked i
 call, and the timestamps are checked by their minimum and maximum. Only when that fails (a bad
 item, a timestamp out of range) are the items looked at one by one, to name each rejection.
 Clamping, truncation and derived columns happen later, on columns (:mod:`.columnar`).
+
+Every client string is scrubbed of PII by :mod:`wasmwatch.ingest.scrub`: the batch's context
+once per batch here, the items' strings and ids in :func:`~wasmwatch.ingest.columnar.prepare`
+(the scrubber's per-string cached call, per item: not yet columnar).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import msgspec
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import LIMITS, Chunk, prepare
+from wasmwatch.ingest.scrub import Scrubber
 from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.ingest.validate import ItemError, path_error, ts_error
 
@@ -39,6 +44,10 @@ def strip_query(url: str | None, limit: int) -> str | None:
     return clip(url[:cut], limit)
 
 
+def _same(text: str | None) -> str | None:
+    return text
+
+
 class Batch(NamedTuple):
     """What every item of a batch shares, already sanitized and enriched."""
 
@@ -50,9 +59,13 @@ class Batch(NamedTuple):
 
 
 class Pipeline:
-    def __init__(self, *, retention_days: int = 30, skew_tolerance_ms: int = 2000) -> None:
+    def __init__(self, *, retention_days: int = 30, skew_tolerance_ms: int = 2000,
+                 scrubber: Scrubber | None = None, scrub: bool = True) -> None:
+        """``scrub=False`` stores client strings as sent (for benchmarks of the scrubber)."""
         self.retention_ms = retention_days * _DAY_MS
         self.skew_tolerance_ms = skew_tolerance_ms
+        self.scrubber = scrubber or Scrubber()
+        self._item_scrubber = self.scrubber if scrub else None
 
     def batch(
         self, ctx: s.Context, *, project: str, user_agent: str | None, sent_at: float | None,
@@ -67,9 +80,11 @@ class Pipeline:
         agent = parse_agent(ctx.user_agent or user_agent)
         limit = LIMITS["context"]
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
-        context = (project, now_ms, skew, clip(ctx.session, limit), clip(ctx.release, limit),
-                   strip_query(ctx.page, LIMITS["page"]), clip(ctx.connection, limit), device,
-                   agent.browser, agent.browser_major, agent.os, ctx.online, clip(ctx.sdk, limit))
+        scrub = self.scrubber.scrub_optional if self._item_scrubber else _same
+        context = (project, now_ms, skew, scrub(clip(ctx.session, limit)),
+                   scrub(clip(ctx.release, limit)), scrub(strip_query(ctx.page, LIMITS["page"])),
+                   scrub(clip(ctx.connection, limit)), scrub(device), scrub(agent.browser),
+                   agent.browser_major, scrub(agent.os), ctx.online, scrub(clip(ctx.sdk, limit)))
         return Batch(context, skew, now_ms - self.retention_ms, now_ms + _DAY_MS)
 
     def check(
@@ -84,10 +99,10 @@ class Pipeline:
             good: list[s.Item] = items  # type: ignore[assignment]
             lo, hi = int(min(map(_ts, good))), int(max(map(_ts, good)))
             if lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts:
-                prepare(good)
+                prepare(good, self._item_scrubber)
                 return Chunk(batch.context, good, nbytes), []
         good, rejected = self._one_by_one(items, batch)
-        prepare(good)
+        prepare(good, self._item_scrubber)
         return Chunk(batch.context, good, nbytes), rejected
 
     def _one_by_one(self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch
@@ -99,6 +114,9 @@ class Pipeline:
                 item = self.item(raw, index, batch)
             except ItemError as exc:
                 rejected.append(s.Rejection(index, str(exc)))
+                continue
+            except RecursionError:
+                rejected.append(s.Rejection(index, f"items[{index}]: JSON nested too deeply"))
                 continue
             good.append(item)
         return good, rejected

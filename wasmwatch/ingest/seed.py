@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -21,6 +21,33 @@ from wasmwatch.ingest.pipeline import Batch, Pipeline
 from wasmwatch.ingest.validate import ItemError, path_error
 
 Data = dict[str, Any]
+
+
+class SeedData(msgspec.Struct, frozen=True):
+    """What :func:`to_item` requires of ``data`` (other fields are read per type, or ignored)."""
+
+    timestamp: Annotated[float | str, msgspec.Meta(
+        description="epoch milliseconds, or an ISO 8601 time; within the retention period")]
+    duration: Annotated[Any, msgspec.Meta(
+        description="milliseconds, clamped to 0..60000; a non-number counts as 0")]
+
+
+class SeedMetric(msgspec.Struct, frozen=True):
+    """The seed's metric, as the OpenAPI document describes it."""
+
+    type: Annotated[str, msgspec.Meta(min_length=1)]
+    data: SeedData
+    user_agent: str | None = None
+    bundle_version: str | None = None
+
+
+class SeedBulk(msgspec.Struct, frozen=True):
+    metrics: Annotated[list[SeedMetric], msgspec.Meta(max_length=1000)]
+
+
+class SeedResult(msgspec.Struct, frozen=True):
+    success: int
+    errors: int
 
 
 def _num(value: Any) -> float:

@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -38,11 +38,16 @@ import pyarrow as pa
 
 from wasmwatch.errors import StoreError
 from wasmwatch.store import layout
+from wasmwatch.store import projects as project_tables
 from wasmwatch.store.base import Written
+from wasmwatch.store.projects import Project
 from wasmwatch.store.seen import SeenFilter
 
 if TYPE_CHECKING:
     from wasmwatch.ingest.columnar import Prepared
+
+__all__ = ["DuckDBStore", "Project"]
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 AfterInsert = Callable[[duckdb.DuckDBPyConnection, str], None]
@@ -52,19 +57,8 @@ _PENDING = "_ww_pending"
 _CLEAN = "aggregates_clean"
 _VERSION = "schema_version"
 
-_META_DDL = (
-    "CREATE TABLE IF NOT EXISTS projects (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "
-    "ingest_key VARCHAR NOT NULL UNIQUE, allowed_origins VARCHAR[], created BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-)
+_META_DDL = ("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",)
 _KEYS = f"SELECT hash(b.project, u.id) AS h FROM ({layout.id_union()}) u JOIN batches b ON u.batch = b.batch"
-
-
-class Project(NamedTuple):
-    id: str
-    name: str
-    ingest_key: str
-    allowed_origins: tuple[str, ...]
 
 
 class DuckDBStore:
@@ -94,6 +88,8 @@ class DuckDBStore:
             self._con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
         for statement in (*layout.tables(), *_META_DDL, *ddl):
             self._con.execute(statement)
+        if project_tables.migrate(self._con):
+            log.warning("projects and keys moved to the 0.2 layout (tables projects, ingest_keys)")
         self.upgraded = layout.upgrade(self._con)
         self._con.execute(layout.view())
         self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -281,6 +277,10 @@ class DuckDBStore:
 
     # -- reads (any thread, own cursor) -----------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def reader(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cursor is None:
@@ -293,31 +293,12 @@ class DuckDBStore:
         names = [d[0] for d in cur.description or ()]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    # -- projects and secrets -----------------------------------------------------------------
+    # -- projects, keys and secrets ---------------------------------------------------------
 
-    def projects(self) -> list[Project]:
-        rows = self._con.execute(
-            "SELECT id, name, ingest_key, allowed_origins FROM projects ORDER BY created"
-        ).fetchall()
-        return [Project(r[0], r[1], r[2], tuple(r[3] or ())) for r in rows]
-
-    def ensure_default_project(self, key: str | None, origins: Sequence[str], now_ms: int) -> Project:
-        """Create the default project on first start; a given key replaces the stored one."""
-        existing = {p.id: p for p in self.projects()}
-        if "default" not in existing:
-            self._con.execute(
-                "INSERT INTO projects VALUES ('default', 'default', ?, ?, ?)",
-                [key or "pk_" + secrets.token_urlsafe(18), list(origins), now_ms],
-            )
-        else:
-            current = existing["default"]
-            new_key = key or current.ingest_key
-            new_origins = list(origins) if origins else list(current.allowed_origins)
-            self._con.execute(
-                "UPDATE projects SET ingest_key = ?, allowed_origins = ? WHERE id = 'default'",
-                [new_key, new_origins],
-            )
-        return next(p for p in self.projects() if p.id == "default")
+    def catalog(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` (see :mod:`wasmwatch.store.projects`) on the writer connection; call it
+        on the writer thread (``Writer.run_exclusive``) once the writer runs."""
+        return fn(self._con)
 
     def secret(self, name: str, given: str | None, prefix: str) -> str:
         """A secret given in settings, else the one stored on first start."""
@@ -330,15 +311,20 @@ class DuckDBStore:
         self._con.execute("INSERT INTO meta VALUES (?, ?)", [name, value])
         return value
 
-    def close(self) -> None:
+    def close(self) -> list[str]:
+        """Aggregate what is pending, checkpoint and close; returns what could not be done."""
         if self._closed:
-            return
+            return []
         self._closed = True
+        problems: list[str] = []
         try:
             self.flush(force=True)
             self._mark(clean=not self._lossy)
-        except StoreError:
-            pass  # left unclean: the next open rebuilds the aggregates
-        with contextlib.suppress(duckdb.Error):
+        except StoreError as exc:  # left unclean: the next open rebuilds the aggregates
+            problems.append(f"{exc} (the next start rebuilds the rollups)")
+        try:
             self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            problems.append(f"checkpoint failed: {exc} (the next start replays the WAL)")
         self._con.close()
+        return problems
