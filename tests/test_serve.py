@@ -166,3 +166,19 @@ def test_metrics_show_ingest_and_process(live_server: LiveServer) -> None:
     assert 'wasm_operations_duration_seconds_bucket{le="5.0",operation="render",project="default"} 5.0' in text
     assert 'wasmwatch_items_accepted_total{project="default"} 5.0' in text
     assert "\nprocess_resident_memory_bytes " in text
+
+
+def test_replay_with_changed_ts_is_stored_once_across_kill_9(live_server: LiveServer) -> None:
+    """An item replayed with another ts is stored once, before and after a kill -9."""
+    now = int(time.time() * 1000)
+    one = item(ts=now, id="replay-1")
+    with httpx.Client() as client:
+        assert post(live_server, [one], client).json()["accepted"] == 1
+        assert post(live_server, [{**one, "ts": now - 7_200_000}], client).json()["duplicates"] == 1
+    assert live_server.proc is not None
+    live_server.proc.kill()
+    live_server.proc.wait()
+    live_server.start()
+    with httpx.Client() as client:
+        assert post(live_server, [{**one, "ts": now - 3_600_000}], client).json()["duplicates"] == 1
+    assert [r["ts"] for r in live_server.items(id="replay-1")] == [now]

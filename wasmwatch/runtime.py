@@ -31,6 +31,7 @@ from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
+from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.writer import Writer
@@ -98,7 +99,11 @@ class Runtime:
             self.data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
             maintenance=[_rollup_maintenance], recover=[rollup.rebuild],
             aggregate_columns=rollup.SOURCE_COLUMNS,
+            memory_limit_mb=self.settings.store_memory_mb,
+            seen_filter_bytes=self.settings.seen_filter_mb << 20,
         )
+        if store.upgraded:
+            log.warning("data dir upgraded to storage layout %d", layout.LAYOUT_VERSION)
         now = self.clock.now_ms()
         if store.recover(now):
             log.warning("the last stop was not clean: rollups rebuilt from raw items")
@@ -119,8 +124,10 @@ class Runtime:
         client_metrics = ClientMetrics(self.registry, max_tag_values=self.settings.max_tag_values)
         self._writer = Writer(
             self.store, queue_max_items=self.settings.queue_max_items,
+            queue_max_bytes=self.settings.queue_max_mb << 20,
             commit_max_items=self.settings.commit_max_items,
             on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
+            commit_columns=None,  # the alert evaluator reads any column
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)
