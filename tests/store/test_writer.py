@@ -56,7 +56,8 @@ async def test_queue_full_is_refused_at_once() -> None:
 
 
 class FailingStore:
-    def write(self, prepared: Prepared, want_rows: bool = False) -> Written:
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
         raise StoreError("disk on fire")
 
     def flush(self, force: bool = False) -> int:
@@ -160,3 +161,20 @@ def test_unclean_stop_rebuilds_aggregates(tmp_path: Path) -> None:
     third = DuckDBStore(tmp_path, after_insert=[hooks.apply], recover=[hooks.rebuild])
     assert third.recover(NOW) is False
     third.close()
+
+
+class BrokenStore(FailingStore):
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
+        raise RuntimeError("a bug in the store")
+
+
+async def test_unexpected_store_exception_fails_the_group_not_the_writer() -> None:
+    """A store raising something other than StoreError fails its requests; the writer lives on."""
+    writer = Writer(BrokenStore())
+    writer.start()
+    for _ in range(2):
+        with pytest.raises(StoreError):
+            await asyncio.wait_for(writer.submit(rows("a")), 10)
+    assert writer.depth == 0
+    await writer.close()

@@ -172,7 +172,10 @@ class Writer:
                 dups, rows = await loop.run_in_executor(self._executor, self._write, chunks)
                 duplicates = sum(dups)
                 span.measure(items=size - duplicates, duplicates=duplicates)
-        except StoreError as exc:
+        except Exception as exc:  # a store that fails in any way fails this group, not the writer
+            if not isinstance(exc, StoreError):
+                log.exception("commit of %d items failed unexpectedly", size)
+                exc = StoreError(f"commit failed: {exc}")
             log.error("commit of %d items failed: %s", size, exc)
             self.last_error = str(exc)
             self.failed_items += size
