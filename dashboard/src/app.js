@@ -5,6 +5,7 @@ import * as alertsView from './alerts.js'
 import * as charts from './charts.js'
 import { $, fill, h } from './dom.js'
 import * as fmt from './format.js'
+import { frameCell, framesTable } from './frames.js'
 
 // Budgets and thresholds from the design's defaults.
 const BUDGET = {
@@ -22,6 +23,8 @@ const VIEW_KEY = 'wasmwatch.view'
 
 const state = {
   token: '',
+  project: 'default', // every query and the live stream read this project only
+  projects: [],
   window: '1h',
   filters: { release: '', browser: '', operation: '' },
   gen: 0, // bumped when the view changes; answers for an older view are dropped
@@ -41,6 +44,7 @@ function loadView () {
     for (const f of FILTERS) if (typeof view[f] === 'string') state.filters[f] = view[f]
   } catch { /* ignore a broken stored view */ }
   const hash = new URLSearchParams(location.hash.slice(1))
+  if (hash.get('project')) state.project = hash.get('project')
   if (WINDOWS[hash.get('window')]) state.window = hash.get('window')
   for (const f of FILTERS) if (hash.has(f)) state.filters[f] = hash.get(f) || ''
 }
@@ -50,11 +54,16 @@ function saveView () {
 }
 
 function params (extra = {}) {
-  return { window: state.window, ...state.filters, ...extra }
+  return { project: state.project, window: state.window, ...state.filters, ...extra }
 }
 
 function setView (change) {
   Object.assign(state, change.window ? { window: change.window } : {})
+  if (change.project && change.project !== state.project) {
+    state.project = change.project
+    for (const f of FILTERS) { state.filters[f] = ''; state.catalog[f] = new Set() }
+    live.start()
+  }
   for (const f of FILTERS) if (f in change) state.filters[f] = change[f]
   state.gen++
   saveView()
@@ -95,6 +104,22 @@ function boot () {
   renderControls()
   refreshAll({ catalog: true })
   live.start()
+  loadProjects()
+}
+
+/** The project menu: shown once there is more than one project. */
+async function loadProjects () {
+  try {
+    const answer = await get(state.token, '/api/v1/projects', {})
+    state.projects = ((answer && answer.projects) || []).map(p => p.id)
+  } catch (err) {
+    if (err instanceof Unauthorized) unauthorized()
+    return
+  }
+  const select = $('f-project')
+  fill(select, state.projects.map(id => h('option', { value: id }, id)))
+  select.value = state.project
+  select.hidden = state.projects.length < 2 && state.projects[0] === state.project
 }
 
 // ---------------------------------------------------------------- loading
@@ -163,7 +188,7 @@ async function refreshDetail () {
 /** First-load and cached-load percentiles, from the window's newest raw bundle loads. */
 async function loadSplit () {
   const answer = await get(state.token, '/api/v1/items', {
-    type: 'bundle_load', window: state.window, release: state.filters.release, limit: SPLIT_LIMIT,
+    type: 'bundle_load', project: state.project, window: state.window, release: state.filters.release, limit: SPLIT_LIMIT,
   })
   const rows = (answer && Array.isArray(answer.items) ? answer.items : [])
   for (const row of rows) { add('browser', row.browser); add('release', row.release) }
@@ -183,7 +208,7 @@ async function loadSplit () {
 /** Releases and browsers seen lately, for the filter menus. */
 async function loadCatalog () {
   try {
-    const answer = await get(state.token, '/api/v1/items', { window: state.window, limit: 200 })
+    const answer = await get(state.token, '/api/v1/items', { project: state.project, window: state.window, limit: 200 })
     for (const row of (answer && answer.items) || []) {
       add('release', row.release)
       add('browser', row.browser)
@@ -248,7 +273,8 @@ const live = (() => {
     stop()
     since = Date.now()
     setState('connecting', 'connecting')
-    source = new EventSource('/api/v1/stream?token=' + encodeURIComponent(state.token))
+    source = new EventSource('/api/v1/stream?token=' + encodeURIComponent(state.token) +
+      '&project=' + encodeURIComponent(state.project))
     source.onopen = () => setState('on', 'live')
     source.addEventListener('items', event => {
       let update = null
@@ -268,7 +294,7 @@ const live = (() => {
       // Closed for good (a non-200 answer): find out whether the token went bad, then retry.
       stop()
       setState('off', 'offline')
-      get(state.token, '/api/v1/summary', { window: '5m' })
+      get(state.token, '/api/v1/summary', { project: state.project, window: '5m' })
         .then(() => { retryTimer = setTimeout(() => state.running && start(), 5000) })
         .catch(err => {
           if (err instanceof Unauthorized) unauthorized()
@@ -508,6 +534,7 @@ function renderErrors (answer) {
           h('dt', {}, 'Sessions'), h('dd', {}, fmt.count(g.sessions)),
           h('dt', {}, 'Releases'), h('dd', {}, (g.releases || []).filter(Boolean).join(', ') || fmt.DASH),
           h('dt', {}, 'Fingerprint'), h('dd', {}, h('code', {}, g.fingerprint || fmt.DASH))),
+        framesTable(g.frames),
         h('pre', { class: 'stack' }, g.stack || g.message || '(no stack)')))
     const row = h('tr', {
       class: 'group' + (open ? ' open' : ''),
@@ -519,7 +546,7 @@ function renderErrors (answer) {
     },
     h('td', {}, h('span', { class: `cat cat-${g.category || 'application'}` }, g.kind || fmt.DASH)),
     h('td', { class: 'msg', title: g.message || '' }, g.message || fmt.DASH),
-    h('td', {}, g.frame ? h('code', {}, g.frame) : fmt.DASH),
+    h('td', {}, frameCell(g) || fmt.DASH),
     cell(fmt.count(g.count)),
     cell(fmt.ago(g.first_seen, now), 'n', fmt.stamp(g.first_seen)),
     cell(fmt.ago(g.last_seen, now), 'n', fmt.stamp(g.last_seen)))
@@ -543,6 +570,7 @@ $('windows').addEventListener('click', event => {
   if (button && button.dataset.window !== state.window) setView({ window: button.dataset.window })
 })
 for (const f of FILTERS) $('f-' + f).addEventListener('change', event => setView({ [f]: event.target.value }))
+$('f-project').addEventListener('change', event => setView({ project: event.target.value }))
 
 $('login-form').addEventListener('submit', event => {
   event.preventDefault()

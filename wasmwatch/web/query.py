@@ -22,6 +22,7 @@ from wasmwatch.query import summary as summarize
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import get_levels, render, set_levels
 from wasmwatch.web.http import Request, Response, StreamResponse, json_response
+from wasmwatch.web.symbols import symbolicate
 
 T = TypeVar("T")
 _FILTERS = ("release", "browser", "operation")
@@ -99,7 +100,8 @@ async def errors(rt: Runtime, request: Request) -> Response:
         raise BadRequest("limit: expected an integer") from exc
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s,
                                 now_ms=rt.clock.now_ms(), limit=limit, **_filters(request))
-    return json_response(await _read(rt, lambda con: error_groups(con, **args)))
+    return json_response(await _read(rt, lambda con: symbolicate(
+        rt, args["project"], error_groups(con, **args))))
 
 
 async def _events(rt: Runtime, project: str) -> AsyncIterator[bytes]:
