@@ -56,7 +56,8 @@ async def test_queue_full_is_refused_at_once() -> None:
 
 
 class FailingStore:
-    def write(self, prepared: Prepared, want_rows: bool = False) -> Written:
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
         raise StoreError("disk on fire")
 
     def flush(self, force: bool = False) -> int:
