@@ -83,7 +83,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     address_table_max: int = 65_536
     #: proxies (addresses or CIDR networks) whose X-Forwarded-For names the client address
     trusted_proxies: list[str] = []
-    #: failed admin or metrics token attempts per address within the window, then 429
+    #: different wrong admin or metrics tokens per address within the window, then 429
     admin_max_failures: int = 10
     admin_failure_window_s: float = 60.0
     #: when set, /metrics needs "Authorization: Bearer <metrics_token>"; unset keeps it open

@@ -103,7 +103,6 @@ function boot () {
   $('logout').hidden = false
   renderControls()
   refreshAll({ catalog: true })
-  alertsView.start(state.token, unauthorized)
   live.start()
   loadProjects()
 }
@@ -147,6 +146,8 @@ async function refreshSummary () {
   const gen = state.gen
   try {
     const summary = await get(state.token, '/api/v1/summary', params())
+    // the alerts panel starts once the token is known good (a wrong one costs no more attempts)
+    if (state.running) alertsView.start(state.token, unauthorized)
     if (gen === state.gen && state.running) {
       state.summary = summary
       learn(summary)

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Gauge, Summary
 
 from wasmwatch.alerts import history
@@ -146,8 +147,13 @@ class AlertService:
         windows; instant rules step now."""
         if not self.ready or not len(rows):
             return
+        project = self.project  # alerts are per project
         if isinstance(rows, pa.Table):
+            if "project" in rows.column_names:
+                rows = rows.filter(pc.equal(rows["project"], project))
             rows = rows_of(rows)
+        elif any(row.project != project for row in rows):
+            rows = [row for row in rows if row.project == project]
         now = self.clock.now_ms()
         hits = self.evaluator.observe(rows, now)
         if hits:

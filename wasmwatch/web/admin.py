@@ -24,7 +24,9 @@ _KEYS = "/api/v1/keys/"
 
 ProjectId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                                          description="lower-case letters, digits, - and _")]
-Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s?#]+$",
+# (\x1c-\x1f and \x85 are white space to Python's \s but not to JSON Schema's; brackets and
+# userinfo are left out: an IPv6-literal origin is not taken here)
+Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s\x1c-\x1f\x85?#\[\]@]+$",
                                      description="scheme and host, e.g. https://app.example")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Label = Annotated[str, msgspec.Meta(max_length=200)]
@@ -153,14 +155,15 @@ def _json(schema: str | dict[str, Any]) -> dict[str, Any]:
 
 def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...],
         body: str | None = None, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    errors = {str(c): {"description": _WHY[c], **_json("Error")} for c in (*codes, 429)}
+    errors = {str(c): {"description": _WHY[c], **_json("ErrorResponse")} for c in (*codes, 429)}
     op: dict[str, Any] = {"summary": summary, "security": _ADMIN,
                           "responses": {status: {"description": "ok", **_json(schema)}, **errors}}
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": {"type": "string"}} for p in params]
     if body:
-        op["requestBody"] = {"required": True, **_json(body)}
+        # an empty body is taken as {} (every field has a default), except for a new project
+        op["requestBody"] = {"required": body == "NewProject", **_json(body)}
     return op
 
 

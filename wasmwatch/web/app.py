@@ -124,6 +124,8 @@ class App:
                 return Response(b"", 204)
             methods = ROUTES[route]
             handler = methods.get("GET" if request.method == "HEAD" else request.method)
+            if handler is None and route in _PREFIXES and len(set(methods.values())) == 1 < len(methods):
+                handler = next(iter(methods.values()))  # it dispatches (and refuses) per path
             if handler is None:
                 allow = ", ".join([*methods, "HEAD"] if "GET" in methods else methods)
                 raise MethodNotAllowed(f"{request.method} is not allowed on {route}; "

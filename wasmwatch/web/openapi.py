@@ -198,8 +198,11 @@ def _alert_paths() -> dict[str, Any]:
     ok = {"description": "ok", **_json(_OBJECT)}
     return {
         "/api/v1/alerts": admin_get("Alerts and their transitions and deliveries, newest first", [
-            _query("state", "pending, firing or resolved"), _query("rule", "a rule's name"),
-            _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 1000")]),
+            _query("state", "pending, firing or resolved", None,
+                   {"enum": ["pending", "firing", "resolved"]}),
+            _query("rule", "a rule's name", None, {"type": "string", "minLength": 1}),
+            _query("window", "how far back, 5m to 30d", "24h", _WINDOW_SCHEMA),
+            _query("limit", "1 to 1000", None, {"type": "integer", "minimum": 1, "maximum": 1000})]),
         "/api/v1/alerts/test": {"post": {
             "summary": "Send a test alert to one configured channel", "security": _ADMIN,
             "requestBody": {"required": True, **_json({"type": "object", "required": ["channel"],
