@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import ingest, query, static
+from wasmwatch.web import ingest, insights, query, static
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
@@ -26,6 +26,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/errors": {"GET": query.errors},
     "/api/v1/items": {"GET": query.items},
     "/api/v1/stream": {"GET": query.stream},
+    "/api/v1/releases": {"GET": insights.releases},
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
     "/metrics": {"GET": query.metrics},
     "/healthz": {"GET": query.healthz},

@@ -41,6 +41,8 @@ def _query(name: str, description: str, example: str | None = None) -> dict[str,
 _WINDOW = _query("window", "time window, 5m to 30d", "1h")
 _FILTERS = [_query(n, f"only this {n}") for n in ("release", "browser", "operation")]
 _OBJECT = {"type": "object", "additionalProperties": True}
+_RANGE = [_query("from", "range start, epoch ms (with to; instead of window)"),
+          _query("to", "range end, epoch ms (with from)")]
 
 
 def _ingest_body() -> dict[str, Any]:
@@ -78,13 +80,21 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": {"description": "counts", **_json({"type": "object", "properties": {
                 "success": {"type": "integer"}, "errors": {"type": "integer"}}})},
                 **_errors(400, 401, 413, 415, 429, 503)}}},
-        "/api/v1/summary": admin_get("Counts, percentiles and rates over a window",
-                                     [_WINDOW, *_FILTERS, _query("exact", "true: raw rows only")]),
+        "/api/v1/summary": admin_get(
+            "Counts, percentiles and rates over a window, the first-vs-cached load split, and "
+            "the budgets from settings", [_WINDOW, *_RANGE, *_FILTERS,
+                                          _query("exact", "true: raw rows only"),
+                                          _query("compare", "true: add the previous window")]),
+        "/api/v1/releases": admin_get(
+            "Releases side by side, each against the previous one, flagged at the regression "
+            "factor", [_query("window", "time window, 5m to 30d", "7d"), *_RANGE, *_FILTERS[1:]]),
         "/api/v1/series": admin_get("Time-bucketed stats for charts", [
-            _WINDOW, _query("metric", "bundle_load, runtime_init, operation, errors, memory, events"),
+            _WINDOW, *_RANGE,
+            _query("metric", "bundle_load, runtime_init, operation, errors, memory, events"),
             _query("step", "bucket width, 10s to 1d"), *_FILTERS]),
         "/api/v1/errors": admin_get("Errors grouped by fingerprint",
-                                    [_WINDOW, _query("limit", "groups, 1 to 500")]),
+                                    [_WINDOW, *_RANGE, *_FILTERS,
+                                     _query("limit", "groups, 1 to 500")]),
         "/api/v1/items": admin_get("The newest raw items", [
             _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 10000"),
             *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),
