@@ -27,6 +27,8 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/items": {"GET": query.items},
     "/api/v1/stream": {"GET": query.stream},
     "/api/v1/releases": {"GET": insights.releases},
+    "/api/v1/errors/state": {"POST": insights.error_state},
+    "/api/v1/session": {"GET": insights.session},
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
     "/metrics": {"GET": query.metrics},
     "/healthz": {"GET": query.healthz},

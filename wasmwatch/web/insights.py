@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from wasmwatch.errors import BadRequest
+from wasmwatch.query.error_states import set_state
 from wasmwatch.query.releases import releases as release_view
+from wasmwatch.query.sessions import session_timeline
 from wasmwatch.runtime import Runtime
 from wasmwatch.web.http import Request, Response, json_response
 from wasmwatch.web.query import filters, project_of, read, span
@@ -20,3 +25,29 @@ async def releases(rt: Runtime, request: Request) -> Response:
                                 browser=f["browser"], operation=f["operation"],
                                 factor=rt.settings.release_regression_factor)
     return json_response(await read(rt, lambda con: release_view(con, **args)))
+
+
+class StateChange(msgspec.Struct, forbid_unknown_fields=True):
+    fingerprint: str
+    state: str
+
+
+async def error_state(rt: Runtime, request: Request) -> Response:
+    """POST ``{"fingerprint", "state"}``: mark an error group resolved, ignored or open."""
+    rt.authorize_admin(request)
+    try:
+        change = msgspec.json.decode(await request.body(16 * 1024), type=StateChange)
+    except msgspec.MsgspecError as exc:
+        raise BadRequest(f"body: {exc}") from exc
+    args: dict[str, Any] = dict(project=project_of(rt, request), fingerprint=change.fingerprint,
+                                state=change.state, now_ms=rt.clock.now_ms())
+    return json_response(await read(rt, lambda con: set_state(con, **args)))
+
+
+async def session(rt: Runtime, request: Request) -> Response:
+    """GET ``?id=SESSION``: that session's items in time order, context and offline periods."""
+    rt.authorize_admin(request)
+    sid = request.query.get("id", "")
+    project = project_of(rt, request)
+    return json_response(await read(rt, lambda con: session_timeline(con, project=project,
+                                                                       session=sid)))

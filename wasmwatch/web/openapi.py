@@ -95,6 +95,16 @@ def _paths() -> dict[str, Any]:
         "/api/v1/errors": admin_get("Errors grouped by fingerprint",
                                     [_WINDOW, *_RANGE, *_FILTERS,
                                      _query("limit", "groups, 1 to 500")]),
+        "/api/v1/errors/state": {"post": {
+            "summary": "Mark an error group resolved, ignored or open (kept in the store)",
+            "security": _ADMIN, "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["fingerprint", "state"], "properties": {
+                    "fingerprint": {"type": "string"},
+                    "state": {"enum": ["open", "resolved", "ignored"]}}})},
+            "responses": {"200": {"description": "the stored state", **_json(_OBJECT)},
+                          **_errors(400, 401)}}},
+        "/api/v1/session": admin_get("One session's items in time order, with offline periods",
+                                     [_query("id", "the session id")]),
         "/api/v1/items": admin_get("The newest raw items", [
             _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 10000"),
             *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),

@@ -18,8 +18,11 @@ from wasmwatch.query import (
     parse_window,
 )
 from wasmwatch.query import series as chart_series
+from wasmwatch.query.error_breakdown import breakdown
+from wasmwatch.query.error_states import attach as attach_states
 from wasmwatch.query.overview import overview
 from wasmwatch.query.ranges import parse_range
+from wasmwatch.query.sources import Filters
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import get_levels, render, set_levels
 from wasmwatch.web.http import Request, Response, StreamResponse, json_response
@@ -136,7 +139,16 @@ async def errors(rt: Runtime, request: Request) -> Response:
         raise BadRequest("limit: expected an integer") from exc
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s,
                                 now_ms=now, limit=limit, **_filters(request))
-    return json_response(await _read(rt, lambda con: error_groups(con, **args)))
+
+    def run(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        answer = error_groups(con, **args)
+        f = _filters(request)
+        scope = Filters(args["project"], f["release"], f["browser"], f["operation"])
+        breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"])
+        attach_states(con, args["project"], answer["groups"])
+        return answer
+
+    return json_response(await _read(rt, run))
 
 
 async def _events(rt: Runtime) -> AsyncIterator[bytes]:

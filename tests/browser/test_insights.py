@@ -1,0 +1,213 @@
+"""Dashboard insights in real Chromium against a real `wasmwatch serve` with seeded releases:
+the numbers shown equal the query API's, a slower release is flagged, a drag zooms (URL and
+data), and nothing is cut off at 360 px or 1440 px. ``WASMWATCH_SCREENSHOT=1`` writes the
+screenshots under docs/.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+
+from tests.browser.test_dashboard import CHROME_UA, FIREFOX_UA, WASM_STACK, item, now_ms, post
+from tests.conftest import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+ROOT = Path(__file__).resolve().parents[2]
+MINUTE = 60_000
+# release -> (minutes ago it shipped, load slowdown, render slowdown)
+RELEASES = {"1.0.0": (55, 1.0, 1.0), "1.1.0": (38, 1.05, 1.0), "1.2.0": (20, 1.8, 2.2)}
+
+# Every element that must show its whole content: tiles, their values, tables in their cards.
+OVERFLOW_JS = """() => {
+  const cut = []
+  for (const el of document.querySelectorAll('.tile, .tile .value, .tile .sub, .card, .chart')) {
+    if (el.offsetParent && el.scrollWidth > el.clientWidth + 1) cut.push((el.id || el.className) + ' ' + el.scrollWidth + '>' + el.clientWidth)
+  }
+  for (const table of document.querySelectorAll('table.grid')) {
+    const box = table.closest('.scroll')
+    if (table.offsetParent && (table.scrollWidth > box.clientWidth + 1 || box.scrollWidth > box.clientWidth + 1)) cut.push(table.id + ' ' + table.scrollWidth + '>' + box.clientWidth)
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) cut.push('page ' + document.documentElement.scrollWidth)
+  return cut
+}"""
+
+
+def seed(server: LiveServer, seed: int = 3) -> None:
+    """Three releases, eight sessions each; 1.2.0 downloads and renders much slower."""
+    rnd = random.Random(seed)
+    now = now_ms()
+    for release, (ago, load, render) in RELEASES.items():
+        for s in range(8):
+            start = now - ago * MINUTE + s * 60_000
+            cached = s % 3 == 0
+            fetch = rnd.uniform(600, 900) * load
+            items = [item("bundle_load", start, url="/app.wasm", cached=cached, streaming=True,
+                          fetch_ms=fetch, compile_ms=rnd.uniform(60, 90) * load,
+                          instantiate_ms=rnd.uniform(8, 12), total_ms=fetch + 100 * load,
+                          transfer_bytes=0 if cached else 1_830_000, decoded_bytes=4_200_000),
+                     item("runtime_init", start + 400, ms=rnd.uniform(200, 300))]
+            for i in range(12):
+                items.append(item("operation", start + 500 + i * 900, name="render",
+                                  ms=rnd.uniform(8, 14) * render))
+                items.append(item("operation", start + 600 + i * 900, name="save",
+                                  ms=rnd.uniform(20, 40), ok=i != 5 or release != "1.2.0"))
+            if release == "1.2.0" and s < 4:
+                items.append(item("error", start + 5000, category="runtime", kind="RuntimeError",
+                                  message="unreachable executed", stack=WASM_STACK, operation="save"))
+            items.append(item("memory", start + 700, wasm_bytes=int(rnd.uniform(3, 6) * 2**20)))
+            items.append(item("feature", start + 800, name="export"))
+            post(server, items, ua=CHROME_UA if s % 2 else FIREFOX_UA, release=release,
+                 session=f"{release}-s{s}")
+
+
+def api(server: LiveServer, path: str, **params: Any) -> Any:
+    answer = httpx.get(server.url + path, params=params, timeout=10,
+                       headers={"authorization": f"Bearer {server.admin_token}"})
+    answer.raise_for_status()
+    return answer.json()
+
+
+def fmt_ms(v: float) -> str:
+    """The dashboard's fmt.ms, for values in the seeded range."""
+    if v >= 1000:
+        return f"{v / 1000:.{1 if v >= 10000 else 2}f} s"
+    if v >= 100:
+        return f"{round(v)} ms"
+    return f"{v:.1f} ms" if v >= 10 else f"{v:.2f} ms"
+
+
+@pytest.fixture
+def seeded(live_server: LiveServer) -> LiveServer:
+    seed(live_server)
+    return live_server
+
+
+def open_page(browser: Any, server: LiveServer, width: int, hash_: str = "") -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
+    page.goto(f"{server.url}/dashboard#token={server.admin_token}{hash_}")
+    return page
+
+
+def shot(page: Any, name: str, tmp_path: Path, full: bool = False) -> None:
+    out = (ROOT / "docs" if os.environ.get("WASMWATCH_SCREENSHOT") else tmp_path) / name
+    page.screenshot(path=str(out), full_page=full)
+    assert out.stat().st_size > 10_000
+
+
+def test_tiles_equal_the_api(seeded: LiveServer, browser: Any, tmp_path: Path) -> None:
+    """Each tile shows the summary API's number; the errors table matches the error tile."""
+    page = open_page(browser, seeded, 1440)
+    page.locator('#ops-table tr[data-op="render"]').wait_for()
+    page.wait_for_function("document.querySelectorAll('.uplot').length === 4")
+    s = api(seeded, "/api/v1/summary", window="1h", compare="true")
+    first, cached = s["bundle_load"]["first"], s["bundle_load"]["cached"]
+    text = lambda sel: page.locator(sel).inner_text().strip()  # noqa: E731
+    assert text("#tile-bundle-first .value") == f"{fmt_ms(first['p50_ms'])} / {fmt_ms(first['p95_ms'])}"
+    assert text("#tile-bundle-cached .value") == f"{fmt_ms(cached['p50_ms'])} / {fmt_ms(cached['p95_ms'])}"
+    assert text("#tile-bundle-first .sub") == f"{first['count']} loads"
+    assert text("#tile-runtime .value") == fmt_ms(s["runtime_init"]["p95_ms"])
+    slowest = max(s["operations"].items(), key=lambda kv: kv[1]["p95_ms"])
+    assert text("#tile-operation .label").lower() == "slowest operation p95"
+    assert text("#tile-operation .value") == fmt_ms(slowest[1]["p95_ms"])
+    assert text("#tile-operation .sub").startswith(slowest[0] + " · ")
+    assert text("#tile-errors .budget") == "budget ≤ 5 %"
+    assert text("#tile-errors .sub").startswith(f"{s['errors']['count']} errors / ")
+    assert f"{s['errors']['count']} errors in 1 group" in text("#errors-note")
+    assert text("#tile-bundle-first .budget") == "budget < 2 s"
+    assert "vs previous" in text("#tile-operation .trend") or "previous" in text("#tile-operation .trend")
+    assert page.evaluate(OVERFLOW_JS) == []
+    shot(page, "dashboard.png", tmp_path)
+    assert page.problems == []
+
+
+def test_operation_filter_narrows_the_events_tile(seeded: LiveServer, browser: Any) -> None:
+    """Filtering on an operation leaves only its operations and errors in the events tile."""
+    page = open_page(browser, seeded, 1280, "&operation=save")
+    page.locator('#ops-table tr[data-op="save"]').wait_for()
+    page.wait_for_function("document.querySelector('#tile-events .label').textContent.includes('save')")
+    kinds = page.locator("#tile-events li").evaluate_all("els => els.map(e => e.dataset.type)")
+    assert sorted(kinds) == ["error", "operation"]
+    assert page.locator("#tile-operation .label").inner_text().strip().lower() == "save p95"
+
+
+def test_release_view_flags_the_slower_release(seeded: LiveServer, browser: Any,
+                                               tmp_path: Path) -> None:
+    """The releases page shows the API's releases, and flags 1.2.0's download and render."""
+    page = open_page(browser, seeded, 1440, "&window=24h&page=releases")
+    page.locator('#release-view-table tr[data-release="1.2.0"]').wait_for()
+    answer = api(seeded, "/api/v1/releases", window="24h")
+    shown = page.locator("#release-view-table tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.release)")
+    assert shown == [r["release"] for r in answer["releases"]] == ["1.2.0", "1.1.0", "1.0.0"]
+    newest = answer["releases"][0]
+    assert newest["metrics"]["download_ms"]["regressed"] is True
+    assert newest["operations"]["render"]["regressed"] is True
+    assert answer["releases"][1]["regressions"] == []
+    row = page.locator('#release-view-table tr[data-release="1.2.0"]')
+    download = row.locator("td").nth(3)
+    assert download.get_attribute("data-regressed") == "true"
+    assert fmt_ms(newest["metrics"]["download_ms"]["p95"]) in download.inner_text()
+    flagged = page.locator('#release-view-table tr[data-release="1.1.0"] td[data-regressed="true"]')
+    assert flagged.count() == 0
+    render = page.locator('#release-ops-table tr[data-op="render"] td').nth(1)
+    assert render.get_attribute("data-regressed") == "true"
+    assert page.evaluate(OVERFLOW_JS) == []
+    shot(page, "releases.png", tmp_path)
+    assert page.problems == []
+
+
+def test_drag_zooms_url_and_data(seeded: LiveServer, browser: Any) -> None:
+    """Dragging across a chart puts from/to in the URL, and the tiles show that range's data."""
+    page = open_page(browser, seeded, 1280)
+    page.locator('#ops-table tr[data-op="render"]').wait_for()
+    page.wait_for_function("document.querySelectorAll('.uplot').length === 4")
+    over = page.locator("#chart-operation .u-over").bounding_box()
+    y = over["y"] + over["height"] / 2
+    # the last third of the hour: only release 1.2.0 (shipped 20 minutes ago) is in it
+    page.mouse.move(over["x"] + over["width"] * 0.68, y)
+    page.mouse.down()
+    page.mouse.move(over["x"] + over["width"] * 0.99, y, steps=8)
+    page.mouse.up()
+    page.wait_for_function("location.hash.includes('from=')")
+    q = parse_qs(urlparse(page.url).fragment)
+    start, end = int(q["from"][0]), int(q["to"][0])
+    assert 60_000 <= end - start < 25 * MINUTE
+    page.wait_for_selector("#zoom:not([hidden])")
+    page.wait_for_function("document.querySelector('#range').textContent.startsWith('Zoomed')")
+    s = api(seeded, "/api/v1/summary", **{"from": str(start), "to": str(end)})
+    count = s["operations"]["render"]["count"]
+    assert 0 < count < 3 * 8 * 12
+    page.wait_for_function(
+        f"""() => document.querySelector('#ops-table tr[data-op="render"] td:nth-child(2)')
+                 ?.textContent.trim() === '{count}'""")
+    # the zoomed view survives a reload from its URL, and the reset brings the window back
+    page.reload()
+    page.wait_for_function("document.querySelector('#range').textContent.startsWith('Zoomed')")
+    page.click("#zoom")
+    page.wait_for_function("!location.hash.includes('from=') && location.hash.includes('window=1h')")
+    assert page.problems == []
+
+
+def test_narrow_and_wide_screens_cut_nothing(seeded: LiveServer, browser: Any,
+                                             tmp_path: Path) -> None:
+    """At 360 px and 1440 px no tile, value or table is wider than its box."""
+    for width in (360, 420, 1440):
+        page = open_page(browser, seeded, width)
+        page.locator('#ops-table tr[data-op="render"]').wait_for()
+        page.locator("#errors-table tr.group").first.wait_for()
+        page.wait_for_function("document.querySelectorAll('.uplot').length === 4")
+        assert page.evaluate(OVERFLOW_JS) == [], width
+        if width == 360:
+            shot(page, "dashboard-360.png", tmp_path)
+        page.context.close()
