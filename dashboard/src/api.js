@@ -56,3 +56,22 @@ export async function get (token, path, params = {}) {
   if (!res.ok) throw new ApiError(res.status, (body && body.error) || `HTTP ${res.status}`)
   return body
 }
+
+/** POST a JSON body; answers the JSON reply (errors as in get()). */
+export async function post (token, path, body) {
+  let res
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      headers: { authorization: 'Bearer ' + token, accept: 'application/json', 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  } catch (err) {
+    throw new ApiError(0, 'cannot reach the server (' + (err && err.message ? err.message : err) + ')')
+  }
+  if (res.status === 401) throw new Unauthorized('the admin token was not accepted')
+  let reply = null
+  try { reply = await res.json() } catch { /* not JSON */ }
+  if (!res.ok) throw new ApiError(res.status, (reply && reply.error) || `HTTP ${res.status}`)
+  return reply
+}

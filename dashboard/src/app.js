@@ -1,13 +1,14 @@
 // The wasmwatch dashboard: wiring. The view state is in state.js (and the address bar, url.js);
 // this module signs in, loads what the current page needs, and hands answers to the renderers
 // (tiles.js, tables.js, errors.js, releases.js, charts.js). Talks only to this server's admin API.
-import { ApiError, Unauthorized, clearToken, get, loadToken, saveToken } from './api.js'
+import { ApiError, Unauthorized, clearToken, get, loadToken, post, saveToken } from './api.js'
 import * as charts from './charts.js'
 import { $, fill, h } from './dom.js'
 import { renderErrors } from './errors.js'
 import * as fmt from './format.js'
 import { createLive } from './live.js'
 import { renderReleasesView } from './releases.js'
+import { renderSession } from './session.js'
 import { FILTERS, PAGES, WINDOWS, params, state } from './state.js'
 import { renderBundleReleases, renderFeatures, renderOperations } from './tables.js'
 import { renderTiles } from './tiles.js'
@@ -112,7 +113,7 @@ const refreshSummary = serial(async gen => {
     state.summary = summary
     learn(summary)
     renderSummary()
-    renderErrors(errors, { expanded: state.expanded })
+    renderErrors(errors, { expanded: state.expanded, onState: changeState, onSession: session => setView({ page: 'session', session }) })
     banner('')
   } catch (err) { failed(err, 'the summary') }
 })
@@ -126,11 +127,23 @@ const refreshDetail = serial(async gen => {
     const { release, ...rest } = params() // every release is shown side by side
     tasks = [get(state.token, '/api/v1/releases', rest)
       .then(answer => { if (gen === state.gen) renderReleasesView(answer) })]
+  } else if (state.page === 'session') {
+    tasks = state.session
+      ? [get(state.token, '/api/v1/session', { id: state.session }).then(answer => { if (gen === state.gen) renderSession(answer) })]
+      : [Promise.resolve(renderSession(null))]
   }
   for (const result of await Promise.allSettled(tasks)) {
     if (result.status === 'rejected' && failed(result.reason, 'the charts')) break
   }
 })
+
+/** Mark an error group resolved, ignored or open; the store keeps it across restarts. */
+async function changeState (fingerprint, to) {
+  try {
+    await post(state.token, '/api/v1/errors/state', { fingerprint, state: to })
+    refreshSummary()
+  } catch (err) { failed(err, 'the error state') }
+}
 
 /** Releases, browsers and operations seen lately, for the filter menus. */
 async function loadCatalog () {

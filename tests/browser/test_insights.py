@@ -127,7 +127,7 @@ def test_tiles_equal_the_api(seeded: LiveServer, browser: Any, tmp_path: Path) -
     assert text("#tile-bundle-first .budget") == "budget < 2 s"
     assert "vs previous" in text("#tile-operation .trend") or "previous" in text("#tile-operation .trend")
     assert page.evaluate(OVERFLOW_JS) == []
-    shot(page, "dashboard.png", tmp_path)
+    shot(page, "dashboard-1440.png", tmp_path)
     assert page.problems == []
 
 
@@ -211,3 +211,72 @@ def test_narrow_and_wide_screens_cut_nothing(seeded: LiveServer, browser: Any,
         if width == 360:
             shot(page, "dashboard-360.png", tmp_path)
         page.context.close()
+
+
+SDK_STACK = WASM_STACK + "\n    at report (http://127.0.0.1:8787/sdk/wasmwatch.js:1:2345)"
+
+
+def test_error_states_survive_a_restart_and_lead_to_the_session(
+        live_server: LiveServer, browser: Any, tmp_path: Path) -> None:
+    """Resolve a group, restart the server, it is still resolved; a recurrence in a new release
+    reopens it as regressed; its sample opens the session's timeline."""
+    seed(live_server)
+    page = open_page(browser, live_server, 1440)
+    group = page.locator("#errors-table tr.group").first
+    group.wait_for()
+    answer = api(live_server, "/api/v1/errors", window="1h")
+    g = answer["groups"][0]
+    group.click()
+    detail = page.locator("#errors-table tr.detail").first
+    assert detail.locator(".by-release").inner_text() == ", ".join(
+        f"{k} {v}" for k, v in g["by_release"].items())
+    assert detail.locator(".spark").count() == 0  # the sparkline is in the row itself
+    assert group.locator(".spark rect").count() == sum(1 for n in g["trend"] if n)
+    detail.locator('button[data-to="resolved"]').click()
+    page.wait_for_selector('#errors-table tr.group[data-state="resolved"]')
+    page.context.close()
+
+    live_server.stop()
+    live_server.start()
+    page = open_page(browser, live_server, 1440)
+    page.wait_for_selector('#errors-table tr.group[data-state="resolved"]')
+    post(live_server, [item("error", category="runtime", kind="RuntimeError",
+                            message="unreachable executed", stack=SDK_STACK, operation="save")],
+         release="1.3.0", session="after-fix")
+    page.wait_for_selector('#errors-table tr.group[data-state="regressed"]', timeout=20_000)
+    row = page.locator('#errors-table tr.group[data-state="regressed"]')
+    assert "regressed" in row.inner_text()
+    row.click()
+    detail = page.locator("#errors-table tr.detail:not([hidden])")
+    assert "1.3.0 (new release)" in detail.inner_text()
+    stack = detail.locator("pre.stack").inner_text()
+    assert "parse_expr" in stack and "wasmwatch.js" not in stack
+    assert detail.locator(".sdk-hidden").inner_text() == "1 frame inside the wasmwatch SDK hidden"
+    page.locator("#errors-table").scroll_into_view_if_needed()
+    shot(page, "errors.png", tmp_path)
+
+    detail.locator(".session-link").click()
+    page.wait_for_function("location.hash.includes('page=session') && location.hash.includes('session=after-fix')")
+    page.locator("#session-table tbody tr").first.wait_for()
+    timeline = api(live_server, "/api/v1/session", id="after-fix")
+    assert page.locator("#session-table tbody tr").count() == timeline["total"] == 1
+    assert page.locator("#session-head").inner_text().count("1.3.0") == 1
+    assert page.problems == []
+
+
+def test_session_page_shows_the_timeline(seeded: LiveServer, browser: Any, tmp_path: Path) -> None:
+    """A session's items in time order, as the API gives them; offline rows are shaded."""
+    post(seeded, [item("operation", now_ms() - 5000, name="render", ms=9.0, offline=True),
+                  item("offline_sync", now_ms() - 4000, synced=3, ms=120.0, ok=True, pending=0)],
+         release="1.2.0", session="1.2.0-s1", online=False)
+    page = open_page(browser, seeded, 1280, "&page=session&session=1.2.0-s1")
+    page.locator("#session-table tbody tr").first.wait_for()
+    timeline = api(seeded, "/api/v1/session", id="1.2.0-s1")
+    types = page.locator("#session-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.type)")
+    assert types == [i["type"] for i in timeline["items"]]
+    assert types[0] == "bundle_load"
+    assert page.locator("#session-table tr.away").count() == 2
+    assert "never" not in page.locator("#session-offline").inner_text()
+    assert page.evaluate(OVERFLOW_JS) == []
+    shot(page, "session.png", tmp_path)
+    assert page.problems == []
