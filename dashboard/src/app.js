@@ -7,6 +7,7 @@ import { $, fill, h } from './dom.js'
 import { renderErrors } from './errors.js'
 import * as fmt from './format.js'
 import { createLive } from './live.js'
+import { renderInsights } from './insights.js'
 import { renderReleasesView } from './releases.js'
 import { renderSession } from './session.js'
 import { FILTERS, PAGES, WINDOWS, params, state } from './state.js'
@@ -127,6 +128,9 @@ const refreshDetail = serial(async gen => {
     const { release, ...rest } = params() // every release is shown side by side
     tasks = [get(state.token, '/api/v1/releases', rest)
       .then(answer => { if (gen === state.gen) renderReleasesView(answer) })]
+  } else if (state.page === 'insights') {
+    const { operation, ...rest } = params() // per session: an operation filter does not apply
+    tasks = [get(state.token, '/api/v1/insights', rest).then(answer => { if (gen === state.gen) renderInsights(answer) })]
   } else if (state.page === 'session') {
     tasks = state.session
       ? [get(state.token, '/api/v1/session', { id: state.session }).then(answer => { if (gen === state.gen) renderSession(answer) })]

@@ -280,3 +280,34 @@ def test_session_page_shows_the_timeline(seeded: LiveServer, browser: Any, tmp_p
     assert page.evaluate(OVERFLOW_JS) == []
     shot(page, "session.png", tmp_path)
     assert page.problems == []
+
+
+def test_insights_page_equals_the_api(seeded: LiveServer, browser: Any, tmp_path: Path) -> None:
+    """Bounce by load time, cost and adoption on the page are the API's numbers."""
+    now = now_ms()
+    for i in range(3):  # slow loads that left after 2 s without doing anything
+        post(seeded, [item("bundle_load", now - 9 * MINUTE, total_ms=6500.0, cached=False,
+                           transfer_bytes=1_830_000),
+                      item("engagement", now - 9 * MINUTE + 3000, visible_ms=2000.0,
+                           online=True, page="/editor")], session=f"gone{i}", release="1.2.0")
+    post(seeded, [item("engagement", now - 5 * MINUTE, visible_ms=90_000.0, online=True,
+                       page="/editor")], session="1.2.0-s2", release="1.2.0")
+    page = open_page(browser, seeded, 1280, "&page=insights")
+    page.locator('#bounce-table tr[data-bucket="> 5 s"]').wait_for()
+    answer = api(seeded, "/api/v1/insights", window="1h")
+    slow = answer["bounce"]["buckets"]["> 5 s"]
+    assert (slow["sessions"], slow["bounced"], slow["bounce_rate"]) == (3, 3, 1.0)
+    cells = page.locator('#bounce-table tr[data-bucket="> 5 s"] td').all_inner_texts()
+    assert [c.strip() for c in cells[:4]] == ["> 5 s", "3", "3", "100 %"]
+    for label, b in answer["bounce"]["buckets"].items():
+        row = page.locator(f'#bounce-table tr[data-bucket="{label}"] td').nth(1)
+        assert row.inner_text().strip() == str(b["sessions"])
+    cost = answer["cost"]
+    assert f"{cost['network_loads']} loads" in page.locator("#cost-network").inner_text()
+    assert f"{cost['client_operations']:,} operations" in page.locator("#cost-ops").inner_text()
+    export = answer["engagement"]["features"]["export"]
+    shown = page.locator('#adoption-table tr[data-feature="export"] td').all_inner_texts()
+    assert shown[1].strip() == str(export["sessions"])
+    assert page.evaluate(OVERFLOW_JS) == []
+    shot(page, "insights.png", tmp_path)
+    assert page.problems == []

@@ -29,6 +29,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/releases": {"GET": insights.releases},
     "/api/v1/errors/state": {"POST": insights.error_state},
     "/api/v1/session": {"GET": insights.session},
+    "/api/v1/insights": {"GET": insights.insights},
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
     "/metrics": {"GET": query.metrics},
     "/healthz": {"GET": query.healthz},

@@ -9,6 +9,7 @@ import msgspec
 
 from wasmwatch.errors import BadRequest
 from wasmwatch.query.error_states import set_state
+from wasmwatch.query.insights import insights as impact
 from wasmwatch.query.releases import releases as release_view
 from wasmwatch.query.sessions import session_timeline
 from wasmwatch.runtime import Runtime
@@ -51,3 +52,16 @@ async def session(rt: Runtime, request: Request) -> Response:
     project = project_of(rt, request)
     return json_response(await read(rt, lambda con: session_timeline(con, project=project,
                                                                        session=sid)))
+
+
+async def insights(rt: Runtime, request: Request) -> Response:
+    """Load time against bounce, bandwidth cost, engagement and adoption over a window."""
+    rt.authorize_admin(request)
+    window_s, now = span(rt, request, "24h")
+    f, s = filters(request), rt.settings
+    args: dict[str, Any] = dict(project=project_of(rt, request), window_s=window_s, now_ms=now,
+                                release=f["release"], browser=f["browser"],
+                                bounce_threshold_s=s.bounce_threshold_s,
+                                cdn_price_per_gb=s.cdn_price_per_gb,
+                                server_cost_per_million_ops=s.server_cost_per_million_ops)
+    return json_response(await read(rt, lambda con: impact(con, **args)))

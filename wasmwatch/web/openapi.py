@@ -103,6 +103,9 @@ def _paths() -> dict[str, Any]:
                     "state": {"enum": ["open", "resolved", "ignored"]}}})},
             "responses": {"200": {"description": "the stored state", **_json(_OBJECT)},
                           **_errors(400, 401)}}},
+        "/api/v1/insights": admin_get(
+            "Load time against bounce, bandwidth cost, engagement and adoption",
+            [_query("window", "time window, 5m to 30d", "24h"), *_RANGE, *_FILTERS[:2]]),
         "/api/v1/session": admin_get("One session's items in time order, with offline periods",
                                      [_query("id", "the session id")]),
         "/api/v1/items": admin_get("The newest raw items", [
