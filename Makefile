@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8787
 
-.PHONY: install assets run test test-py test-sdk lint browser-deps bench clean
+.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps bench clean
 
 install: $(STAMP) assets
 
@@ -55,10 +55,13 @@ lint: install
 test-sdk: install
 	cd sdk && npm test --silent
 
+test-dashboard: install
+	cd dashboard && npm test --silent
+
 test-py: install browser-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint test-sdk test-py
+test: lint test-sdk test-dashboard test-py
 
 bench: install
 	$(BIN)/python bench/run_all.py

@@ -5,19 +5,26 @@ import { FILTERS, PAGES, WINDOWS, state } from './state.js'
 const STORE_KEY = 'wasmwatch.view'
 const int = v => (/^\d{1,15}$/.test(v || '') ? Number(v) : null)
 
-/** Apply a hash (and, under it, the last view kept in localStorage) to the state. */
+/**
+ * Apply a hash to the state. The hash is the whole view: a filter it lacks is off. Only an
+ * address without any view in it falls back to the last view kept in localStorage.
+ */
 export function readView (hash = location.hash) {
-  try {
-    const kept = JSON.parse(localStorage.getItem(STORE_KEY) || '{}')
-    if (WINDOWS[kept.window]) state.window = kept.window
-    for (const f of FILTERS) if (typeof kept[f] === 'string') state.filters[f] = kept[f]
-  } catch { /* a broken stored view is ignored */ }
   const q = new URLSearchParams(hash.replace(/^#/, ''))
+  const given = ['window', 'from', 'page', ...FILTERS].some(k => q.has(k))
+  if (!given) {
+    try {
+      const kept = JSON.parse(localStorage.getItem(STORE_KEY) || '{}')
+      if (WINDOWS[kept.window]) state.window = kept.window
+      for (const f of FILTERS) if (typeof kept[f] === 'string') state.filters[f] = kept[f]
+    } catch { /* a broken stored view is ignored */ }
+  } else {
+    for (const f of FILTERS) state.filters[f] = q.get(f) || ''
+  }
   if (WINDOWS[q.get('window')]) state.window = q.get('window')
   const from = int(q.get('from'))
   const to = int(q.get('to'))
   state.range = from !== null && to !== null && from < to ? { from, to } : null
-  for (const f of FILTERS) if (q.has(f)) state.filters[f] = q.get(f) || ''
   state.page = PAGES.includes(q.get('page')) ? q.get('page') : 'overview'
   state.session = q.get('session') || ''
 }

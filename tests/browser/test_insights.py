@@ -128,6 +128,16 @@ def test_tiles_equal_the_api(seeded: LiveServer, browser: Any, tmp_path: Path) -
     assert "vs previous" in text("#tile-operation .trend") or "previous" in text("#tile-operation .trend")
     assert page.evaluate(OVERFLOW_JS) == []
     shot(page, "dashboard-1440.png", tmp_path)
+    # a live error reaches the tile and the errors table in the same refresh
+    page.wait_for_selector('#live[data-state="on"]')
+    post(seeded, [item("error", category="runtime", kind="RuntimeError",
+                       message="unreachable executed", stack=WASM_STACK, operation="save")],
+         release="1.2.0")
+    n = s["errors"]["count"] + 1
+    page.wait_for_function(
+        f"document.querySelector('#tile-errors .sub').textContent.startsWith('{n} errors')",
+        timeout=15_000)
+    assert f"{n} errors in 1 group" in text("#errors-note")
     assert page.problems == []
 
 
@@ -139,6 +149,12 @@ def test_operation_filter_narrows_the_events_tile(seeded: LiveServer, browser: A
     kinds = page.locator("#tile-events li").evaluate_all("els => els.map(e => e.dataset.type)")
     assert sorted(kinds) == ["error", "operation"]
     assert page.locator("#tile-operation .label").inner_text().strip().lower() == "save p95"
+    page.select_option("#f-browser", "Firefox")
+    page.wait_for_function("location.hash.includes('browser=Firefox')")
+    assert "operation=save" in page.url
+    page.go_back()
+    page.wait_for_function("!location.hash.includes('browser=')")
+    assert page.locator("#f-browser").input_value() == ""
 
 
 def test_release_view_flags_the_slower_release(seeded: LiveServer, browser: Any,
