@@ -226,6 +226,14 @@ def test_narrow_and_wide_screens_cut_nothing(seeded: LiveServer, browser: Any,
         assert page.evaluate(OVERFLOW_JS) == [], width
         if width == 360:
             shot(page, "dashboard-360.png", tmp_path)
+        for view, ready in (("releases", '#release-view-table tr[data-release="1.2.0"]'),
+                            ("insights", '#bounce-table tr[data-bucket="< 1 s"]'),
+                            ("session&session=1.2.0-s1", "#session-table tbody tr")):
+            page.evaluate(f"location.hash = 'window=1h&page={view}'")
+            page.locator(ready).first.wait_for()
+            assert page.evaluate(OVERFLOW_JS) == [], (width, view)
+            if width == 360 and view == "releases":
+                shot(page, "releases-360.png", tmp_path)
         page.context.close()
 
 

@@ -9,7 +9,8 @@ A metric's ``ratio`` is its mean over the previous release's mean, ``p95_ratio``
 the p95. It is ``regressed`` when ``ratio >= factor`` and both releases have at least
 ``min_samples`` values of it: the same comparison as the alert rule of kind ``regression``
 (recent mean against baseline mean, per release and operation). The error rate is compared as
-a rate (errors per operation); bytes are the mean transfer of network (uncached) loads.
+a rate (errors per operation), and going from no errors to at least ``min_samples`` is flagged
+too; bytes are the mean transfer of network (uncached) loads.
 """
 
 from __future__ import annotations
