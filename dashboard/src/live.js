@@ -6,7 +6,11 @@ import * as fmt from './format.js'
 
 const RATE_SPAN_MS = 10000 // the items/s counter averages over this span
 
-export function createLive ({ token, onData, onUnauthorized, isRunning }) {
+/**
+ * `onData()` runs when items arrive; `events` maps other SSE event names (e.g. 'alert') to a
+ * handler of their data.
+ */
+export function createLive ({ token, onData, onUnauthorized, isRunning, events = {} }) {
   let source = null
   let retryTimer = null
   let arrivals = [] // [receivedAt, items]
@@ -45,6 +49,7 @@ export function createLive ({ token, onData, onUnauthorized, isRunning }) {
       tick()
       onData()
     })
+    for (const [name, handler] of Object.entries(events)) source.addEventListener(name, event => handler(event.data))
     source.onerror = () => {
       if (!source || source.readyState !== EventSource.CLOSED) { setState('connecting', 'reconnecting'); return }
       stop() // closed for good (a non-200 answer): find out whether the token went bad
