@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8787
 
-.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps bench clean
+.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps promtool-deps bench clean
 
 install: $(STAMP) assets
 
@@ -48,6 +48,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+# Debian's prometheus package for promtool (the /metrics conformance test); its daemon stays off
+promtool-deps:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  if command -v systemctl >/dev/null 2>&1; then $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; }
+
 lint: install
 	$(BIN)/ruff check wasmwatch tests bench
 	$(BIN)/mypy
@@ -58,7 +66,7 @@ test-sdk: install
 test-dashboard: install
 	cd dashboard && npm test --silent
 
-test-py: install browser-deps
+test-py: install browser-deps promtool-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint test-sdk test-dashboard test-py

@@ -15,6 +15,8 @@ BENCHES = [
     ["summary_bench.py"],
     ["metrics_observe.py"],
     ["sdk/run.py"],
+    ["alert_latency.py"],
+    ["alert_eval.py"],
 ]
 
 

@@ -1,4 +1,4 @@
-// Builds dist/: wasmwatch.js (ES module), wasmwatch.iife.js (global WasmWatch), wasmwatch.d.ts.
+// Builds dist/: wasmwatch.js (ES module), wasmwatch.iife.js (global WasmWatch), and their types.
 // Prints each bundle's minified and gzipped size; --check-size fails above the 6 KB budget.
 import { build } from 'esbuild'
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
@@ -24,6 +24,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(here + 'dist/wasmwatch.js', out.esm)
   writeFileSync(here + 'dist/wasmwatch.iife.js', out.iife)
   copyFileSync(here + 'src/wasmwatch.d.ts', here + 'dist/wasmwatch.d.ts')
+  copyFileSync(here + 'src/wasmwatch.iife.d.ts', here + 'dist/wasmwatch.iife.d.ts')
   let over = false
   for (const [name, file] of [['esm', 'wasmwatch.js'], ['iife', 'wasmwatch.iife.js']]) {
     const gz = gzSize(readFileSync(here + 'dist/' + file))

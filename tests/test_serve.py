@@ -160,6 +160,6 @@ def test_metrics_show_ingest_and_process(live_server: LiveServer) -> None:
     with httpx.Client() as client:
         post(live_server, fresh(5), client)
         text = client.get(f"{live_server.url}/metrics").text
-    assert 'le="5000.0"' in text
-    assert "wasmwatch_items_accepted_total" in text or "wasmwatch_ingest_items_total" in text
-    assert "process_resident_memory_bytes" in text or "wasmwatch_process_resident_memory_bytes" in text
+    assert 'wasm_operations_duration_seconds_bucket{le="5.0",operation="render",project="default"} 5.0' in text
+    assert 'wasmwatch_items_accepted_total{project="default"} 5.0' in text
+    assert "\nprocess_resident_memory_bytes " in text

@@ -7,14 +7,19 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 import sys
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-from wasmwatch import __version__
-from wasmwatch.config import Settings, load
-from wasmwatch.errors import ConfigError, StoreError
+from wasmwatch import __version__, admin_cli, listen
+from wasmwatch.alerts.rules import load_rules
+from wasmwatch.config import Settings, data_path, load
+from wasmwatch.errors import ConfigError, StartupError, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import configure as configure_logging
+
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -26,13 +31,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="port to listen on (default 8787)")
     serve.add_argument("--data-dir", dest="data_dir", help="where the store lives")
     serve.add_argument("--config", help="a TOML settings file")
+    admin_cli.add_commands(commands)
     return parser.parse_args(argv)
 
 
 def banner(rt: Runtime) -> str:
     s = rt.settings
     url = f"http://{s.host}:{s.port}"
-    key = next(iter(rt.projects))
+    key = rt.keyring.default_key or "(none: every key of the default project is revoked)"
     lines = [
         f"wasmwatch {__version__} listening on {url}",
         f"  data dir     {rt.data_dir}" + ("  (created)" if rt.first_start else ""),
@@ -53,10 +59,30 @@ def banner(rt: Runtime) -> str:
     return "\n".join(lines)
 
 
-async def serve(settings: Settings) -> None:
+def _server(sock: socket.socket, app: Any, settings: Settings) -> Any:
+    """granian's embedded server on our own socket (see :mod:`wasmwatch.listen`)."""
+    from granian._granian import SocketHolder
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.server.embed import Server
 
+    holder: Any = SocketHolder  # typed without its (fd, is_uds, backlog) constructor
+
+    class _OwnSocketServer(Server):
+        def _init_shared_socket(self) -> None:  # granian would bind with SO_REUSEPORT
+            state: Any = self
+            state._ssp = None
+            fd = sock.detach()  # granian owns the descriptor from here on, and closes it
+            state._shd = holder(fd, False, self.backlog)
+            state._sfd = fd
+
+    http1 = HTTP1Settings(header_read_timeout=round(settings.header_timeout_s * 1000))
+    return _OwnSocketServer(app, interface=Interfaces.ASGINL, log_enabled=False, backlog=2048,
+                            backpressure=settings.max_connections, http1_settings=http1)
+
+
+async def serve(settings: Settings, sock: socket.socket) -> list[str]:
+    """Run until SIGTERM or SIGINT; returns what the stop could not do (empty when clean)."""
     from wasmwatch.web.app import App
 
     runtime = Runtime(settings)
@@ -65,13 +91,12 @@ async def serve(settings: Settings) -> None:
     # young objects (a batch's rows) gather longer before each collection
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    server = Server(App(runtime), address=settings.host, port=settings.port,
-                    interface=Interfaces.ASGINL, log_enabled=False, backlog=2048)
+    server = _server(sock, App(runtime), settings)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
         runtime.live.close()  # end the event streams first, or they hold the server open
-        server.stop()  # type: ignore[no-untyped-call]
+        server.stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
@@ -79,35 +104,54 @@ async def serve(settings: Settings) -> None:
     try:
         await server.serve()
     finally:
-        await runtime.stop()
-        print("wasmwatch stopped; every accepted item is committed", flush=True)
+        problems = await runtime.stop()
+        print(stop_message(problems), file=sys.stderr if problems else sys.stdout, flush=True)
+    return problems
 
 
-def _run(coro: Any) -> None:
+def stop_message(problems: list[str]) -> str:
+    if not problems:
+        return "wasmwatch stopped; every accepted item is committed"
+    return "wasmwatch stopped, but not cleanly: " + "; ".join(problems)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        asyncio.run(coro)
-        return
-    uvloop.run(coro)
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command in admin_cli.COMMANDS:
+        return admin_cli.main(args)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load(flags)
+        load_rules(settings.rules)  # a bad rule stops the start with one line
     except ConfigError as exc:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 2
+    try:
+        sock = listen.bind(settings.host, settings.port)
+        lock = listen.lock_data_dir(data_path(settings))
+    except StartupError as exc:
+        print(f"wasmwatch: {exc}", file=sys.stderr)
+        return 3
     configure_logging(settings.log_level, settings.log_levels)
+    problems: list[str] = []
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            _run(serve(settings))
-    except (StoreError, OSError) as exc:
+            problems = _run(serve(settings, sock))
+    except (StoreError, OSError, ConfigError) as exc:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 1
-    return 0
+    finally:
+        sock.close()
+        lock.release()
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,10 +10,11 @@ lists are comma separated.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -24,7 +25,7 @@ ENV_PREFIX = "WASMWATCH_"
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 8787
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8787
     data_dir: str = "./wasmwatch-data"
     config: str | None = None
     #: public key of the default project; made on first start when unset
@@ -72,6 +73,58 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cdn_price_per_gb: float = 0.085
     #: what a million operations would cost if the server ran them instead of the client
     server_cost_per_million_ops: float = 0.40
+    # -- slow and hostile clients ------------------------------------------------------------
+    #: a connection that has not sent a whole request head in this time is closed (granian)
+    header_timeout_s: float = 10.0
+    #: a request body not received in full in this time answers 408 and the connection closes
+    body_timeout_s: float = 20.0
+    #: connections served at once; more wait in the listen backlog until one closes
+    max_connections: int = 4096
+    # -- readiness --------------------------------------------------------------------------
+    #: /readyz says not ready when the data dir's disk has less free space than this
+    ready_min_free_bytes: int = 64 << 20
+    #: extra regexes scrubbed from every client string (as ``[redacted]``), besides the built-in
+    #: kinds; in the environment a JSON array (regexes hold commas) or comma separated
+    scrub_patterns: list[str] = []
+    # -- projects, keys and limits (see README "Projects and keys") --
+    #: per-ingest-key rate, items per second, with a burst of twice that; 0 turns it off
+    key_rate_limit: float = 100_000.0
+    #: per-client-address ingest rate, requests per second, burst twice that; 0 turns it off
+    address_rate_limit: float = 1000.0
+    #: client addresses tracked for rate limits and failed logins (least recent dropped)
+    address_table_max: int = 65_536
+    #: proxies (addresses or CIDR networks) whose X-Forwarded-For names the client address
+    trusted_proxies: list[str] = []
+    #: failed admin or metrics token attempts per address within the window, then 429
+    admin_max_failures: int = 10
+    admin_failure_window_s: float = 60.0
+    #: when set, /metrics needs "Authorization: Bearer <metrics_token>"; unset keeps it open
+    metrics_token: str | None = None
+    # -- alerting (see README, Alerting) --
+    #: POST Alertmanager webhook v4 JSON (plus the seed's keys) here
+    alert_webhook_url: str | None = None
+    #: a Slack incoming-webhook URL
+    alert_slack_url: str | None = None
+    #: smtp://user:pass@host:port, smtps://..., or smtp://...?starttls=true
+    alert_smtp_url: str | None = None
+    alert_email_to: list[str] = []
+    alert_email_from: str = "wasmwatch@localhost"
+    #: a fingerprint announced firing is not announced again for this long
+    alert_cooldown_s: float = 300.0
+    alert_eval_interval_s: float = 1.0
+    #: a firing alert is announced again after this long
+    alert_repeat_interval_s: float = 14_400.0
+    #: per delivery attempt
+    alert_timeout_s: float = 5.0
+    alert_attempts: int = 4
+    #: first retry delay, doubled per retry
+    alert_backoff_s: float = 0.5
+    #: on stop, queued notifications get this long to go out
+    alert_drain_s: float = 2.0
+    #: the seed's "service" key in webhook payloads
+    alert_service: str = "wasmwatch"
+    #: ``[[rules]]`` tables (environment: a JSON list)
+    rules: list[dict[str, Any]] = []
 
 
 def _fields() -> dict[str, Any]:
@@ -85,11 +138,16 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
         if raw is None or raw == "":
             continue
         text = str(typ)
-        if text.startswith("dict"):
+        if text.startswith(("dict", "list[dict")):
             try:
                 out[name] = msgspec.json.decode(raw)
             except msgspec.DecodeError as exc:
                 raise ConfigError(f"{ENV_PREFIX}{name.upper()}: not valid JSON: {exc}") from exc
+        elif text.startswith("list") and raw.lstrip().startswith("["):
+            try:
+                out[name] = msgspec.json.decode(raw)
+            except msgspec.DecodeError as exc:
+                raise ConfigError(f"{ENV_PREFIX}{name.upper()}: not a valid JSON array: {exc}") from exc
         elif text.startswith("list"):
             out[name] = [part.strip() for part in raw.split(",") if part.strip()]
         elif text == "bool":
@@ -110,6 +168,8 @@ def _from_toml(path: str) -> dict[str, Any]:
     section = data.get("wasmwatch", data)
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [wasmwatch] must be a table")
+    if section is not data and "rules" in data:  # [[rules]] beside a [wasmwatch] table
+        section = {**section, "rules": data["rules"]}
     return section
 
 
@@ -127,10 +187,24 @@ def load(
         merged["config"] = str(config_path)
     merged.update(env)
     merged.update(flags)
+    if isinstance(merged.get("alert_email_to"), str):  # "a, b" in a TOML file too
+        merged["alert_email_to"] = [p.strip() for p in merged["alert_email_to"].split(",") if p.strip()]
     try:
-        return msgspec.convert(merged, Settings, strict=False)
+        settings = msgspec.convert(merged, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"invalid setting: {exc}") from exc
+    _check_patterns(settings.scrub_patterns)
+    return settings
+
+
+def _check_patterns(patterns: list[str]) -> None:
+    for pattern in patterns:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"scrub_patterns: {pattern!r} is not a valid regex: {exc}") from exc
+        if compiled.search(""):
+            raise ConfigError(f"scrub_patterns: {pattern!r} matches the empty string")
 
 
 def data_path(settings: Settings) -> Path:

@@ -2,6 +2,7 @@
 
     WasmWatchError
     ├── ConfigError               settings that cannot be used (at start, not over HTTP)
+    ├── StartupError              the port is taken, the host unknown, the data dir unusable
     ├── StoreError                the store failed; ingest answers 503, queries 503
     └── ClientError               something a client sent; always a 4xx, never a 500
         ├── BadRequest            400: malformed body, bad parameter
@@ -9,10 +10,13 @@
         ├── Forbidden             403: origin not allowed for the project
         ├── NotFound              404
         ├── MethodNotAllowed      405
+        ├── RequestTimeout        408: the body did not arrive in time (the connection closes)
+        ├── Conflict              409: the project exists already
         ├── PayloadTooLarge       413: body over the limit, before or after gunzip
         ├── UnsupportedMediaType  415
         └── Backpressure          429 / 503 with Retry-After
-            ├── RateLimited       429: the project's ingest rate is spent
+            ├── RateLimited       429: a project's, key's or address's rate is spent,
+            │                     or too many failed admin attempts from one address
             └── QueueFull         503: the write queue is full
 
 Library errors become ours at the boundary with ``raise ... from exc``; the web layer maps a
@@ -27,6 +31,10 @@ class WasmWatchError(Exception):
 
 
 class ConfigError(WasmWatchError):
+    pass
+
+
+class StartupError(WasmWatchError):
     pass
 
 
@@ -61,6 +69,19 @@ class NotFound(ClientError):
 
 class MethodNotAllowed(ClientError):
     status = 405
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.headers = headers or {}
+
+
+class RequestTimeout(ClientError):
+    status = 408
+    headers = {"connection": "close"}
+
+
+class Conflict(ClientError):
+    status = 409
 
 
 class PayloadTooLarge(ClientError):

@@ -1,7 +1,9 @@
-"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers.
+"""Live updates for the dashboard: each commit's new rows, summarized, fanned out to subscribers,
+and other named events (alert transitions and deliveries) beside them.
 
-A subscriber is a bounded queue; a slow subscriber loses updates (counted in ``dropped``)
-rather than slowing the writer.
+A subscriber follows one project and sees only that project's rows: a commit holding rows of
+several projects is summarized once per project. A subscriber is a bounded queue; a slow
+subscriber loses updates (counted in ``dropped``) rather than slowing the writer.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from wasmwatch.store.schema import Row
+
+Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
@@ -29,7 +33,7 @@ def summarize(rows: Sequence[Row]) -> dict[str, Any]:
 
 class LiveHub:
     def __init__(self, queue_size: int = 100) -> None:
-        self._subscribers: set[asyncio.Queue[dict[str, Any] | None]] = set()
+        self._subscribers: dict[asyncio.Queue[Event | None], str] = {}
         self._queue_size = queue_size
         self._closed = False
         self.dropped = 0
@@ -37,19 +41,38 @@ class LiveHub:
     def publish(self, rows: Sequence[Row]) -> None:
         if not rows or not self._subscribers:
             return
-        update = summarize(rows)
-        for queue in self._subscribers:
+        by_project: dict[str, list[Row]] = {}
+        for row in rows:
+            by_project.setdefault(row.project, []).append(row)
+        updates = {project: summarize(mine) for project, mine in by_project.items()
+                   if project in self._subscribers.values()}
+        for queue, project in self._subscribers.items():
+            update = updates.get(project)
+            if update is None:
+                continue
             try:
-                queue.put_nowait(update)
+                queue.put_nowait(("items", update))
             except asyncio.QueueFull:
                 self.dropped += 1
 
-    async def subscribe(self, heartbeat_s: float = 15.0) -> AsyncIterator[dict[str, Any] | None]:
-        """Updates as they come; None every ``heartbeat_s`` of silence; ends when the hub closes."""
+    def send(self, event: str, data: dict[str, Any], project: str = "default") -> None:
+        """Fan one named event out to the project's subscribers (a full one misses it)."""
+        for queue, theirs in self._subscribers.items():
+            if theirs != project:
+                continue
+            try:
+                queue.put_nowait((event, data))
+            except asyncio.QueueFull:
+                self.dropped += 1
+
+    async def subscribe(self, project: str = "default",
+                        heartbeat_s: float = 15.0) -> AsyncIterator[Event | None]:
+        """The project's updates as they come; None every ``heartbeat_s`` of silence; ends when
+        the hub closes."""
         if self._closed:
             return
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(self._queue_size)
+        self._subscribers[queue] = project
         try:
             while True:
                 try:
@@ -61,7 +84,7 @@ class LiveHub:
                     return
                 yield update
         finally:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)
 
     @property
     def subscribers(self) -> int:

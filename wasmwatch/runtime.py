@@ -2,7 +2,7 @@
 
 ``Runtime`` opens the store, makes the default project and the secrets on first start,
 starts the writer and the background loops, and closes them in order: on stop, everything
-accepted is committed before the store closes.
+accepted is committed before the store closes, and what could not be done is reported.
 """
 
 from __future__ import annotations
@@ -10,20 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import duckdb
 import prometheus_client
 
+from wasmwatch.alerts.service import AlertService
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
-from wasmwatch.errors import Forbidden, StoreError, Unauthorized
+from wasmwatch.errors import RateLimited, StoreError, Unauthorized
+from wasmwatch.guard import FailureGuard
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
+from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
 from wasmwatch.live import LiveHub
+from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
-from wasmwatch.store.duckdb import DuckDBStore, Project
+from wasmwatch.store import projects as project_tables
+from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.writer import Writer
 from wasmwatch.telemetry import (
     ClientMetrics,
@@ -32,6 +38,7 @@ from wasmwatch.telemetry import (
     default_bus,
     detach_server_metrics,
 )
+from wasmwatch.web.address import client_address, parse_networks
 from wasmwatch.web.http import Request
 
 log = logging.getLogger(__name__)
@@ -43,14 +50,26 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.data_dir: Path = data_path(settings)
+        self.scrubber = Scrubber(settings.scrub_patterns)
         self.pipeline = Pipeline(retention_days=settings.retention_days,
-                                 skew_tolerance_ms=settings.skew_tolerance_ms)
+                                 skew_tolerance_ms=settings.skew_tolerance_ms, scrubber=self.scrubber)
         self.limiter = RateLimiter(settings.rate_limit)
+        self.key_limiter = RateLimiter(settings.key_rate_limit)
+        self.address_limiter = RateLimiter(settings.address_rate_limit,
+                                           max_keys=settings.address_table_max)
+        self.auth_failures = FailureGuard(settings.admin_max_failures,
+                                          settings.admin_failure_window_s,
+                                          settings.address_table_max)
+        self.trusted_proxies = parse_networks(settings.trusted_proxies)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
+        self.registry.register(ScrubbedCollector(self.scrubber))
         self.live = LiveHub()
+        #: alerting; rules are checked here, so a bad one stops the start (ConfigError)
+        self.alerts = AlertService(settings, self.clock, self.registry, self.live.send)
         self.store: DuckDBStore | None = None
         self._writer: Writer | None = None
-        self.projects: dict[str, Project] = {}
+        self.keyring = Keyring()
+        self._admin: ProjectAdmin | None = None
         self.admin_token = ""
         self.first_start = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -62,6 +81,12 @@ class Runtime:
             raise StoreError("the server is not started")
         return self._writer
 
+    @property
+    def project_admin(self) -> ProjectAdmin:
+        if self._admin is None:
+            raise StoreError("the server is not started")
+        return self._admin
+
     def open_store(self) -> DuckDBStore:
         self.first_start = not (self.data_dir / "wasmwatch.duckdb").exists()
         store = DuckDBStore(
@@ -72,10 +97,16 @@ class Runtime:
         now = self.clock.now_ms()
         if store.recover(now):
             log.warning("the last stop was not clean: rollups rebuilt from raw items")
-        project = store.ensure_default_project(self.settings.ingest_key,
-                                               self.settings.allowed_origins, now)
-        self.projects = {p.ingest_key: p for p in store.projects()} | {project.ingest_key: project}
+        try:
+            store.catalog(lambda con: project_tables.ensure_default(
+                con, self.settings.ingest_key, self.settings.allowed_origins, now))
+        except BaseException:
+            store.close()
+            raise
+        self.keyring.load(store.catalog(project_tables.snapshot))
         self.admin_token = store.secret("admin_token", self.settings.admin_token, "adm_")
+        # ids holding a secret become a hash keyed per data dir: the same after a restart
+        self.scrubber.id_key = store.secret("scrub_id_key", None, "").encode()
         return store
 
     async def start(self) -> None:
@@ -84,11 +115,16 @@ class Runtime:
         self._writer = Writer(
             self.store, queue_max_items=self.settings.queue_max_items,
             commit_max_items=self.settings.commit_max_items,
-            on_commit=[client_metrics.observe, self.live.publish],
+            on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)
         self._writer.start()
+        store = self.store
+        self._admin = ProjectAdmin(
+            self.keyring, lambda fn: self.writer.run_exclusive(store.catalog, fn))
+        await self.alerts.start(self.store.reader, self._writer.run_exclusive)
+        self._spawn(self.alerts.run(self._stop), "alerts")
         poller = Poller(self.registry)
         self._spawn(poller.run(self.settings.poll_interval_s, self._stop), "poller")
         self._spawn(self._every(self.settings.maintenance_interval_s, self.retain), "maintenance")
@@ -114,42 +150,93 @@ class Runtime:
         )
         if deleted:
             log.info("retention deleted %d items", deleted)
+        await self.alerts.prune(self.clock.now_ms() - self.settings.retention_days * _DAY_MS)
         return deleted
 
-    async def stop(self) -> None:
-        """Commit what was accepted, stop the loops, close the store."""
+    async def stop(self) -> list[str]:
+        """Commit what was accepted, stop the loops, close the store.
+
+        Returns what could not be done, one sentence each (empty after a clean stop).
+        """
         self._stop.set()
         self.live.close()
+        problems: list[str] = []
         if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self.alerts.flush()
+            failed_before = self._writer.failed_items
             await self._writer.close()
+            failed = self._writer.failed_items - failed_before
+            if failed:
+                problems.append(f"{failed} items waiting at stop could not be committed "
+                                f"({self._writer.last_error}); their requests were answered 503")
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         detach_server_metrics(default_bus)
+        await self.alerts.stop()
+        await self.alerts.write_remaining()  # the writer thread is gone: nobody else writes
         if self.store is not None:
-            self.store.close()
+            problems += self.store.close()
+        for problem in problems:
+            log.error("stop: %s", problem)
+        return problems
+
+    def readiness(self) -> dict[str, str]:
+        """Why the server cannot take writes now, by check; empty when it can.
+
+        Checks: the store is open, the writer task runs, the most recent commit did not fail,
+        the data dir's disk has ``ready_min_free_bytes`` free.
+        """
+        failing: dict[str, str] = {}
+        if self.store is None or self.store.closed:
+            failing["store"] = "the store is not open"
+        if self._writer is None or not self._writer.alive:
+            failing["writer"] = "the writer is not running"
+        elif self._writer.last_error is not None:
+            failing["commit"] = f"the last commit failed: {self._writer.last_error}"
+        try:
+            free = shutil.disk_usage(self.data_dir).free
+        except OSError as exc:
+            failing["disk"] = f"cannot read free space of {self.data_dir}: {exc}"
+        else:
+            if free < self.settings.ready_min_free_bytes:
+                failing["disk"] = (f"{free} bytes free in {self.data_dir}, under the "
+                                   f"{self.settings.ready_min_free_bytes}-byte minimum")
+        return failing
 
     # -- authorization ---------------------------------------------------------------------
 
+    def client_address(self, request: Request) -> str:
+        return client_address(request.scope, request.headers, self.trusted_proxies)
+
     def authorize_ingest(self, request: Request) -> Project:
         key = request.query.get("key") or request.headers.get("x-wasmwatch-key")
-        if not key:
-            raise Unauthorized("missing ingest key: pass ?key= or the X-WasmWatch-Key header")
-        project = self.projects.get(key)
-        if project is None:
-            raise Unauthorized("unknown ingest key")
-        origin = request.headers.get("origin")
-        if project.allowed_origins and origin and origin not in project.allowed_origins:
-            raise Forbidden(f"origin {origin} is not allowed for this project")
-        return project
+        return self.keyring.authorize(key, request.headers.get("origin"))
 
     def authorize_admin(self, request: Request) -> None:
+        self._check_token(request, self.admin_token, "admin")
+
+    def authorize_metrics(self, request: Request) -> None:
+        """/metrics is open unless ``metrics_token`` is set."""
+        if self.settings.metrics_token:
+            self._check_token(request, self.settings.metrics_token, "metrics")
+
+    def _check_token(self, request: Request, expected: str, what: str) -> None:
+        """Constant-time comparison; an address that fails too often gets 429 for a while."""
+        address = self.client_address(request)
+        now_s = self.clock.now_ms() / 1000
+        wait = self.auth_failures.blocked(address, now_s)
+        if wait > 0:
+            raise RateLimited(f"too many failed {what} token attempts from this address", wait)
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.query.get("token")
         if not token:
-            raise Unauthorized("missing admin token: send Authorization: Bearer <token>")
-        if not _same(token, self.admin_token):
-            raise Unauthorized("wrong admin token")
+            raise Unauthorized(f"missing {what} token: send Authorization: Bearer <token>")
+        if not _same(token, expected):
+            self.auth_failures.failed(address, now_s)
+            raise Unauthorized(f"wrong {what} token")
+        self.auth_failures.succeeded(address)
 
 
 def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: int) -> None:

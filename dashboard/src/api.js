@@ -57,21 +57,24 @@ export async function get (token, path, params = {}) {
   return body
 }
 
-/** POST a JSON body; answers the JSON reply (errors as in get()). */
-export async function post (token, path, body) {
+/** POST or DELETE with a JSON body; same errors as get(). */
+export async function send (token, method, path, body) {
   let res
   try {
     res = await fetch(path, {
-      method: 'POST',
+      method,
       headers: { authorization: 'Bearer ' + token, accept: 'application/json', 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body),
     })
   } catch (err) {
     throw new ApiError(0, 'cannot reach the server (' + (err && err.message ? err.message : err) + ')')
   }
   if (res.status === 401) throw new Unauthorized('the admin token was not accepted')
-  let reply = null
-  try { reply = await res.json() } catch { /* not JSON */ }
-  if (!res.ok) throw new ApiError(res.status, (reply && reply.error) || `HTTP ${res.status}`)
-  return reply
+  let answer = null
+  try { answer = await res.json() } catch { /* not JSON */ }
+  if (!res.ok) throw new ApiError(res.status, (answer && answer.error) || `HTTP ${res.status}`)
+  return answer
 }
+
+/** POST a JSON body; answers the JSON reply (errors as in get()). */
+export const post = (token, path, body) => send(token, 'POST', path, body)

@@ -2,6 +2,7 @@
 // this module signs in, loads what the current page needs, and hands answers to the renderers
 // (tiles.js, tables.js, errors.js, releases.js, charts.js). Talks only to this server's admin API.
 import { ApiError, Unauthorized, clearToken, get, loadToken, post, saveToken } from './api.js'
+import * as alertsView from './alerts.js'
 import * as charts from './charts.js'
 import { $, fill, h } from './dom.js'
 import { renderErrors } from './errors.js'
@@ -24,6 +25,7 @@ const live = createLive({
   onData: () => onLiveData(),
   onUnauthorized: () => unauthorized(),
   isRunning: () => state.running,
+  events: { alert: data => alertsView.onEvent(data) },
 })
 
 // ---------------------------------------------------------------- view changes
@@ -48,6 +50,7 @@ charts.setZoomHandler((from, to) => setView({ range: { from, to } }))
 function showLogin (message) {
   state.running = false
   live.stop()
+  alertsView.stop()
   for (const id of ['app', 'controls', 'logout', 'pages']) $(id).hidden = true
   $('login').hidden = false
   const err = $('login-error')
@@ -71,6 +74,7 @@ function boot () {
   writeView({ push: false })
   renderControls()
   refreshAll({ catalog: true })
+  alertsView.start(state.token, unauthorized)
   live.start()
 }
 

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from wasmwatch.errors import QueueFull, StoreError
+from wasmwatch.store import projects
 from wasmwatch.store.base import MemoryStore
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.schema import Row
@@ -93,11 +94,13 @@ def test_retention_deletes_old_rows(tmp_path: Path) -> None:
 def test_reopen_keeps_project_and_secret(tmp_path: Path) -> None:
     """The default project's key and the admin token survive a reopen."""
     store = DuckDBStore(tmp_path)
-    key = store.ensure_default_project(None, [], NOW).ingest_key
+    store.catalog(lambda con: projects.ensure_default(con, None, [], NOW))
+    key = store.catalog(projects.keys)[0].key
     token = store.secret("admin_token", None, "adm_")
     store.close()
     again = DuckDBStore(tmp_path)
-    assert again.ensure_default_project(None, [], NOW).ingest_key == key
+    again.catalog(lambda con: projects.ensure_default(con, None, [], NOW))
+    assert [k.key for k in again.catalog(projects.keys)] == [key]
     assert again.secret("admin_token", None, "adm_") == token
     again.close()
 

@@ -38,5 +38,9 @@ def scrape(registry: CollectorRegistry) -> Samples:
 
 
 def sample(samples: Samples, name: str, **labels: str) -> float:
-    """One sample's value; KeyError when absent."""
+    """One sample's value; KeyError when absent. Client metrics carry a ``project`` label:
+    ``default`` unless given (``project=""`` for metrics without it)."""
+    if name.startswith(("wasm_", "offline_", "engagement_")):
+        labels.setdefault("project", "default")
+    labels = {k: v for k, v in labels.items() if v != "" or k != "project"}
     return samples[(name, frozenset(labels.items()))]

@@ -14,7 +14,7 @@ from wasmwatch.telemetry.exposition import render
 
 from .helpers import make_row, sample, scrape
 
-BOUNDS = ("10.0", "50.0", "100.0", "500.0", "1000.0", "5000.0", "+Inf")
+BOUNDS = ("0.01", "0.05", "0.1", "0.5", "1.0", "5.0", "+Inf")
 
 
 def observed(
@@ -29,15 +29,15 @@ def observed(
 def test_prometheus_names() -> None:
     """Names are legal, carry a unit suffix, and counters end in _total."""
     assert {prometheus_name(m) for m in METRICS} == {
-        "wasm_bundle_load_duration_ms",
-        "wasm_runtime_init_duration_ms",
+        "wasm_bundle_load_duration_seconds",
+        "wasm_runtime_init_duration_seconds",
         "wasm_operations_total",
-        "wasm_operations_duration_ms",
+        "wasm_operations_duration_seconds",
         "wasm_memory_heap_usage_bytes",
         "wasm_errors_total",
         "offline_operations_total",
-        "offline_sync_duration_ms",
-        "engagement_time_on_page_ms_total",
+        "offline_sync_duration_seconds",
+        "engagement_time_on_page_seconds_total",
     }
 
 
@@ -45,8 +45,8 @@ def test_metrics_are_exposed_before_any_row(registry: CollectorRegistry) -> None
     """Every family has HELP and TYPE lines from the start."""
     ClientMetrics(registry)
     text = render(registry)[0].decode()
-    assert "# TYPE wasm_operations_duration_ms histogram" in text
-    assert "# TYPE engagement_time_on_page_ms_total counter" in text
+    assert "# TYPE wasm_operations_duration_seconds histogram" in text
+    assert "# TYPE engagement_time_on_page_seconds_total counter" in text
     assert "# TYPE wasm_memory_heap_usage_bytes gauge" in text
 
 
@@ -55,18 +55,18 @@ def test_bundle_load_summary_by_release_browser_connection(registry: CollectorRe
     tags = {"release": "1.2", "browser": "Chrome", "connection": "4g"}
     observed(registry, [make_row("bundle_load", ms=ms, **tags) for ms in (120.0, 480.0, 2500.0)])
     s = scrape(registry)
-    assert sample(s, "wasm_bundle_load_duration_ms_count", **tags) == 3
-    assert sample(s, "wasm_bundle_load_duration_ms_sum", **tags) == 3100.0
-    assert sample(s, "wasm_bundle_load_duration_ms_bucket", le="500.0", **tags) == 2
-    assert sample(s, "wasm_bundle_load_duration_ms_bucket", le="2000.0", **tags) == 2
-    assert sample(s, "wasm_bundle_load_duration_ms_bucket", le="5000.0", **tags) == 3
+    assert sample(s, "wasm_bundle_load_duration_seconds_count", **tags) == 3
+    assert sample(s, "wasm_bundle_load_duration_seconds_sum", **tags) == 3.1
+    assert sample(s, "wasm_bundle_load_duration_seconds_bucket", le="0.5", **tags) == 2
+    assert sample(s, "wasm_bundle_load_duration_seconds_bucket", le="2.0", **tags) == 2
+    assert sample(s, "wasm_bundle_load_duration_seconds_bucket", le="5.0", **tags) == 3
 
 
 def test_runtime_init_summary_by_release_and_device(registry: CollectorRegistry) -> None:
     """Runtime init times are summarised per release and device."""
     observed(registry, [make_row("runtime_init", ms=300.0, release="1", device="mobile")])
     s = scrape(registry)
-    assert sample(s, "wasm_runtime_init_duration_ms_count", release="1", device="mobile") == 1
+    assert sample(s, "wasm_runtime_init_duration_seconds_count", release="1", device="mobile") == 1
 
 
 def test_operations_counted_by_operation_and_offline(registry: CollectorRegistry) -> None:
@@ -85,17 +85,17 @@ def test_operations_counted_by_operation_and_offline(registry: CollectorRegistry
 
 
 def test_operation_duration_buckets(registry: CollectorRegistry) -> None:
-    """Operation durations fill the 10/50/100/500/1000/5000 ms buckets cumulatively."""
+    """Operation durations fill the 10/50/100/500/1000/5000 ms buckets (in seconds) cumulatively."""
     durations = [5.0, 10.0, 30.0, 75.0, 100.0, 700.0, 999.0, 4000.0, 9000.0]
     observed(registry, [make_row("operation", name="op", ms=ms) for ms in durations])
     s = scrape(registry)
-    buckets = [sample(s, "wasm_operations_duration_ms_bucket", operation="op", le=le)
+    buckets = [sample(s, "wasm_operations_duration_seconds_bucket", operation="op", le=le)
                for le in BOUNDS]
     assert buckets == [2, 3, 5, 5, 7, 8, 9]
-    assert sample(s, "wasm_operations_duration_ms_count", operation="op") == 9
-    assert sample(s, "wasm_operations_duration_ms_sum", operation="op") == sum(durations)
-    assert ("wasm_operations_duration_ms_bucket", frozenset(
-        {("operation", "op"), ("le", "25.0")})) not in s
+    assert sample(s, "wasm_operations_duration_seconds_count", operation="op") == 9
+    assert sample(s, "wasm_operations_duration_seconds_sum", operation="op") == pytest.approx(sum(durations) / 1000)
+    assert ("wasm_operations_duration_seconds_bucket", frozenset(
+        {("operation", "op"), ("le", "0.025")})) not in s
 
 
 def test_heap_usage_is_the_last_value(registry: CollectorRegistry) -> None:
@@ -129,21 +129,21 @@ def test_offline_operations_pending_then_synced(registry: CollectorRegistry) -> 
     assert sample(s, "offline_operations_total", operation="save", sync_status="pending") == 1
     assert sample(s, "offline_operations_total", operation="unknown", sync_status="synced") == 4
     assert sample(s, "offline_operations_total", operation="unknown", sync_status="failed") == 2
-    assert sample(s, "offline_sync_duration_ms_count") == 2
-    assert sample(s, "offline_sync_duration_ms_sum") == 100.0
+    assert sample(s, "offline_sync_duration_seconds_count") == 2
+    assert sample(s, "offline_sync_duration_seconds_sum") == 0.1
 
 
 def test_time_on_page_counts_visible_ms(registry: CollectorRegistry) -> None:
-    """Engagement adds visible ms per page and connection mode; page falls back to context."""
+    """Engagement adds visible time (ms, exported in seconds) per page and connection mode."""
     observed(registry, [
         make_row("engagement", ms=1500.0, name="/posts", offline=False),
         make_row("engagement", ms=500.0, name="/posts", offline=False),
         make_row("engagement", ms=700.0, page="/about", offline=True),
     ])
     s = scrape(registry)
-    name = "engagement_time_on_page_ms_total"
-    assert sample(s, name, page="/posts", connection_mode="online") == 2000.0
-    assert sample(s, name, page="/about", connection_mode="offline") == 700.0
+    name = "engagement_time_on_page_seconds_total"
+    assert sample(s, name, page="/posts", connection_mode="online") == 2.0
+    assert sample(s, name, page="/about", connection_mode="offline") == 0.7
 
 
 def test_observe_accumulates_across_batches(registry: CollectorRegistry) -> None:
@@ -152,7 +152,7 @@ def test_observe_accumulates_across_batches(registry: CollectorRegistry) -> None
     metrics.observe([make_row("operation", name="op", ms=20.0)])
     s = scrape(registry)
     assert sample(s, "wasm_operations_total", operation="op", offline="unknown") == 2
-    assert sample(s, "wasm_operations_duration_ms_bucket", operation="op", le="50.0") == 2
+    assert sample(s, "wasm_operations_duration_seconds_bucket", operation="op", le="0.05") == 2
 
 
 def test_rows_without_definitions_are_ignored(registry: CollectorRegistry) -> None:
@@ -164,7 +164,7 @@ def test_rows_without_definitions_are_ignored(registry: CollectorRegistry) -> No
 def test_null_measurements_are_skipped(registry: CollectorRegistry) -> None:
     """A row without the measured column adds nothing to histograms."""
     observed(registry, [make_row("offline_sync", synced=1, ok=True)])
-    assert ("offline_sync_duration_ms_count", frozenset()) not in scrape(registry)
+    assert ("offline_sync_duration_seconds_count", frozenset()) not in scrape(registry)
 
 
 def test_tag_values_are_capped_with_overflow_to_other(registry: CollectorRegistry) -> None:
@@ -175,7 +175,7 @@ def test_tag_values_are_capped_with_overflow_to_other(registry: CollectorRegistr
                      make_row("operation", name="op9", ms=1.0)])
     s = scrape(registry)
     ops = {dict(labels)["operation"]: v for (name, labels), v in s.items()
-           if name == "wasm_operations_duration_ms_count"}
+           if name == "wasm_operations_duration_seconds_count"}
     assert ops == {"op0": 1, "op1": 2, "op2": 1, "other": 3}
 
 
@@ -194,7 +194,7 @@ def test_long_tag_values_are_cut(registry: CollectorRegistry) -> None:
     """Label values are cut at 128 characters."""
     observed(registry, [make_row("operation", name="x" * 500, ms=1.0)])
     s = scrape(registry)
-    assert sample(s, "wasm_operations_duration_ms_count", operation="x" * 128) == 1
+    assert sample(s, "wasm_operations_duration_seconds_count", operation="x" * 128) == 1
 
 
 def test_observe_never_raises(

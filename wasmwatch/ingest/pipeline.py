@@ -1,19 +1,20 @@
 """From a decoded envelope to rows: context once per batch, then each item on its own.
 
 Processors are small callables ``(row) -> row | None`` run in order after validation (STYLE
-10); returning None drops the row (counted as ``filtered``). The defaults scrub what should
-not be stored.
+10); returning None drops the row (counted as ``filtered``). The default is the PII scrubber
+(:mod:`wasmwatch.ingest.scrub`) over every client string of the row; the batch's context
+fields are scrubbed once per batch in :meth:`Pipeline.batch`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
 from wasmwatch.ingest import schema as s
+from wasmwatch.ingest.scrub import Scrubber
 from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.ingest.validate import (
     LIMITS,
@@ -29,21 +30,6 @@ from wasmwatch.store.schema import Row
 
 Processor = Callable[[Row], Row | None]
 _DAY_MS = 86_400_000
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_BEARER = re.compile(r"(?i)(bearer\s+|token[=:]\s*|key[=:]\s*)[\w.~+/-]{8,}")
-
-
-def scrub_secrets(row: Row) -> Row | None:
-    """Redact e-mail addresses and bearer tokens from error messages and stacks."""
-    if row.type != "error" or not row.message:
-        return row
-    message = _BEARER.sub(r"\1[redacted]", _EMAIL.sub("[email]", row.message))
-    if message == row.message:
-        return row
-    return msgspec.structs.replace(row, message=message)
-
-
-DEFAULT_PROCESSORS: tuple[Processor, ...] = (scrub_secrets,)
 
 
 class Pipeline:
@@ -52,11 +38,14 @@ class Pipeline:
         *,
         retention_days: int = 30,
         skew_tolerance_ms: int = 2000,
-        processors: Sequence[Processor] = DEFAULT_PROCESSORS,
+        scrubber: Scrubber | None = None,
+        processors: Sequence[Processor] | None = None,
     ) -> None:
+        """``processors`` default to the scrubber's row processor (pass ``()`` for none)."""
         self.retention_ms = retention_days * _DAY_MS
         self.skew_tolerance_ms = skew_tolerance_ms
-        self.processors = tuple(processors)
+        self.scrubber = scrubber or Scrubber()
+        self.processors = (self.scrubber.row,) if processors is None else tuple(processors)
 
     def batch(
         self, ctx: s.Context, *, project: str, user_agent: str | None, sent_at: float | None,
@@ -71,11 +60,13 @@ class Pipeline:
         agent = parse_agent(ctx.user_agent or user_agent)
         limit = LIMITS["context"]
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
+        scrub = self.scrubber.scrub_optional
         shared: dict[str, Any] = dict(
-            session=clip(ctx.session, limit), release=clip(ctx.release, limit),
-            page=strip_query(ctx.page, LIMITS["page"]), connection=clip(ctx.connection, limit),
-            device=device, browser=agent.browser, browser_major=agent.browser_major, os=agent.os,
-            online=ctx.online, sdk=clip(ctx.sdk, limit),
+            session=scrub(clip(ctx.session, limit)), release=scrub(clip(ctx.release, limit)),
+            page=scrub(strip_query(ctx.page, LIMITS["page"])),
+            connection=scrub(clip(ctx.connection, limit)), device=scrub(device),
+            browser=scrub(agent.browser), browser_major=agent.browser_major, os=scrub(agent.os),
+            online=ctx.online, sdk=scrub(clip(ctx.sdk, limit)),
         )
         return Batch(project=project, received=now_ms, skew_ms=skew,
                      min_ts=now_ms - self.retention_ms, max_ts=now_ms + _DAY_MS, **shared,
@@ -100,6 +91,9 @@ class Pipeline:
                     row = check_item(raw, index, batch)
             except ItemError as exc:
                 rejected.append(s.Rejection(index, str(exc)))
+                continue
+            except RecursionError:
+                rejected.append(s.Rejection(index, f"items[{index}]: JSON nested too deeply"))
                 continue
             for processor in processors:
                 if row is None:

@@ -1,10 +1,21 @@
-"""Per-project token buckets; time is an argument."""
+"""Token buckets per project, per ingest key and per client address; time is an argument.
+
+A :class:`RateLimiter` keeps one bucket per key. With ``max_keys`` it keeps at most that many,
+dropping the least recently used (a dropped bucket comes back full, which only ever lets a
+client through, never blocks one): the per-address table stays bounded however many
+addresses a flood comes from. A rate of 0 or less turns the limiter off.
+"""
 
 from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
 
 
 class TokenBucket:
     """``rate`` tokens per second, up to ``burst``; ``take`` answers how long to wait, 0 if none."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, burst: float, now_s: float) -> None:
         self.rate = rate
@@ -12,25 +23,64 @@ class TokenBucket:
         self.tokens = burst
         self.stamp = now_s
 
-    def take(self, n: int, now_s: float) -> float:
+    def wait(self, n: int, now_s: float) -> float:
+        """Seconds until ``n`` tokens are there (0.0: they are), taking none."""
         elapsed = max(0.0, now_s - self.stamp)
-        self.stamp = now_s
+        self.stamp = max(self.stamp, now_s)
         self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
         if n <= self.tokens:
-            self.tokens -= n
             return 0.0
         return (n - self.tokens) / self.rate if self.rate > 0 else 60.0
 
+    def take(self, n: int, now_s: float) -> float:
+        wait = self.wait(n, now_s)
+        if wait == 0.0:
+            self.tokens -= n
+        return wait
+
 
 class RateLimiter:
-    def __init__(self, rate: float, burst_factor: float = 2.0) -> None:
+    def __init__(self, rate: float, burst_factor: float = 2.0, max_keys: int | None = None) -> None:
         self.rate = rate
         self.burst = max(rate * burst_factor, 1.0)
-        self._buckets: dict[str, TokenBucket] = {}
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
-    def take(self, key: str, n: int, now_s: float) -> float:
-        """Seconds to wait before ``n`` items of ``key`` fit; 0.0 means they were taken."""
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _bucket(self, key: str, now_s: float) -> TokenBucket:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now_s)
-        return bucket.take(n, now_s)
+            if self.max_keys is not None and len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        elif self.max_keys is not None:
+            self._buckets.move_to_end(key)
+        return bucket
+
+    def wait(self, key: str, n: int, now_s: float) -> float:
+        """Seconds to wait before ``n`` items of ``key`` fit, taking nothing; 0.0 if they fit."""
+        return self._bucket(key, now_s).wait(n, now_s) if self.enabled else 0.0
+
+    def take(self, key: str, n: int, now_s: float) -> float:
+        """Seconds to wait before ``n`` items of ``key`` fit; 0.0 means they were taken."""
+        return self._bucket(key, now_s).take(n, now_s) if self.enabled else 0.0
+
+
+def take_all(charges: Sequence[tuple[RateLimiter, str, int]], now_s: float) -> tuple[float, int]:
+    """Take from every limiter, or from none: ``(0.0, -1)`` when all had room, else the longest
+    wait and the index of the charge that asked for it."""
+    worst, which = 0.0, -1
+    for i, (limiter, key, n) in enumerate(charges):
+        wait = limiter.wait(key, n, now_s)
+        if wait > worst:
+            worst, which = wait, i
+    if which < 0:
+        for limiter, key, n in charges:
+            limiter.take(key, n, now_s)
+    return worst, which

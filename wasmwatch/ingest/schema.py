@@ -128,19 +128,21 @@ class Context(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """The batch as sent; items stay raw so that one bad item is rejected alone."""
 
-    items: list[msgspec.Raw]
+    items: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1)]
     sent_at: float | None = None
     context: Context = Context()
-    lost: dict[str, int] | None = None
+    #: items the client dropped, by reason; any number is taken (and bounded when counted)
+    lost: dict[str, float] | None = None
 
 
 class TypedEnvelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """The same batch decoded in one call, for the common case where every item is valid."""
 
-    items: list[Item]
+    items: Annotated[list[Item], msgspec.Meta(min_length=1)]
     sent_at: float | None = None
     context: Context = Context()
-    lost: dict[str, int] | None = None
+    #: items the client dropped, by reason; any number is taken (and bounded when counted)
+    lost: dict[str, float] | None = None
 
 
 class Rejection(msgspec.Struct, frozen=True):

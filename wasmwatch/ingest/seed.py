@@ -131,6 +131,9 @@ def rows(metrics: Sequence[Any], rt: Runtime, project: str, user_agent: str | No
         except ItemError as exc:
             errors.append(f"metrics[{index}].{exc}")
             continue
+        except RecursionError:
+            errors.append(f"metrics[{index}]: JSON nested too deeply")
+            continue
         if rejected:
             errors.append(rejected[0].error.replace("items[0]", f"metrics[{index}]", 1))
         out.extend(found)

@@ -25,13 +25,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, TypeVar
 
 import duckdb
 import msgspec
 
 from wasmwatch.errors import StoreError
+from wasmwatch.store import projects as project_tables
+from wasmwatch.store.projects import Project
 from wasmwatch.store.schema import COLUMNS, ITEMS_DDL, Row
+
+__all__ = ["DuckDBStore", "Project"]
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 AfterInsert = Callable[[duckdb.DuckDBPyConnection, str], None]
@@ -40,20 +45,9 @@ Recover = Callable[[duckdb.DuckDBPyConnection, int], None]  # (con, now)
 _PENDING = "_ww_pending"
 _CLEAN = "aggregates_clean"
 
-_META_DDL = (
-    "CREATE TABLE IF NOT EXISTS projects (id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "
-    "ingest_key VARCHAR NOT NULL UNIQUE, allowed_origins VARCHAR[], created BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-)
+_META_DDL = ("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",)
 _JSON_COLUMNS = "{" + ", ".join(f"'{name}': '{sql}'" for name, sql in COLUMNS.items()) + "}"
 _encoder = msgspec.json.Encoder()
-
-
-class Project(NamedTuple):
-    id: str
-    name: str
-    ingest_key: str
-    allowed_origins: tuple[str, ...]
 
 
 def _scratch_dir(data_dir: Path) -> Path:
@@ -89,6 +83,8 @@ class DuckDBStore:
         self._con.execute("SET checkpoint_threshold = '256MB'")
         for statement in (ITEMS_DDL, *_META_DDL, *ddl):
             self._con.execute(statement)
+        if project_tables.migrate(self._con):
+            log.warning("projects and keys moved to the 0.2 layout (tables projects, ingest_keys)")
         self._after_insert = tuple(after_insert)
         self._maintenance = tuple(maintenance)
         self._recover = tuple(recover)
@@ -212,6 +208,10 @@ class DuckDBStore:
 
     # -- reads (any thread, own cursor) -----------------------------------------------------
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def reader(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cursor is None:
@@ -224,31 +224,12 @@ class DuckDBStore:
         names = [d[0] for d in cur.description or ()]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    # -- projects and secrets -----------------------------------------------------------------
+    # -- projects, keys and secrets ---------------------------------------------------------
 
-    def projects(self) -> list[Project]:
-        rows = self._con.execute(
-            "SELECT id, name, ingest_key, allowed_origins FROM projects ORDER BY created"
-        ).fetchall()
-        return [Project(r[0], r[1], r[2], tuple(r[3] or ())) for r in rows]
-
-    def ensure_default_project(self, key: str | None, origins: Sequence[str], now_ms: int) -> Project:
-        """Create the default project on first start; a given key replaces the stored one."""
-        existing = {p.id: p for p in self.projects()}
-        if "default" not in existing:
-            self._con.execute(
-                "INSERT INTO projects VALUES ('default', 'default', ?, ?, ?)",
-                [key or "pk_" + secrets.token_urlsafe(18), list(origins), now_ms],
-            )
-        else:
-            current = existing["default"]
-            new_key = key or current.ingest_key
-            new_origins = list(origins) if origins else list(current.allowed_origins)
-            self._con.execute(
-                "UPDATE projects SET ingest_key = ?, allowed_origins = ? WHERE id = 'default'",
-                [new_key, new_origins],
-            )
-        return next(p for p in self.projects() if p.id == "default")
+    def catalog(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """Run ``fn`` (see :mod:`wasmwatch.store.projects`) on the writer connection; call it
+        on the writer thread (``Writer.run_exclusive``) once the writer runs."""
+        return fn(self._con)
 
     def secret(self, name: str, given: str | None, prefix: str) -> str:
         """A secret given in settings, else the one stored on first start."""
@@ -261,19 +242,24 @@ class DuckDBStore:
         self._con.execute("INSERT INTO meta VALUES (?, ?)", [name, value])
         return value
 
-    def close(self) -> None:
+    def close(self) -> list[str]:
+        """Aggregate what is pending, checkpoint and close; returns what could not be done."""
         if self._closed:
-            return
+            return []
         self._closed = True
+        problems: list[str] = []
         try:
             self.flush(force=True)
             self._mark(clean=not self._lossy)
-        except StoreError:
-            pass  # left unclean: the next open rebuilds the aggregates
-        with contextlib.suppress(duckdb.Error):
+        except StoreError as exc:  # left unclean: the next open rebuilds the aggregates
+            problems.append(f"{exc} (the next start rebuilds the rollups)")
+        try:
             self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            problems.append(f"checkpoint failed: {exc} (the next start replays the WAL)")
         self._con.close()
         self._batch_file.unlink(missing_ok=True)
         if self._scratch.name.startswith("wasmwatch-"):
             with contextlib.suppress(OSError):
                 self._scratch.rmdir()
+        return problems

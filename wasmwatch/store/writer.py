@@ -66,11 +66,20 @@ class Writer:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wasmwatch-writer")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        #: the error of the most recent commit when it failed, ``None`` once one succeeds
+        self.last_error: str | None = None
+        #: items whose commit failed (their requests were answered with the error)
+        self.failed_items = 0
 
     @property
     def depth(self) -> int:
         """Rows accepted and not yet committed."""
         return self._depth
+
+    @property
+    def alive(self) -> bool:
+        """The writer task is running (started and neither finished nor crashed)."""
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="wasmwatch-writer")
@@ -146,12 +155,15 @@ class Writer:
                 span.measure(items=len(rows) - len(stored), duplicates=size - len(rows) + len(stored))
         except StoreError as exc:
             log.error("commit of %d items failed: %s", len(rows), exc)
+            self.last_error = str(exc)
+            self.failed_items += size
             self._depth -= size
             for pending in group:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
         self._depth -= size
+        self.last_error = None
         for pending, mine in zip(group, firsts, strict=True):
             if not pending.future.done():
                 again = sum(1 for i in mine if i in stored) if stored else 0

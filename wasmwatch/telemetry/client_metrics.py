@@ -10,21 +10,27 @@ How definitions are reported:
 ================  ===========  =============================================================
 definition        Prometheus   name
 ================  ===========  =============================================================
-Counter, Sum      counter      dotted name with ``_``; unit suffix (``_ms``); ``_total``
+Counter, Sum      counter      dotted name with ``_``; base-unit suffix; ``_total``
 LastValue         gauge        e.g. ``wasm_memory_heap_usage_bytes``
 Summary           histogram    over ``Summary.buckets``, plus ``_sum`` and ``_count``
 Distribution      histogram    over its ``buckets``
 ================  ===========  =============================================================
 
+Prometheus wants base units, so a definition measured in milliseconds is exported in seconds
+(``wasm.operations.duration`` is ``wasm_operations_duration_seconds``): values, sums and bucket
+bounds are scaled when scraped; the definitions and their buckets stay in the seed's ms.
+
 Summaries are histograms because prometheus_client's Summary exports no quantiles, while
 ``histogram_quantile()`` over buckets gives p50/p95/p99 and aggregates across label sets.
 
-Each tag admits at most ``max_tag_values`` distinct values per metric; later new values are
-reported as ``other``.
+Every metric also carries a ``project`` label first (the row's project), so one project's
+series never mix with another's; ``project_label=False`` leaves it out. Each tag admits at most
+``max_tag_values`` distinct values per metric; later new values are reported as ``other``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -46,17 +52,20 @@ from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
 from wasmwatch.telemetry._labels import LabelResolver, TagCap
-from wasmwatch.telemetry.definitions import METRICS, MetricDefinition
+from wasmwatch.telemetry.definitions import METRICS, MetricDefinition, Tag
 
 __all__ = ["ClientMetrics", "prometheus_name"]
 
 _log = logging.getLogger(__name__)
-_UNIT_SUFFIX = {"millisecond": "ms", "second": "seconds", "byte": "bytes"}
+_UNIT_SUFFIX = {"millisecond": "seconds", "second": "seconds", "byte": "bytes"}
+#: what a value in a definition's unit is divided by to be in the exported base unit
+_UNIT_DIVISOR = {"millisecond": 1000.0}
 _PROMETHEUS_TYPE = {
     "counter": "counter", "sum": "counter", "last_value": "gauge",
     "summary": "histogram", "distribution": "histogram",
 }
 _type_of = attrgetter("type")
+PROJECT_TAG = Tag("project", ("project",))
 
 
 def prometheus_name(definition: MetricDefinition) -> str:
@@ -86,7 +95,12 @@ class _Family:
     label_names: tuple[str, ...]
     bounds: tuple[float, ...]
     caps: tuple[TagCap, ...]
+    divisor: float = 1.0
     series: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def empty_copy(self, series: dict[tuple[str, ...], Any] | None = None) -> _Family:
+        return _Family(self.name, self.kind, self.documentation, self.unit, self.label_names,
+                       self.bounds, self.caps, self.divisor, series or {})
 
     def snapshot(self) -> Metric:
         name = self.name[: -len("_total")] if self.kind == "counter" else self.name
@@ -98,17 +112,20 @@ class _Family:
             family = GaugeMetricFamily(name, self.documentation, labels=labels, unit=self.unit)
         else:
             return self._histogram(name, labels)
+        divisor = self.divisor
         for values, value in self.series.items():
-            family.add_metric(list(values), value)  # type: ignore[attr-defined]
+            family.add_metric(list(values), value / divisor)  # type: ignore[attr-defined]
         return family
 
     def _histogram(self, name: str, labels: list[str]) -> Metric:
         family = HistogramMetricFamily(name, self.documentation, labels=labels, unit=self.unit)
-        edges = [floatToGoString(b) for b in self.bounds]  # type: ignore[no-untyped-call]
+        divisor = self.divisor
+        edges = [floatToGoString(b / divisor) for b in self.bounds]  # type: ignore[no-untyped-call]
         edges.append("+Inf")
         for values, hist in self.series.items():
             counts = [*hist.cumulative, hist.count]
-            family.add_metric(list(values), list(zip(edges, counts, strict=True)), hist.total)
+            family.add_metric(list(values), list(zip(edges, counts, strict=True)),
+                              hist.total / divisor)
         return family
 
 
@@ -166,11 +183,14 @@ class ClientMetrics:
         definitions: Iterable[MetricDefinition] = METRICS,
         *,
         max_tag_values: int = 50,
+        project_label: bool = True,
     ) -> None:
         self._lock = threading.Lock()
         self._families: dict[str, _Family] = {}
         plans: dict[str, list[_Plan]] = {}
         for definition in definitions:
+            if project_label:
+                definition = dataclasses.replace(definition, tags=(PROJECT_TAG, *definition.tags))
             family = self._family_for(definition, max_tag_values)
             plans.setdefault(definition.event, []).append(_Plan(definition, family))
         self._plans = {event: tuple(found) for event, found in plans.items()}
@@ -186,6 +206,7 @@ class ClientMetrics:
                 name, kind, definition.description or definition.name, _unit_suffix(definition),
                 definition.tag_names, definition.bounds,
                 tuple(TagCap(max_tag_values) for _ in definition.tags),
+                _UNIT_DIVISOR.get(definition.unit, 1.0),
             )
             self._families[name] = family
         elif (family.kind, family.label_names, family.bounds) != (
@@ -219,19 +240,14 @@ class ClientMetrics:
 
     def describe(self) -> list[Metric]:
         """The metric families without samples, so the registry can check names."""
-        return [
-            _Family(f.name, f.kind, f.documentation, f.unit, f.label_names, f.bounds, f.caps)
-            .snapshot()
-            for f in self._families.values()
-        ]
+        return [f.empty_copy().snapshot() for f in self._families.values()]
 
     def collect(self) -> list[Metric]:
         """The current metric families (prometheus_client's collector protocol)."""
         with self._lock:
             families = [
-                _Family(f.name, f.kind, f.documentation, f.unit, f.label_names, f.bounds, f.caps,
-                        {k: v.copy() if isinstance(v, Histogram) else v
-                         for k, v in f.series.items()})
+                f.empty_copy({k: v.copy() if isinstance(v, Histogram) else v
+                              for k, v in f.series.items()})
                 for f in self._families.values()
             ]
         return [family.snapshot() for family in families]

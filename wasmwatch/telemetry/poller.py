@@ -10,6 +10,13 @@ core), ``threads``, ``open_fds``, ``gc_objects_<gen>``, ``gc_collections_<gen>``
 ``gc_pause_seconds`` (total), ``gc_max_pause_seconds`` (longest since the previous poll),
 ``loop_lag_seconds`` (when known).
 
+On a registry the poller registers prometheus_client's own ``ProcessCollector`` and
+``GCCollector`` (``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+``process_open_fds``, ``python_gc_collections_total``, ...: counters for what only grows), and
+adds gauges for the rest: ``wasmwatch_process_cpu_percent``, ``wasmwatch_process_threads``,
+``wasmwatch_python_gc_objects{generation}``, ``wasmwatch_python_gc_max_pause_seconds`` and
+``wasmwatch_event_loop_lag_seconds``, plus the counter ``wasmwatch_python_gc_pause_seconds_total``.
+
 The time of a poll is an argument, so tests need no sleeping.
 """
 
@@ -24,7 +31,10 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from prometheus_client import Counter as PromCounter
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.process_collector import ProcessCollector
 
 from wasmwatch.telemetry.bus import Bus, default_bus
 from wasmwatch.telemetry.events import VM_POLL
@@ -92,6 +102,7 @@ class Poller:
         self.gc_timer = gc_timer if gc_timer is not None else GcTimer()
         self._previous: tuple[float, float] | None = None  # (now, cpu seconds)
         self._gauges: dict[str, Gauge] = {}
+        self._gc_pause_reported = 0.0
         if registry is not None:
             self._make_gauges(registry)
 
@@ -99,19 +110,18 @@ class Poller:
         def gauge(key: str, name: str, doc: str, labels: tuple[str, ...] = ()) -> None:
             self._gauges[key] = Gauge(name, doc, labels, registry=registry)
 
-        gauge("memory_rss_bytes", "wasmwatch_process_resident_memory_bytes", "Resident memory")
-        gauge("cpu_seconds", "wasmwatch_process_cpu_seconds", "User and system CPU time")
+        if registry is not REGISTRY:  # prometheus_client's default registry has them already
+            ProcessCollector(registry=registry)
+            GCCollector(registry=registry)
         gauge("cpu_percent", "wasmwatch_process_cpu_percent", "CPU share over the last poll")
         gauge("threads", "wasmwatch_process_threads", "OS threads")
-        gauge("open_fds", "wasmwatch_process_open_fds", "Open file descriptors")
         gauge("gc_objects", "wasmwatch_python_gc_objects", "GC allocation counts",
               ("generation",))
-        gauge("gc_collections", "wasmwatch_python_gc_collections", "GC collections",
-              ("generation",))
-        gauge("gc_pause_seconds", "wasmwatch_python_gc_pause_seconds", "Total GC pause time")
         gauge("gc_max_pause_seconds", "wasmwatch_python_gc_max_pause_seconds",
               "Longest GC pause since the previous poll")
         gauge("loop_lag_seconds", "wasmwatch_event_loop_lag_seconds", "Event-loop lag")
+        self._gc_pause = PromCounter("wasmwatch_python_gc_pause_seconds", "Total GC pause time",
+                                     registry=registry)
 
     def poll_once(self, now: float, loop_lag: float | None = None) -> dict[str, float]:
         """Read everything once at monotonic time ``now``; returns the measurements."""
@@ -152,8 +162,11 @@ class Poller:
             head, _, generation = key.rpartition("_")
             if key in self._gauges:
                 self._gauges[key].set(value)
-            elif head in ("gc_objects", "gc_collections"):
+            elif head == "gc_objects":
                 self._gauges[head].labels(generation=generation).set(value)
+        pause = m["gc_pause_seconds"]
+        self._gc_pause.inc(max(0.0, pause - self._gc_pause_reported))
+        self._gc_pause_reported = max(pause, self._gc_pause_reported)
 
     async def run(self, interval: float = 10.0, stop: asyncio.Event | None = None) -> None:
         """Poll every ``interval`` seconds until ``stop`` is set, timing GC meanwhile.

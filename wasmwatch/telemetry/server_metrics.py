@@ -19,7 +19,9 @@ event                                         metrics
 (scrape time)                                 ``wasmwatch_write_queue_depth``
 ============================================  ===============================================
 
-Every server-side loss reason is exported from the start, at zero. Label values not known in
+No ``_created`` series are exported (prometheus_client's switch for them is process-wide:
+:class:`ServerMetrics` turns it off). Every server-side loss reason is exported from the
+start, at zero. Label values not known in
 advance are capped like client tags (overflow is ``other``).
 """
 
@@ -30,7 +32,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Histogram as PromHistogram
 
@@ -70,6 +72,7 @@ class ServerMetrics:
         *,
         max_label_values: int = 50,
     ) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # they double every series
         self._queue_depth = queue_depth
         self._caps = {name: TagCap(max_label_values) for name in (
             "route", "method", "status", "project", "reason", "client_reason")}

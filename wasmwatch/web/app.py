@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import ingest, insights, query, static
+from wasmwatch.web import admin, alerts, ingest, insights, query, static
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Runtime, Request], Awaitable[Response]]
 _REQUEST = ("wasmwatch", "http", "request")
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
 
 #: path -> {method: handler}; paths ending in "/" match every path below them
 ROUTES: dict[str, dict[str, Handler]] = {
@@ -30,9 +31,19 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/errors/state": {"POST": insights.error_state},
     "/api/v1/session": {"GET": insights.session},
     "/api/v1/insights": {"GET": insights.insights},
+    "/api/v1/alerts": {"GET": alerts.alerts},
+    "/api/v1/alerts/test": {"POST": alerts.test},
+    "/api/v1/rules": {"GET": alerts.rules},
+    "/api/v1/silences": {"GET": alerts.silences, "POST": alerts.silences},
+    "/api/v1/silences/": {"DELETE": alerts.silence},
     "/api/v1/admin/log-levels": {"GET": query.log_levels, "PUT": query.log_levels},
+    "/api/v1/projects": {"GET": admin.projects, "POST": admin.projects},
+    "/api/v1/projects/": {"GET": admin.project, "POST": admin.project, "PATCH": admin.project},
+    "/api/v1/keys": {"GET": admin.keys},
+    "/api/v1/keys/": {"DELETE": admin.key},
     "/metrics": {"GET": query.metrics},
     "/healthz": {"GET": query.healthz},
+    "/readyz": {"GET": query.readyz},
     "/openapi.json": {"GET": static.openapi},
     "/sdk/": {"GET": static.sdk},
     "/demo/config.js": {"GET": static.demo_config},
@@ -99,9 +110,11 @@ class App:
                 return
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        request = Request(scope, receive, self.runtime.settings.body_timeout_s)
         route = route_of(request.path)
-        with bus.span(_REQUEST, {"route": route or "unmatched", "method": request.method}) as span:
+        # the method is the client's word: only known ones become a /metrics label
+        method = request.method if request.method in _METHODS else "other"
+        with bus.span(_REQUEST, {"route": route or "unmatched", "method": method}) as span:
             response = await self.respond(request, route)
             span.set(status=response.status)
             await response(send, cors_headers(request, route))
@@ -115,8 +128,9 @@ class App:
             methods = ROUTES[route]
             handler = methods.get("GET" if request.method == "HEAD" else request.method)
             if handler is None:
+                allow = ", ".join([*methods, "HEAD"] if "GET" in methods else methods)
                 raise MethodNotAllowed(f"{request.method} is not allowed on {route}; "
-                                       f"use {', '.join(methods)}")
+                                       f"use {allow}", {"allow": allow})
             return await handler(self.runtime, request)
         except ClientError as exc:
             return error_response(exc.status, exc.message, exc.headers)

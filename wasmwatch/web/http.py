@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -9,18 +10,19 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from wasmwatch.errors import BadRequest, PayloadTooLarge
+from wasmwatch.errors import BadRequest, PayloadTooLarge, RequestTimeout
 from wasmwatch.web.types import Receive, Scope, Send
 
 _json = msgspec.json.Encoder()
 
 
 class Request:
-    __slots__ = ("_query", "headers", "method", "path", "receive", "scope")
+    __slots__ = ("_query", "body_timeout_s", "headers", "method", "path", "receive", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive) -> None:
+    def __init__(self, scope: Scope, receive: Receive, body_timeout_s: float | None = None) -> None:
         self.scope = scope
         self.receive = receive
+        self.body_timeout_s = body_timeout_s
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -34,15 +36,23 @@ class Request:
         return self._query
 
     async def body(self, limit: int) -> bytes:
-        """The body, refused with 413 as soon as it passes ``limit`` bytes."""
+        """The body, refused with 413 as soon as it passes ``limit`` bytes, and with 408 when
+        it has not arrived in full ``body_timeout_s`` after the first read (a stalled client)."""
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
         chunks: list[bytes] = []
         size = 0
         more = True
+        timeout = self.body_timeout_s
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while more:
-            message = await self.receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await self.receive()
+            except TimeoutError:
+                raise RequestTimeout(f"body not received within {timeout:g} s "
+                                     f"({size} bytes arrived)") from None
             if message["type"] == "http.disconnect":
                 raise BadRequest("client disconnected before sending the whole body")
             chunk = message.get("body", b"")

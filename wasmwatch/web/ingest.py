@@ -1,20 +1,54 @@
-"""Ingest handlers: the SDK's batch endpoint and the seed-compatible pair."""
+"""Ingest handlers: the SDK's batch endpoint and the seed-compatible pair.
+
+Every refused request and every rejected item is counted on
+``wasmwatch_items_lost_total{reason}`` (a request refused before its items were read counts
+as one) and logged at INFO, at most :data:`LOG_PER_SECOND` lines a second per route and
+reason, without the key or the client's data.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
-from wasmwatch.errors import BadRequest, RateLimited, UnsupportedMediaType
+from wasmwatch.errors import (
+    BadRequest,
+    ClientError,
+    Forbidden,
+    PayloadTooLarge,
+    QueueFull,
+    RateLimited,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest import seed
+from wasmwatch.ingest.ratelimit import take_all
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
 from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import bus
+from wasmwatch.telemetry.logs import RateLimiter as LogLimiter
 from wasmwatch.web.http import Request, Response, gunzip, json_response
+
+log = logging.getLogger(__name__)
+NESTED = "JSON nested too deeply"
+#: INFO lines per second per (route, reason) about refused requests and rejected items
+LOG_PER_SECOND = 5
+#: what SDKs report in an envelope's ``lost``; any other reason is counted as ``other``
+CLIENT_LOSS_REASONS = frozenset(("invalid", "rate_limited", "queue_full", "offline_overflow"))
+#: a report above this per reason and envelope is cut to it (the SDK keeps 5000 items offline)
+MAX_CLIENT_LOST = 10_000
+_REASONS: tuple[tuple[type[ClientError], str], ...] = (
+    (Unauthorized, "unauthorized"), (Forbidden, "unauthorized"), (PayloadTooLarge, "too_large"),
+    (RateLimited, "rate_limited"), (QueueFull, "queue_full"),
+)
+_log_limits: dict[tuple[str, str], LogLimiter] = {}
 
 _envelope = msgspec.json.Decoder(s.Envelope)
 _typed = msgspec.json.Decoder(s.TypedEnvelope)
@@ -37,6 +71,57 @@ def lost(reason: str, count: int) -> None:
         bus.execute(_LOST, {"count": count}, {"reason": reason})
 
 
+def refuse(exc: ClientError, reason: str, count: int, project: str | None = None) -> ClientError:
+    """Count ``count`` items lost for ``reason`` now; ``exc`` is then not counted again."""
+    lost(reason, count)
+    exc.counted = True  # type: ignore[attr-defined]
+    exc.project = project  # type: ignore[attr-defined]
+    return exc
+
+
+def reason_of(exc: ClientError) -> str:
+    return next((reason for cls, reason in _REASONS if isinstance(exc, cls)), "malformed")
+
+
+def log_info(rt: Runtime, route: str, reason: str, message: str, project: str | None) -> None:
+    """One INFO line, unless ``(route, reason)`` has had its lines this second."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    limiter = _log_limits.setdefault((route, reason), LogLimiter(LOG_PER_SECOND))
+    admitted, dropped = limiter.admit(rt.clock.now_ms() / 1000)
+    if admitted:
+        log.info("%s on %s: %s", reason, route, rt.scrubber.redact(message)[:300],
+                 extra={"route": route, "reason": reason, "project": project,
+                        "suppressed": dropped})
+
+
+Handler = Callable[[Runtime, Request], Awaitable[Response]]
+
+
+def counted(handler: Handler) -> Handler:
+    """Count and log every request the handler refuses."""
+    @functools.wraps(handler)
+    async def wrapped(rt: Runtime, request: Request) -> Response:
+        try:
+            return await handler(rt, request)
+        except ClientError as exc:
+            reason = reason_of(exc)
+            if not getattr(exc, "counted", False):
+                lost(reason, 1)
+            log_info(rt, request.path, reason, f"{exc.status} {exc.message}",
+                     getattr(exc, "project", None))
+            raise
+    return wrapped
+
+
+def client_lost(report: dict[str, float], limit: int = MAX_CLIENT_LOST) -> None:
+    """Count what an SDK says it dropped: known reasons only, each bounded to ``limit``."""
+    for reason, value in report.items():
+        if value == value and value >= 1:
+            label = reason if reason in CLIENT_LOSS_REASONS else "other"
+            bus.execute(_CLIENT_LOST, {"count": int(min(value, limit))}, {"reason": label})
+
+
 async def read_json_body(rt: Runtime, request: Request) -> bytes:
     """The body as JSON bytes: content type checked, size limited before and after gunzip."""
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -54,12 +139,19 @@ async def read_json_body(rt: Runtime, request: Request) -> bytes:
     return body
 
 
-def admit(rt: Runtime, project: Project, n: int) -> None:
-    """Charge ``n`` items to the project's rate limit, or refuse the request with 429."""
-    wait = rt.limiter.take(project.id, n, rt.clock.now_ms() / 1000)
+def admit(rt: Runtime, request: Request, project: Project, n: int) -> None:
+    """Charge ``n`` items to the project's and the key's rate limits and one request to the
+    client address's, all or none; else refuse the request with 429 naming the limit."""
+    key = request.query.get("key") or request.headers.get("x-wasmwatch-key") or ""
+    s = rt.settings
+    charges = ((rt.limiter, project.id, n), (rt.key_limiter, key, n),
+               (rt.address_limiter, rt.client_address(request), 1))
+    wait, which = take_all(charges, rt.clock.now_ms() / 1000)
     if wait > 0:
-        lost("rate_limited", n)
-        raise RateLimited(f"ingest rate limit of {rt.settings.rate_limit:g} items/s reached", wait)
+        limit = (f"ingest rate limit of {s.rate_limit:g} items/s for this project",
+                 f"ingest rate limit of {s.key_rate_limit:g} items/s for this key",
+                 f"rate limit of {s.address_rate_limit:g} requests/s for this address")[which]
+        raise refuse(RateLimited(f"{limit} reached", wait), "rate_limited", n, project.id)
 
 
 def decode_any(body: bytes) -> Any:
@@ -67,37 +159,41 @@ def decode_any(body: bytes) -> Any:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"body: malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest(f"body: {NESTED}") from exc
 
 
 async def store(rt: Runtime, project: Project, rows: list[Row]) -> int:
     """Commit the rows; count what was new as accepted and the rest as duplicates."""
-    duplicates = await rt.writer.submit(rows)
+    try:
+        duplicates = await rt.writer.submit(rows)
+    except QueueFull as exc:
+        raise refuse(exc, "queue_full", len(rows), project.id) from None
     lost("duplicate", duplicates)
     bus.execute(_ACCEPTED, {"count": len(rows) - duplicates}, {"project": project.id})
     return duplicates
 
 
+@counted
 async def batch(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
     try:
         envelope = decode_envelope(body)
     except msgspec.DecodeError as exc:
-        lost("malformed", 1)
         raise BadRequest(f"body: malformed JSON: {exc}") from exc
     except msgspec.ValidationError as exc:
-        lost("malformed", 1)
         raise BadRequest(path_error("body", exc)) from exc
+    except RecursionError as exc:
+        raise BadRequest(f"body: {NESTED}") from exc
     items = envelope.items
     if len(items) > rt.settings.max_items_per_batch:
-        lost("too_large", len(items))
-        raise BadRequest(f"items: {len(items)} items is over the limit of "
-                         f"{rt.settings.max_items_per_batch} per batch")
-    admit(rt, project, len(items))
+        raise refuse(BadRequest(f"items: {len(items)} items is over the limit of "
+                                f"{rt.settings.max_items_per_batch} per batch"),
+                     "too_large", len(items), project.id)
+    admit(rt, request, project, len(items))
     if envelope.lost:
-        for reason, count in envelope.lost.items():
-            if isinstance(count, int) and count > 0:
-                bus.execute(_CLIENT_LOST, {"count": count}, {"reason": reason[:32]})
+        client_lost(envelope.lost)
     now = rt.clock.now_ms()
     ctx = rt.pipeline.batch(envelope.context, project=project.id,
                             user_agent=request.headers.get("user-agent"),
@@ -105,23 +201,27 @@ async def batch(rt: Runtime, request: Request) -> Response:
     rows, rejected, filtered = rt.pipeline.rows(items, ctx)
     lost("invalid", len(rejected))
     lost("filtered", filtered)
+    if rejected:
+        log_info(rt, request.path, "invalid", f"{len(rejected)} of {len(items)} items rejected, "
+                 f"first {rejected[0].error}", project.id)
     duplicates = await store(rt, project, rows)
     return json_response(s.IngestResult(len(rows) - duplicates, rejected, duplicates))
 
 
+@counted
 async def seed_single(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
     metric = decode_any(body)
-    admit(rt, project, 1)
+    admit(rt, request, project, 1)
     rows, errors = seed.rows([metric], rt, project.id, request.headers.get("user-agent"))
     if errors:
-        lost("invalid", 1)
-        return json_response({"error": errors[0]}, 400)
+        raise refuse(BadRequest(errors[0]), "invalid", 1, project.id)
     await store(rt, project, rows)
     return json_response({"status": "ok"})
 
 
+@counted
 async def seed_bulk(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
@@ -130,10 +230,14 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
     if not isinstance(metrics, list):
         raise BadRequest("body: expected an object with a \"metrics\" array")
     if len(metrics) > rt.settings.max_items_per_batch:
-        raise BadRequest(f"metrics: {len(metrics)} metrics is over the limit of "
-                         f"{rt.settings.max_items_per_batch} per request")
-    admit(rt, project, len(metrics))
+        raise refuse(BadRequest(f"metrics: {len(metrics)} metrics is over the limit of "
+                                f"{rt.settings.max_items_per_batch} per request"),
+                     "too_large", len(metrics), project.id)
+    admit(rt, request, project, len(metrics))
     rows, errors = seed.rows(metrics, rt, project.id, request.headers.get("user-agent"))
     lost("invalid", len(errors))
+    if errors:
+        log_info(rt, request.path, "invalid", f"{len(errors)} of {len(metrics)} metrics "
+                 f"rejected, first {errors[0]}", project.id)
     await store(rt, project, rows)
     return json_response({"success": len(rows), "errors": len(errors)})

@@ -9,6 +9,7 @@ import msgspec
 
 from wasmwatch import __version__
 from wasmwatch.ingest import schema as s
+from wasmwatch.web import admin
 
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 _KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestHeader": []}]
@@ -121,10 +122,17 @@ def _paths() -> dict[str, Any]:
                                     "additionalProperties": {"type": "string"}})},
                     "responses": {"200": {"description": "levels now", **_json(_OBJECT)},
                                   **_errors(400, 401)}}},
-        "/metrics": {"get": {"summary": "Prometheus text exposition",
-                             "responses": {"200": {"description": "text/plain; version=0.0.4"}}}},
+        "/metrics": {"get": {"summary": "Prometheus text exposition (Bearer metrics_token if set)",
+                             "security": [{}, {"bearer": []}],
+                             "responses": {"200": {"description": "text/plain; version=0.0.4"},
+                                           **_errors(401, 429)}}},
+        **admin.openapi_paths(),
         "/healthz": {"get": {"summary": "Liveness", "responses": {
-            "200": {"description": "ok", **_json(_OBJECT)}, "503": {"description": "starting"}}}},
+            "200": {"description": "ok", **_json(_OBJECT)}}}},
+        "/readyz": {"get": {"summary": "Readiness: the store takes writes", "responses": {
+            "200": {"description": "ready", **_json(_OBJECT)},
+            "503": {"description": "not ready; `failing` names each failed check",
+                    **_json(_OBJECT)}}}},
         "/openapi.json": {"get": {"summary": "This document",
                                   "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         "/sdk/wasmwatch.js": {"get": {"summary": "The SDK as an ES module",
@@ -143,6 +151,69 @@ def _paths() -> dict[str, Any]:
     }
 
 
+# -- alerting (issue 7): kept in its own block ---------------------------------------------------
+
+_ALERT = {"type": "object", "required": ["id", "rule", "labels", "severity", "state"], "properties": {
+    "id": {"type": "string"}, "project": {"type": "string"}, "rule": {"type": "string"},
+    "fingerprint": {"type": "string"},
+    "labels": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "alertname, severity and the rule's group_by labels"},
+    "severity": {"enum": ["critical", "warning", "info"]},
+    "state": {"enum": ["pending", "firing", "resolved"]},
+    "value": {"type": ["number", "null"]}, "threshold": {"type": "number"},
+    "started_at": {"type": "integer", "description": "epoch ms"},
+    "fired_at": {"type": ["integer", "null"]}, "resolved_at": {"type": ["integer", "null"]},
+    "description": {"type": "string"}, "notified_at": {"type": ["integer", "null"]},
+    "flapping": {"type": "boolean"}, "silenced": {"type": "boolean"},
+    "transitions": {"type": "array", "items": _OBJECT},
+    "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/DeliveryAttempt"}}}}
+_ATTEMPT = {"type": "object", "properties": {
+    "channel": {"type": "string"}, "kind": {"enum": ["firing", "repeat", "resolved", "test"]},
+    "attempt": {"type": "integer"}, "at": {"type": "integer"},
+    "outcome": {"enum": ["ok", "error", "timeout"]}, "error": {"type": ["string", "null"]},
+    "duration_ms": {"type": "number"}}}
+_SILENCE_IN = {"type": "object", "required": ["matchers"], "properties": {
+    "matchers": {"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
+                           {"type": "array", "items": {"type": "object", "required": ["name", "value"],
+                            "properties": {"name": {"type": "string"}, "value": {"type": "string"},
+                                           "regex": {"type": "boolean"}}}}]},
+    "starts_at": {"type": "integer"}, "ends_at": {"type": "integer"},
+    "duration": {"type": "string", "example": "2h", "description": "instead of ends_at"},
+    "comment": {"type": "string"}, "created_by": {"type": "string"}}}
+
+
+def _alert_paths() -> dict[str, Any]:
+    ok = {"description": "ok", **_json(_OBJECT)}
+    return {
+        "/api/v1/alerts": admin_get("Alerts and their transitions and deliveries, newest first", [
+            _query("state", "pending, firing or resolved"), _query("rule", "a rule's name"),
+            _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 1000")]),
+        "/api/v1/alerts/test": {"post": {
+            "summary": "Send a test alert to one configured channel", "security": _ADMIN,
+            "requestBody": {"required": True, **_json({"type": "object", "required": ["channel"],
+                            "properties": {"channel": {"enum": ["log", "webhook", "slack", "email"]}}})},
+            "responses": {"200": {"description": "sent", **_json("DeliveryAttempt")},
+                          "502": {"description": "the channel failed", **_json("DeliveryAttempt")},
+                          **_errors(400, 401)}}},
+        "/api/v1/rules": admin_get("Every rule with its current state and readings", []),
+        "/api/v1/silences": {
+            **admin_get("Silences, active and recently ended", []),
+            "post": {"summary": "Silence alerts matching labels until an end time",
+                     "security": _ADMIN, "requestBody": {"required": True, **_json("SilenceRequest")},
+                     "responses": {"201": {"description": "created", **_json(_OBJECT)},
+                                   **_errors(400, 401)}}},
+        "/api/v1/silences/{id}": {"delete": {
+            "summary": "End a silence now", "security": _ADMIN,
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": ok, **_errors(401, 404)}}},
+    }
+
+
+_ALERT_SCHEMAS = {"Alert": _ALERT, "DeliveryAttempt": _ATTEMPT, "SilenceRequest": _SILENCE_IN}
+
+# -- end of alerting block ----------------------------------------------------------------------
+
+
 class SeedMetric(msgspec.Struct):
     type: str
     data: dict[str, Any]
@@ -153,7 +224,8 @@ class SeedMetric(msgspec.Struct):
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [s.Envelope, s.IngestResult, SeedMetric, s.Item], ref_template="#/components/schemas/{name}")
+        [s.Envelope, s.IngestResult, SeedMetric, s.Item, *admin.SCHEMAS],
+        ref_template="#/components/schemas/{name}")
     components["Envelope"]["properties"]["items"] = {
         "type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Item"}}
     components["Item"] = {"anyOf": [{"$ref": f"#/components/schemas/{t.__name__}"}
@@ -164,8 +236,8 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "wasmwatch", "version": __version__,
                  "description": "Telemetry and monitoring for WebAssembly web apps"},
-        "paths": _paths(),
-        "components": {"schemas": components, "securitySchemes": {
+        "paths": {**_paths(), **_alert_paths()},
+        "components": {"schemas": {**components, **_ALERT_SCHEMAS}, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "ingestKey": {"type": "apiKey", "in": "query", "name": "key"},
             "ingestHeader": {"type": "apiKey", "in": "header", "name": "X-WasmWatch-Key"}}},

@@ -1,4 +1,4 @@
-"""Query, stream and operations handlers (admin token), plus /metrics and /healthz."""
+"""Query, stream and operations handlers (admin token), plus /metrics, /healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def _project(rt: Runtime, request: Request) -> str:
-    return request.query.get("project") or "default"
+    """The ``project`` parameter (default: the default project); 404 if there is none such."""
+    return rt.keyring.project(request.query.get("project") or "default").id
 
 
 async def summary(rt: Runtime, request: Request) -> Response:
@@ -151,18 +152,19 @@ async def errors(rt: Runtime, request: Request) -> Response:
     return json_response(await _read(rt, run))
 
 
-async def _events(rt: Runtime) -> AsyncIterator[bytes]:
+async def _events(rt: Runtime, project: str) -> AsyncIterator[bytes]:
     yield b"retry: 3000\n\n"
-    async for update in rt.live.subscribe():
+    async for update in rt.live.subscribe(project):
         if update is None:
             yield b": heartbeat\n\n"
         else:
-            yield b"event: items\ndata: " + _json.encode(update) + b"\n\n"
+            event, data = update
+            yield b"event: " + event.encode() + b"\ndata: " + _json.encode(data) + b"\n\n"
 
 
 async def stream(rt: Runtime, request: Request) -> Response:
     rt.authorize_admin(request)
-    return StreamResponse(_events(rt), "text/event-stream")
+    return StreamResponse(_events(rt, _project(rt, request)), "text/event-stream")
 
 
 async def log_levels(rt: Runtime, request: Request) -> Response:
@@ -179,14 +181,24 @@ async def log_levels(rt: Runtime, request: Request) -> Response:
 
 
 async def metrics(rt: Runtime, request: Request) -> Response:
-    body, content_type = render(rt.registry)
+    rt.authorize_metrics(request)
+    body, content_type = render(rt.registry, request.headers.get("accept"))
     return Response(body, 200, None, content_type)
 
 
 async def healthz(rt: Runtime, request: Request) -> Response:
-    ok = rt.store is not None
-    return json_response({"status": "ok" if ok else "starting", "queue_depth": rt.writer.depth
-                          if ok else 0}, 200 if ok else 503)
+    """Alive: the process answers. Says nothing about writes (that is /readyz)."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(rt: Runtime, request: Request) -> Response:
+    """Ready to take writes: 200, else 503 naming each failing check."""
+    failing = rt.readiness()
+    depth = rt.writer.depth if rt.store is not None else 0
+    if failing:
+        return json_response({"status": "not ready", "failing": failing, "queue_depth": depth},
+                             503, {"retry-after": "5"})
+    return json_response({"status": "ready", "queue_depth": depth})
 
 
 _ITEM_FILTERS = ("type", "session", "release", "name", "id")

@@ -62,7 +62,7 @@ async def demo_config(rt: Runtime, request: Request) -> Response:
     """The demo page's settings: this server's address and the default project's key."""
     if not rt.settings.demo:
         raise NotFound("the demo is turned off (demo = false)")
-    key = next(iter(rt.projects))
+    key = rt.keyring.default_key or ""
     body = (f"window.WASMWATCH_CONFIG = {{endpoint: {public_url(rt, request)!r}, "
             f"key: {key!r}, release: 'demo-1'}};\n")
     return Response(body.encode(), 200, {"cache-control": "no-store"},
