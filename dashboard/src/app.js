@@ -67,7 +67,21 @@ function unauthorized () {
   showLogin('The admin token was not accepted. Enter it again.')
 }
 
-function boot () {
+/**
+ * Check the token with one request before starting everything: a wrong token then costs one
+ * failed attempt (the server locks an address out after a few), not one per panel.
+ */
+async function boot () {
+  try {
+    await get(state.token, '/api/v1/summary', { window: '5m' })
+  } catch (err) {
+    if (err instanceof Unauthorized) { unauthorized(); return }
+    banner(`Could not reach the server: ${err && err.message ? err.message : err}`)
+  }
+  start()
+}
+
+function start () {
   state.running = true
   $('login').hidden = true
   for (const id of ['app', 'controls', 'logout', 'pages']) $(id).hidden = false
