@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8787
 
-.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps promtool-deps bench clean
+.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps promtool-deps symbols-deps bench clean
 
 install: $(STAMP) assets
 
@@ -42,11 +42,17 @@ dashboard/node_modules: dashboard/package-lock.json
 run: install
 	$(BIN)/wasmwatch serve --host $(HOST) --port $(PORT)
 
-# Debian's chromium for the browser tests (never a downloaded browser build)
+# Debian's browsers for the browser tests (never a downloaded browser build): chromium, and for
+# tests/browser/test_engines.py firefox-esr (WebDriver BiDi) and WebKitGTK's MiniBrowser with
+# WebKitWebDriver (webkit2gtk-driver) under Xvfb.
+BROWSER_PKGS := chromium firefox-esr webkit2gtk-driver libwebkit2gtk-4.1-0 xvfb
+BROWSER_BINS := /usr/bin/chromium /usr/bin/firefox-esr /usr/bin/WebKitWebDriver /usr/bin/Xvfb \
+  /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@for f in $(BROWSER_BINS); do test -x $$f || missing=1; done; [ -z "$$missing" ] || { \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -qq $(BROWSER_PKGS) >/dev/null; }
 
 # Debian's prometheus package for promtool (the /metrics conformance test); its daemon stays off
 promtool-deps:
@@ -55,6 +61,17 @@ promtool-deps:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
 	    install -y -qq --no-install-recommends prometheus >/dev/null; \
 	  if command -v systemctl >/dev/null 2>&1; then $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; fi; }
+
+# clang and lld (wasm32 target) build the symbolication tests' module (tests/symbols/app.c)
+symbols-deps:
+	@command -v clang >/dev/null 2>&1 && command -v wasm-ld >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends clang lld >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang lld >/dev/null; fi; }
+
+# real WebAssembly apps from npm for the browser tests (esbuild-wasm)
+tests/browser/fixtures/node_modules: tests/browser/fixtures/package-lock.json
+	cd tests/browser/fixtures && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 lint: install
 	$(BIN)/ruff check wasmwatch tests bench
@@ -66,7 +83,7 @@ test-sdk: install
 test-dashboard: install
 	cd dashboard && npm test --silent
 
-test-py: install browser-deps promtool-deps
+test-py: install browser-deps promtool-deps symbols-deps tests/browser/fixtures/node_modules
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint test-sdk test-dashboard test-py
@@ -75,5 +92,5 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) sdk/node_modules demo/node_modules dashboard/node_modules sdk/dist demo/dist dashboard/dist \
+	rm -rf $(VENV) sdk/node_modules demo/node_modules dashboard/node_modules tests/browser/fixtures/node_modules sdk/dist demo/dist dashboard/dist \
 	  $(STATIC)/sdk $(STATIC)/demo $(STATIC)/dashboard

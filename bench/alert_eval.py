@@ -36,7 +36,8 @@ from wasmwatch.alerts.evaluate import Evaluator
 from wasmwatch.alerts.rules import load_rules
 from wasmwatch.alerts.source import DuckDBSource
 from wasmwatch.alerts.state import StateMachine
-from wasmwatch.store.schema import ITEMS_DDL, Row
+from wasmwatch.store import layout
+from wasmwatch.store.schema import Row
 
 OUT = Path(__file__).resolve().parent / "out" / "alert_eval.json"
 
@@ -44,7 +45,8 @@ OUT = Path(__file__).resolve().parent / "out" / "alert_eval.json"
 def load(con: duckdb.DuckDBPyConnection, total: int, chunk: int = 1_000_000) -> float:
     started = time.perf_counter()
     for lo in range(0, total, chunk):
-        con.execute(f"INSERT INTO items {batch_sql(lo, min(total, lo + chunk), total)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE wide AS {batch_sql(lo, min(total, lo + chunk), total)}")
+        layout.load_wide(con, "wide")
         print(f"  wrote {min(total, lo + chunk):>10,} items", file=sys.stderr, end="\r")
     print(file=sys.stderr)
     return time.perf_counter() - started
@@ -68,7 +70,8 @@ def main() -> int:
     path = Path(args.db) if args.db else Path(tempfile.mkdtemp()) / "alerts.duckdb"
     fresh = not path.exists()
     con = duckdb.connect(str(path))
-    con.execute(ITEMS_DDL)
+    for ddl in (*layout.tables(), layout.view()):
+        con.execute(ddl)
     load_s = load(con, args.items) if fresh else 0.0
     stored = con.execute("SELECT count(*) FROM items").fetchone()[0]  # type: ignore[index]
     rules = load_rules([])

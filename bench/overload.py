@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factor", type=float, default=2.0)
     parser.add_argument("--queue-max-items", type=int, default=300_000,
                         help="the server's write queue limit (its default: 300,000)")
+    parser.add_argument("--quick", action="store_true", help="3 s capacity, 5 s overload")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.capacity_s, args.overload_s = 3.0, 5.0
     bodies = templates()
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp) / "data", queue_max_items=args.queue_max_items)

@@ -14,7 +14,11 @@ BENCHES = [
     ["ingest/run.py"],
     ["summary_bench.py"],
     ["metrics_observe.py"],
+    ["limits_bench.py"],
+    ["scrub_bench.py"],
     ["sdk/run.py"],
+    ["slow_clients.py"],
+    ["overload.py"],
     ["alert_latency.py"],
     ["alert_eval.py"],
 ]

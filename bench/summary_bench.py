@@ -1,7 +1,7 @@
 """Benchmark: the 24 h summary from the rollup versus the same summary over raw rows.
 
 Generates ``--items`` items (default 10 M) spread over 24 h into a DuckDB file, in chunks that
-go through ``INSERT INTO items SELECT * FROM batch`` and ``rollup.apply(con, 'batch')`` as the
+go through ``layout.load_wide`` (the stored layout, one batch per context) and ``rollup.apply(con, 'batch')`` as the
 writer does, compacts, then times (median of several runs, each on a fresh cursor):
 
 * the 24 h summary from the rollup (target: <= 100 ms),
@@ -32,7 +32,8 @@ from typing import Any
 import duckdb
 
 from wasmwatch.query import error_groups, rollup, series, summary
-from wasmwatch.store.schema import COLUMNS, ITEMS_DDL
+from wasmwatch.store import layout
+from wasmwatch.store.schema import COLUMNS
 
 DAY_MS = 86_400_000
 # A fixed "now" at hh:01:17, so the 24 h window starts at hh:01:17 and the rollup reads the
@@ -65,7 +66,7 @@ EXPRS: dict[str, str] = {
     "type": "type",
     "ts": "ts",
     "client_ts": "ts",
-    "received": "ts + 40",
+    "received": "ts - ts % 1000 + 40",  # with sid: ~20 consecutive items share one batch
     "session": "'s' || sid",
     "release": f"{_list(RELEASES)}[1 + sid % 4]",
     "page": f"{_list(PAGES)}[1 + sid % 5]",
@@ -74,7 +75,7 @@ EXPRS: dict[str, str] = {
     "browser": f"{_list(BROWSERS)}[1 + (sid // 4) % 6]",
     "browser_major": "120 + sid % 5",
     "os": "['Windows', 'macOS', 'Linux', 'Android', 'iOS'][1 + sid % 5]",
-    "online": "u5 > 0.05",
+    "online": "sid % 20 <> 0",
     "sdk": "'0.1.0'",
     "name": f"""CASE type
         WHEN 'operation' THEN op WHEN 'error' THEN op
@@ -133,7 +134,7 @@ WITH r AS (
 d AS (
   SELECT *, CASE {type_case} END AS type,
     sqrt(-2 * ln(greatest(u1, 1e-12))) * cos(2 * pi() * u2) AS z,
-    CAST(floor(u3 * 60000) AS BIGINT) AS sid,
+    (i // 20) % 60000 AS sid,  -- an SDK batch: 20 consecutive items of one session
     CAST(floor(u4 * u4 * 30) AS BIGINT) AS fp,
     CAST(floor(u6 * {len(OPS)}) AS BIGINT) AS op_k
   FROM r),
@@ -150,7 +151,7 @@ def load(con: duckdb.DuckDBPyConnection, total: int, chunk: int) -> dict[str, fl
         con.execute("BEGIN TRANSACTION")
         hi = min(total, lo + chunk)
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {batch_sql(lo, hi, total)}")
-        con.execute("INSERT INTO items SELECT * FROM batch")
+        layout.load_wide(con, "batch")  # into the stored layout, one batch per context
         applying = time.perf_counter()
         rollup.apply(con, "batch")
         apply_s += time.perf_counter() - applying
@@ -209,7 +210,7 @@ def steady_state(con: duckdb.DuckDBPyConnection, total: int, runs: int) -> dict[
         sql = batch_sql(lo, lo + 1000, total).replace("'i' || i", f"'again{k}_' || i")
         con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {sql}")
         con.execute("BEGIN TRANSACTION")
-        con.execute("INSERT INTO items SELECT * FROM batch")
+        layout.load_wide(con, "batch")
         started = time.perf_counter()
         rollup.apply(con, "batch")
         apply_ms.append((time.perf_counter() - started) * 1000)
@@ -285,7 +286,7 @@ def main() -> None:
         path = args.db or Path(tmp) / "bench.duckdb"
         reuse = args.reuse and path.exists()
         con = duckdb.connect(str(path))
-        for ddl in [ITEMS_DDL, *rollup.ROLLUP_DDL]:
+        for ddl in [*layout.tables(), layout.view(), *rollup.ROLLUP_DDL]:
             con.execute(ddl)
         loading = {"reused": True} if reuse else load(con, args.items, args.chunk)
         rows = table_rows(con)

@@ -153,3 +153,14 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     yield server
     if server.proc and server.proc.poll() is None:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """tests/symbols/app.c built with clang: debug build, stripped copy, shifted build."""
+    from tests.symbols.build import build
+
+    try:
+        return build(tmp_path_factory.mktemp("wasm"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

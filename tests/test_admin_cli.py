@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import NOW, LiveServer, envelope, item, settings_for
+from tests.conftest import NOW, LiveServer, envelope, free_port, item, settings_for
+from wasmwatch import listen
 from wasmwatch.cli import main
 from wasmwatch.clock import ManualClock
 from wasmwatch.runtime import Runtime
@@ -57,6 +58,28 @@ def test_local_commands_change_the_data_dir(tmp_path: Path, capsys: pytest.Captu
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["ID", "NAME", "KEYS", "ALLOWED", "ORIGINS"]
     assert "Shop" in table and "any" in table
+    listen.lock_data_dir(Path(d)).release()  # the commands let go of the data dir's lock
+
+
+def test_local_commands_hold_the_data_dir_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """While another process holds the data dir (as `serve` does), the CLI does not touch the
+    file: it goes to the admin API and says it cannot reach one."""
+    d = tmp_path / "data"
+    held = listen.lock_data_dir(d)
+    try:
+        assert main(["projects", "list", "--data-dir", str(d), "--token", "t",
+                     "--config", str(write_port(tmp_path))]) == 1
+    finally:
+        held.release()
+    err = capsys.readouterr().err
+    assert "cannot reach the server at http://127.0.0.1:" in err and "--url" in err
+    assert not (d / "wasmwatch.duckdb").exists()
+
+
+def write_port(tmp_path: Path) -> Path:
+    config = tmp_path / "ww.toml"
+    config.write_text(f"port = {free_port()}\n")
+    return config
 
 
 async def test_server_started_later_honours_cli_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,3 +172,16 @@ def test_stream_of_one_project_shows_none_of_another(live_server: LiveServer) ->
         time.sleep(0.3)
     listener.join(10)
     assert got and '"items":2' in got[0]
+
+
+def test_serve_refuses_a_revoked_ingest_key_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`wasmwatch serve` with a revoked WASMWATCH_INGEST_KEY stops with one line, no banner."""
+    d = str(tmp_path / "data")
+    (default_key,) = run(capsys, "keys", "list", "--data-dir", d)["keys"]
+    run(capsys, "keys", "revoke", default_key["key"], "--data-dir", d)
+    done = cli("serve", "--port", str(free_port()), "--data-dir", d,
+               env={"WASMWATCH_INGEST_KEY": default_key["key"], "WASMWATCH_ADMIN_TOKEN": "t"})
+    assert done.returncode != 0
+    assert "listening" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ingest_key was revoked" in lines[0], done.stderr

@@ -21,7 +21,9 @@ async def test_subscribers_see_only_their_project() -> None:
     async def follow(project: str) -> None:
         async for update in hub.subscribe(project):
             if update is not None:
-                got[project].append(update["items"])
+                event, data = update
+                assert event == "items"
+                got[project].append(data["items"])
 
     tasks = [asyncio.create_task(follow(p)) for p in ("a", "b")]
     await asyncio.sleep(0)

@@ -31,8 +31,9 @@ from typing import Any, Protocol
 
 import duckdb
 
+from wasmwatch import listen
 from wasmwatch.config import Settings, data_path, load
-from wasmwatch.errors import ConfigError, WasmWatchError
+from wasmwatch.errors import ConfigError, StartupError, WasmWatchError
 from wasmwatch.projects import check_id, check_label, check_origins, key_json, project_json
 from wasmwatch.store import projects as tables
 
@@ -52,15 +53,19 @@ class Catalog(Protocol):
 
 
 class LocalCatalog:
-    """The data dir's DuckDB file, opened by this process (no server running on it)."""
+    """The data dir's DuckDB file, opened by this process (no server running on it), with the
+    data dir's lock held so that no server starts on it meanwhile."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, lock: listen.DataDirLock | None = None) -> None:
         self.con = con
+        self.lock = lock
         tables.migrate(con)
         tables.ensure_default(con, None, (), _now_ms())
 
     def close(self) -> None:
         self.con.close()
+        if self.lock is not None:
+            self.lock.release()
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """The admin API's routes, answered from the file (same shapes as the server's)."""
@@ -134,11 +139,17 @@ def open_catalog(settings: Settings, url: str | None, token: str | None) -> Cata
         return RemoteCatalog(url, _token(settings, token, url))
     path = data_path(settings) / "wasmwatch.duckdb"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return LocalCatalog(duckdb.connect(str(path)))
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise CliError(f"cannot open {path}: {exc}") from exc
+        lock = listen.lock_data_dir(path.parent)  # what `serve` holds while it runs
+    except StartupError as exc:
+        if "in use" not in str(exc):
+            raise CliError(str(exc)) from exc
+    else:
+        try:
+            return LocalCatalog(duckdb.connect(str(path)), lock)
+        except duckdb.Error as exc:
+            lock.release()
+            if "lock" not in str(exc).lower():
+                raise CliError(f"cannot open {path}: {exc}") from exc
     url = _local_url(settings)
     return RemoteCatalog(url, _token(settings, token, url, in_use=path.parent))
 

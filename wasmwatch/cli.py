@@ -1,4 +1,5 @@
-"""``wasmwatch serve``: one process, the embedded store, the SDK, the demo and the dashboard."""
+"""``wasmwatch serve``: one process, the embedded store, the SDK, the demo and the dashboard;
+``wasmwatch symbols upload``: symbol files for wasm frames, sent to a running server."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import signal
 import socket
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from wasmwatch import __version__, admin_cli, listen
@@ -32,7 +35,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--data-dir", dest="data_dir", help="where the store lives")
     serve.add_argument("--config", help="a TOML settings file")
     admin_cli.add_commands(commands)
+    symbols = commands.add_parser("symbols", help="symbol files for wasm frames")
+    symbol_commands = symbols.add_subparsers(dest="action", required=True)
+    up = symbol_commands.add_parser("upload", help="send a module (with name section / DWARF)")
+    up.add_argument("file", type=Path, help="the .wasm file (a debug build, or the shipped one)")
+    up.add_argument("--release", help="the release it was built for")
+    up.add_argument("--server", default=os.environ.get("WASMWATCH_SERVER", "http://127.0.0.1:8787"),
+                    help="the running server (default $WASMWATCH_SERVER or http://127.0.0.1:8787)")
+    up.add_argument("--token", help="admin token (default $WASMWATCH_ADMIN_TOKEN)")
+    up.add_argument("--project", help="project id (default: the default project)")
+    up.add_argument("--url", help="the URL the module is served from, if known")
     return parser.parse_args(argv)
+
+
+def symbols_upload(args: argparse.Namespace) -> int:
+    from wasmwatch.symbols.upload import UploadError, upload
+
+    try:
+        answer = upload(args.file, server=args.server, token=args.token, release=args.release,
+                        project=args.project, url=args.url)
+    except UploadError as exc:
+        print(f"wasmwatch: {exc}", file=sys.stderr)
+        return 1
+    f = answer["stored"]
+    print(f"stored {args.file.name}: {f['functions']} function names, {f['line_rows']} line rows, "
+          f"code {str(f['code_hash'])[:12]}, release {f['release']}")
+    return 0
 
 
 def banner(rt: Runtime) -> str:
@@ -125,6 +153,8 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "symbols":
+        return symbols_upload(args)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.main(args)
     flags = {k: v for k, v in vars(args).items() if k != "command"}
@@ -136,8 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         sock = listen.bind(settings.host, settings.port)
+    except StartupError as exc:
+        print(f"wasmwatch: {exc}", file=sys.stderr)
+        return 3
+    try:
         lock = listen.lock_data_dir(data_path(settings))
     except StartupError as exc:
+        sock.close()
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 3
     configure_logging(settings.log_level, settings.log_levels)

@@ -41,6 +41,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_items_per_batch: int = 1000
     #: items waiting to be committed before ingest answers 503
     queue_max_items: int = 300_000
+    #: request body bytes (MiB) waiting to be committed before ingest answers 503
+    queue_max_mb: int = 32
+    #: DuckDB's memory limit in MiB (its buffer pool; the process needs more besides)
+    store_memory_mb: int = 160
+    #: fixed memory (MiB) of the filter that finds replayed item ids (see store/seen.py)
+    seen_filter_mb: int = 32
     #: items per group commit at most (from 122,880 on, DuckDB writes row groups directly)
     commit_max_items: int = 150_000
     #: per-project ingest rate, items per second, with a burst of twice that
@@ -95,7 +101,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     address_table_max: int = 65_536
     #: proxies (addresses or CIDR networks) whose X-Forwarded-For names the client address
     trusted_proxies: list[str] = []
-    #: failed admin or metrics token attempts per address within the window, then 429
+    #: different wrong admin or metrics tokens per address within the window, then 429
     admin_max_failures: int = 10
     admin_failure_window_s: float = 60.0
     #: when set, /metrics needs "Authorization: Bearer <metrics_token>"; unset keeps it open
@@ -125,6 +131,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     alert_service: str = "wasmwatch"
     #: ``[[rules]]`` tables (environment: a JSON list)
     rules: list[dict[str, Any]] = []
+    #: projects (ids, e.g. "default") whose wasm modules the server may fetch, from the http(s)
+    #: URL seen in a stack, to read their name section and DWARF; off (empty) by default
+    symbols_fetch_projects: list[str] = []
+    #: largest module fetched or uploaded for symbols
+    symbols_max_bytes: int = 128 << 20
 
 
 def _fields() -> dict[str, Any]:

@@ -13,9 +13,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from wasmwatch.store.schema import Row
+import pyarrow as pa
+
+from wasmwatch.store.schema import Row, rows_of
 
 Event = tuple[str, dict[str, Any]]  # (SSE event name, data)
+#: the row columns :meth:`LiveHub.publish` reads (the writer hands on_commit hooks only those)
+COLUMNS = ("project", "type", "category", "ms", "ts")
 
 
 def summarize(rows: Sequence[Row]) -> dict[str, Any]:
@@ -38,9 +42,11 @@ class LiveHub:
         self._closed = False
         self.dropped = 0
 
-    def publish(self, rows: Sequence[Row]) -> None:
-        if not rows or not self._subscribers:
+    def publish(self, rows: Sequence[Row] | pa.Table) -> None:
+        if not len(rows) or not self._subscribers:
             return
+        if isinstance(rows, pa.Table):
+            rows = rows_of(rows)
         by_project: dict[str, list[Row]] = {}
         for row in rows:
             by_project.setdefault(row.project, []).append(row)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
@@ -25,9 +27,11 @@ from wasmwatch.guard import FailureGuard
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
 from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
+from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
+from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.writer import Writer
@@ -38,7 +42,7 @@ from wasmwatch.telemetry import (
     default_bus,
     detach_server_metrics,
 )
-from wasmwatch.web.address import client_address, parse_networks
+from wasmwatch.web.address import TrustedProxies, client_address
 from wasmwatch.web.http import Request
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,7 @@ class Runtime:
         self.auth_failures = FailureGuard(settings.admin_max_failures,
                                           settings.admin_failure_window_s,
                                           settings.address_table_max)
-        self.trusted_proxies = parse_networks(settings.trusted_proxies)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.registry = prometheus_client.CollectorRegistry(auto_describe=True)
         self.registry.register(ScrubbedCollector(self.scrubber))
         self.live = LiveHub()
@@ -88,12 +92,18 @@ class Runtime:
         return self._admin
 
     def open_store(self) -> DuckDBStore:
+        # ua-parser compiles its regexes on first use (~0.7 s): pay that here, not in a request
+        parse_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36")
         self.first_start = not (self.data_dir / "wasmwatch.duckdb").exists()
         store = DuckDBStore(
             self.data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
             maintenance=[_rollup_maintenance], recover=[rollup.rebuild],
             aggregate_columns=rollup.SOURCE_COLUMNS,
+            memory_limit_mb=self.settings.store_memory_mb,
+            seen_filter_bytes=self.settings.seen_filter_mb << 20,
         )
+        if store.upgraded:
+            log.warning("data dir upgraded to storage layout %d", layout.LAYOUT_VERSION)
         now = self.clock.now_ms()
         if store.recover(now):
             log.warning("the last stop was not clean: rollups rebuilt from raw items")
@@ -114,8 +124,10 @@ class Runtime:
         client_metrics = ClientMetrics(self.registry, max_tag_values=self.settings.max_tag_values)
         self._writer = Writer(
             self.store, queue_max_items=self.settings.queue_max_items,
+            queue_max_bytes=self.settings.queue_max_mb << 20,
             commit_max_items=self.settings.commit_max_items,
             on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
+            commit_columns=None,  # the alert evaluator reads any column
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)
@@ -234,7 +246,7 @@ class Runtime:
         if not token:
             raise Unauthorized(f"missing {what} token: send Authorization: Bearer <token>")
         if not _same(token, expected):
-            self.auth_failures.failed(address, now_s)
+            self.auth_failures.failed(address, now_s, token)
             raise Unauthorized(f"wrong {what} token")
         self.auth_failures.succeeded(address)
 
@@ -244,7 +256,10 @@ def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: 
     rollup.delete_before(con, cutoff_ms)
 
 
-def _same(a: str, b: str) -> bool:
-    import hmac
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
-    return hmac.compare_digest(a.encode(), b.encode())
+
+def _same(a: str, b: str) -> bool:
+    """Constant time, length included: the digests always have the same length."""
+    return hmac.compare_digest(_digest(a), _digest(b))

@@ -25,6 +25,11 @@ const rows = []
 const sdk = await bundles()
 rows.push({ name: 'wasmwatch: ES module (whole SDK)', min: sdk.esm.length, gz: gz(sdk.esm) })
 rows.push({ name: 'wasmwatch: IIFE (whole SDK)', min: sdk.iife.length, gz: gz(sdk.iife) })
+// Loaded apart from the page build: inside workers, and by the page after init()
+rows.push({ name: 'wasmwatch: worker build (inside workers only)', min: sdk.worker.length, gz: gz(sdk.worker),
+  apart: true })
+rows.push({ name: 'wasmwatch: worker support (page, after init())', min: sdk.pageWorkers.length,
+  gz: gz(sdk.pageWorkers), apart: true })
 for (const [name, contents] of Object.entries(ENTRIES)) {
   const out = await build({ ...settings, stdin: { contents, resolveDir: here, loader: 'js' } })
   const text = out.outputFiles[0].text

@@ -24,7 +24,8 @@ function num (v) {
   return Math.abs(v) >= 100 ? String(Math.round(v)) : String(Math.round(v * 1000) / 1000)
 }
 
-function failed (err, what) {
+function failed (err, what, token) {
+  if (token !== view.token) return // an answer for a token since replaced (a new sign-in)
   if (err instanceof Unauthorized) { view.onUnauthorized(); return }
   const el = $('alerts-error')
   el.hidden = false
@@ -79,23 +80,27 @@ function renderSilences (silences) {
 }
 
 async function loadAlerts () {
+  const token = view.token
   try {
-    const answer = await get(view.token, '/api/v1/alerts', { window: '7d', limit: RECENT })
+    const answer = await get(token, '/api/v1/alerts', { window: '7d', limit: RECENT })
     view.alerts = new Map(answer.alerts.map(a => [a.id, a]))
     renderRecent()
-  } catch (err) { failed(err, 'load alerts') }
+  } catch (err) { failed(err, 'load alerts', token) }
 }
 
 async function loadRules () {
+  const token = view.token
+  if (!token) return
   try {
-    renderRules((await get(view.token, '/api/v1/rules')).rules)
-  } catch (err) { failed(err, 'load rules') }
+    renderRules((await get(token, '/api/v1/rules')).rules)
+  } catch (err) { failed(err, 'load rules', token) }
 }
 
 async function loadSilences () {
+  const token = view.token
   try {
-    renderSilences((await get(view.token, '/api/v1/silences')).silences)
-  } catch (err) { failed(err, 'load silences') }
+    renderSilences((await get(token, '/api/v1/silences')).silences)
+  } catch (err) { failed(err, 'load silences', token) }
 }
 
 async function silenceFrom (alert) {
@@ -104,14 +109,14 @@ async function silenceFrom (alert) {
       matchers: alert.labels, duration: '2h', comment: `from alert ${alert.id}`, created_by: 'dashboard',
     })
     await loadSilences()
-  } catch (err) { failed(err, 'create the silence') }
+  } catch (err) { failed(err, 'create the silence', view.token) }
 }
 
 async function endSilence (id) {
   try {
     await send(view.token, 'DELETE', `/api/v1/silences/${encodeURIComponent(id)}`)
     await loadSilences()
-  } catch (err) { failed(err, 'end the silence') }
+  } catch (err) { failed(err, 'end the silence', view.token) }
 }
 
 /** An `alert` event from the live stream: a transition of one alert. */
@@ -125,7 +130,9 @@ export function onEvent (data) {
   loadRules()
 }
 
+/** Start (once per token; later calls with the same token do nothing). */
 export function start (token, onUnauthorized) {
+  if (view.token === token) return
   view.token = token
   view.onUnauthorized = onUnauthorized
   $('alerts-error').hidden = true
@@ -138,4 +145,5 @@ export function start (token, onUnauthorized) {
 
 export function stop () {
   clearInterval(view.rulesTimer)
+  view.token = ''
 }

@@ -22,6 +22,7 @@ const PERIODIC_MS = 30000 // everything, so a rolling window rolls even when not
 
 const live = createLive({
   token: () => state.token,
+  project: () => state.project,
   onData: () => onLiveData(),
   onUnauthorized: () => unauthorized(),
   isRunning: () => state.running,
@@ -33,6 +34,11 @@ const live = createLive({
 /** Change the view (window, range, filters, page, session), record it in the URL, reload. */
 function setView (change, { push = true } = {}) {
   if (change.window) { state.window = change.window; state.range = null }
+  if (change.project && change.project !== state.project) {
+    state.project = change.project
+    for (const f of FILTERS) { state.filters[f] = ''; state.catalog[f] = new Set() }
+    live.start()
+  }
   if ('range' in change) state.range = change.range
   for (const f of FILTERS) if (f in change) state.filters[f] = change[f]
   if (change.page) state.page = change.page
@@ -73,7 +79,7 @@ function unauthorized () {
  */
 async function boot () {
   try {
-    await get(state.token, '/api/v1/summary', { window: '5m' })
+    await get(state.token, '/api/v1/summary', { project: state.project, window: '5m' })
   } catch (err) {
     if (err instanceof Unauthorized) { unauthorized(); return }
     banner(`Could not reach the server: ${err && err.message ? err.message : err}`)
@@ -90,6 +96,22 @@ function start () {
   refreshAll({ catalog: true })
   alertsView.start(state.token, unauthorized)
   live.start()
+  loadProjects()
+}
+
+/** The project menu: shown once there is more than one project. */
+async function loadProjects () {
+  try {
+    const answer = await get(state.token, '/api/v1/projects', {})
+    state.projects = ((answer && answer.projects) || []).map(p => p.id)
+  } catch (err) {
+    if (err instanceof Unauthorized) unauthorized()
+    return
+  }
+  const select = $('f-project')
+  fill(select, state.projects.map(id => h('option', { value: id }, id)))
+  select.value = state.project
+  select.hidden = state.projects.length < 2 && state.projects[0] === state.project
 }
 
 // ---------------------------------------------------------------- loading
@@ -151,7 +173,7 @@ const refreshDetail = serial(async gen => {
     tasks = [get(state.token, '/api/v1/insights', rest).then(answer => { if (gen === state.gen) renderInsights(answer) })]
   } else if (state.page === 'session') {
     tasks = state.session
-      ? [get(state.token, '/api/v1/session', { id: state.session }).then(answer => { if (gen === state.gen) renderSession(answer) })]
+      ? [get(state.token, '/api/v1/session', { project: state.project, id: state.session }).then(answer => { if (gen === state.gen) renderSession(answer) })]
       : [Promise.resolve(renderSession(null))]
   }
   for (const result of await Promise.allSettled(tasks)) {
@@ -162,7 +184,7 @@ const refreshDetail = serial(async gen => {
 /** Mark an error group resolved, ignored or open; the store keeps it across restarts. */
 async function changeState (fingerprint, to) {
   try {
-    await post(state.token, '/api/v1/errors/state', { fingerprint, state: to })
+    await post(state.token, '/api/v1/errors/state?project=' + encodeURIComponent(state.project), { fingerprint, state: to })
     refreshSummary()
   } catch (err) { failed(err, 'the error state') }
 }
@@ -170,7 +192,7 @@ async function changeState (fingerprint, to) {
 /** Releases, browsers and operations seen lately, for the filter menus. */
 async function loadCatalog () {
   try {
-    const answer = await get(state.token, '/api/v1/items', { window: state.window, limit: 200 })
+    const answer = await get(state.token, '/api/v1/items', { project: state.project, window: state.window, limit: 200 })
     for (const row of (answer && answer.items) || []) {
       add('release', row.release)
       add('browser', row.browser)
@@ -301,6 +323,7 @@ $('pages').addEventListener('click', event => {
   if (tab.dataset.page !== state.page) setView({ page: tab.dataset.page })
 })
 for (const f of FILTERS) $('f-' + f).addEventListener('change', event => setView({ [f]: event.target.value }))
+$('f-project').addEventListener('change', event => setView({ project: event.target.value }))
 
 window.addEventListener('popstate', () => {
   readView()

@@ -3,6 +3,7 @@
 // browsers, OS with counts), its stack without the SDK's own frames, and its session.
 import { $, h } from './dom.js'
 import * as fmt from './format.js'
+import { frameCell, framesTable } from './frames.js'
 import { cell, empty, fillTable } from './tables.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
@@ -72,6 +73,7 @@ function detailRow (g, open, { onState, onSession }) {
           ? h('button', { type: 'button', class: 'link session-link', onclick: () => onSession(g.sample_session) }, `session ${g.sample_session}`)
           : fmt.DASH),
         h('dt', {}, 'Fingerprint'), h('dd', {}, h('code', {}, g.fingerprint || fmt.DASH))),
+      framesTable(g.frames),
       h('pre', { class: 'stack' }, stack.text || '(no stack)'),
       stack.hidden ? h('p', { class: 'hint sdk-hidden' }, `${fmt.plural(stack.hidden, 'frame')} inside the wasmwatch SDK hidden`) : null))
 }
@@ -105,7 +107,7 @@ export function renderErrors (answer, { expanded, onState, onSession }) {
     },
     h('td', {}, h('span', { class: `cat cat-${g.category || 'application'}` }, g.kind || fmt.DASH), ' ', stateBadge(g)),
     h('td', { class: 'msg', title: g.message || '' }, g.message || fmt.DASH),
-    h('td', { class: 'frame' }, g.frame ? h('code', {}, g.frame) : fmt.DASH),
+    h('td', { class: 'frame' }, frameCell(g) || fmt.DASH),
     cell(fmt.count(g.count)),
     h('td', { class: 'n trend-col' }, sparkline(g.trend || [])),
     cell(fmt.ago(g.first_seen, now), 'n', fmt.stamp(g.first_seen)),

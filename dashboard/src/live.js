@@ -10,7 +10,7 @@ const RATE_SPAN_MS = 10000 // the items/s counter averages over this span
  * `onData()` runs when items arrive; `events` maps other SSE event names (e.g. 'alert') to a
  * handler of their data.
  */
-export function createLive ({ token, onData, onUnauthorized, isRunning, events = {} }) {
+export function createLive ({ token, project, onData, onUnauthorized, isRunning, events = {} }) {
   let source = null
   let retryTimer = null
   let arrivals = [] // [receivedAt, items]
@@ -36,7 +36,8 @@ export function createLive ({ token, onData, onUnauthorized, isRunning, events =
     stop()
     since = Date.now()
     setState('connecting', 'connecting')
-    source = new EventSource('/api/v1/stream?token=' + encodeURIComponent(token()))
+    source = new EventSource('/api/v1/stream?token=' + encodeURIComponent(token()) +
+      '&project=' + encodeURIComponent(project()))
     source.onopen = () => setState('on', 'live')
     source.addEventListener('items', event => {
       let update = null
@@ -53,7 +54,7 @@ export function createLive ({ token, onData, onUnauthorized, isRunning, events =
     source.onerror = () => {
       if (!source || source.readyState !== EventSource.CLOSED) { setState('connecting', 'reconnecting'); return }
       stop() // closed for good (a non-200 answer): find out whether the token went bad
-      get(token(), '/api/v1/summary', { window: '5m' })
+      get(token(), '/api/v1/summary', { project: project(), window: '5m' })
         .then(retry)
         .catch(err => { if (err instanceof Unauthorized) onUnauthorized(); else retry() })
     }

@@ -7,6 +7,8 @@ export const PAGES = ['overview', 'releases', 'insights', 'session']
 
 export const state = {
   token: '',
+  project: 'default', // every query and the live stream read this project only
+  projects: [],
   window: '1h',
   range: null, // {from, to} in epoch ms when zoomed to a custom range, else null
   filters: { release: '', browser: '', operation: '' },
@@ -22,5 +24,5 @@ export const state = {
 /** Query parameters of the current view: the zoomed range if any, else the window. */
 export function params (extra = {}) {
   const span = state.range ? { from: state.range.from, to: state.range.to } : { window: state.window }
-  return { ...span, ...state.filters, ...extra }
+  return { project: state.project, ...span, ...state.filters, ...extra }
 }

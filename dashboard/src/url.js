@@ -11,7 +11,7 @@ const int = v => (/^\d{1,15}$/.test(v || '') ? Number(v) : null)
  */
 export function readView (hash = location.hash) {
   const q = new URLSearchParams(hash.replace(/^#/, ''))
-  const given = ['window', 'from', 'page', ...FILTERS].some(k => q.has(k))
+  const given = ['window', 'from', 'page', 'project', ...FILTERS].some(k => q.has(k))
   if (!given) {
     try {
       const kept = JSON.parse(localStorage.getItem(STORE_KEY) || '{}')
@@ -25,6 +25,7 @@ export function readView (hash = location.hash) {
   const from = int(q.get('from'))
   const to = int(q.get('to'))
   state.range = from !== null && to !== null && from < to ? { from, to } : null
+  if (q.get('project')) state.project = q.get('project')
   state.page = PAGES.includes(q.get('page')) ? q.get('page') : 'overview'
   state.session = q.get('session') || ''
 }
@@ -32,6 +33,7 @@ export function readView (hash = location.hash) {
 /** The hash of the current view (without the token). */
 export function viewHash () {
   const q = new URLSearchParams()
+  if (state.project !== 'default') q.set('project', state.project)
   if (state.range) { q.set('from', String(state.range.from)); q.set('to', String(state.range.to)) } else q.set('window', state.window)
   for (const f of FILTERS) if (state.filters[f]) q.set(f, state.filters[f])
   if (state.page !== 'overview') q.set('page', state.page)

@@ -6,7 +6,7 @@ import { createBaselines } from './ops.js'
 import { createOutbox } from './outbox.js'
 import { idbStore } from './store.js'
 import { instrument } from './wasm.js'
-import { httpTransport, ingestUrl } from './transport.js'
+import { httpTransport, ingestUrl, root } from './transport.js'
 import { rid, sampled, sessionId } from './session.js'
 import { metrics, zero } from './metrics.js'
 
@@ -19,8 +19,8 @@ const guard = f => function () { try { return f.apply(this, arguments) } catch {
 
 /** A started client, or null when this session is sampled out. */
 export function createClient(cfg, onShutdown) {
-  const nav = navigator, perf = performance, W = globalThis.WebAssembly
-  const session = sessionId(globalThis.sessionStorage)
+  const G = globalThis, nav = navigator, perf = performance, W = G.WebAssembly, doc = G.document
+  const session = sessionId(G.sessionStorage)
   if (!sampled(session, cfg.sampleRate ?? 1)) return null
 
   const t0 = now(), load = rid(8), offs = [], seen = new WeakSet(), mems = new Map()
@@ -32,9 +32,10 @@ export function createClient(cfg, onShutdown) {
     memSent = 0, used = new WeakSet()
 
   const online = () => nav.onLine
-  const visible = () => document.visibilityState != 'hidden'
+  const visible = () => doc && doc.visibilityState != 'hidden'
   const page = () => location.pathname
-  const outbox = createOutbox({
+  // In a worker started by the page's SDK, cfg._outbox relays to the page's outbox (worker.js).
+  const outbox = cfg._outbox || createOutbox({
     ...cfg, online, store: idbStore(),
     transport: cfg.transport || httpTransport(ingestUrl(cfg.endpoint, cfg.key)),
     context: () => ({ session, release: str(cfg.release), page: page(),
@@ -215,6 +216,7 @@ export function createClient(cfg, onShutdown) {
     shutdown() {
       if (closed) return outbox.flush()
       restore()
+      unwrap()
       offs.forEach(f => f())
       clearInterval(timer)
       segment()
@@ -239,15 +241,23 @@ export function createClient(cfg, onShutdown) {
     'wasm-error': d => report(d.error || d, d),
     'wasm-feature-used': d => api.feature(d.feature),
   }
-  for (const k in dom) on(window, k, e => dom[k](e.detail || {}))
+  // Worker support loads after init() (workers.js, built as /sdk/wasmwatch.page-workers.js).
+  const base = cfg.sdkUrl || root(cfg.endpoint) + '/sdk/'
+  let unwrap = () => {}
+  if (cfg.workers !== false) import(base + 'wasmwatch.page-workers.js')
+    .then(x => closed || (unwrap = x.wrapWorkers(G, cfg, base, outbox))).catch(() => {})
+  for (const k in dom) on(G, k, e => dom[k](e.detail || {}))
   if (cfg.captureErrors !== false) {
-    on(window, 'error', e => report(e.error || { message: e.message }))
-    on(window, 'unhandledrejection', e => report(e.reason, 0, 'UnhandledRejection'))
+    // A wrapped worker's uncaught error, reported by the worker, echoes here (workers.js).
+    on(G, 'error', e => e.message == G.__wasmwatch_echo || report(e.error || e))
+    on(G, 'unhandledrejection', e => report(e.reason, 0, 'UnhandledRejection'))
   }
-  on(document, 'visibilitychange', () => (visible() ? segment() : hide()))
-  on(window, 'pagehide', hide)
-  on(window, 'online', () => { segment(); outbox.wake() })
-  on(window, 'offline', segment)
+  if (doc) {
+    on(doc, 'visibilitychange', () => (visible() ? segment() : hide()))
+    on(G, 'pagehide', hide)
+  }
+  on(G, 'online', () => { segment(); outbox.wake() })
+  on(G, 'offline', segment)
   const timer = setInterval(guard(() => {
     if (++ticks % 5 == 0) sample()
     if (ticks % 60 == 0) segment()

@@ -9,9 +9,10 @@ const TRAPS = ('unreachable:unreachable|divide_by_zero:by zero|invalid_conversio
   'unaligned_access:unaligned|memory_out_of_bounds:out of bounds|null_dereference:null|' +
   'out_of_memory:out ?of ?memory|alloc').split(/\|(?=\w+:)/).map(t => t.split(':'))
 
-/** The trap kind a message names, or undefined. */
+/** The trap kind a message names, or undefined. WebKit's ` (evaluating 'CODE')` tail is the
+ * caller's source, not the trap: it is left out. */
 export function trapKind(message) {
-  for (const [kind, re] of TRAPS) if (RegExp(re, 'i').test(message)) return kind
+  for (const [kind, re] of TRAPS) if (RegExp(re, 'i').test((message + '').split(' (eval')[0])) return kind
 }
 
 /**
@@ -33,23 +34,26 @@ export function categorize(name, kind, message) {
 }
 
 // Chromium `at NAME (URL:wasm-function[3]:0x5c)` or `at URL:wasm-function[3]:0x5c`;
-// Firefox `NAME@URL:wasm-function[3]:0x5c`; Safari `NAME@[wasm code]` (no index: skipped).
-const FRAME = /^\s*(?:at\s+(?:(.*?)\s+\()?|(.*?)@)?.*?wasm-function\[(\d+)\]:(0x[\da-f]+)/i
+// Firefox `NAME@URL:wasm-function[3]:0x5c` (`... > WebAssembly.instantiate:wasm-function[3]:0x5c`
+// for modules compiled from bytes); WebKit `NAME@<?>:wasm-function[3]`, no offset, and the
+// index for a name when the module has no names (`3@<?>:wasm-function[3]`).
+const FRAME = /^\s*(?:at\s+(?:(.*?)\s+\()?|(.*?)@)?.*?wasm-function\[(\d+)\](?::(0x[\da-f]+))?/i
 
-/** The wasm frames of a stack, innermost first: [{fn, index, offset}]. */
+/** The wasm frames of a stack, innermost first: [{fn, index, offset}] (offset: none in WebKit). */
 export function wasmFrames(stack) {
   const out = []
   for (const line of String(stack || '').split('\n')) {
     const m = FRAME.exec(line)
     const fn = m && (m[1] || m[2])
-    if (m) out.push({ fn: /^$|^wasm-function/.test(fn) ? undefined : fn, index: +m[3], offset: +m[4] })
+    if (m) out.push({ fn: /^$|^wasm-function|^\d+$/.test(fn) ? undefined : fn, index: +m[3],
+      offset: m[4] && +m[4] })
   }
   return out
 }
 
 /** `name wasm-function[i]:0xoffset`: one frame as a string (the server's `frame` format). */
 export const frameText = f =>
-  f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.index}]:0x${f.offset.toString(16)}`
+  f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.index}]${f.offset >= 0 ? ':0x' + f.offset.toString(16) : ''}`
 
 /** Everything the SDK reports about one error (minus operation and memory). */
 export function describe(err, fallbackName = 'Error') {

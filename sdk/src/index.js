@@ -22,7 +22,7 @@ let client = null
 export function init(config) {
   try {
     const c = config || {}
-    if (!client && c.endpoint && c.key && typeof window == 'object') {
+    if (!client && c.endpoint && c.key && typeof location == 'object') {
       client = createClient(c, () => { client = null }) || noop
     }
   } catch {

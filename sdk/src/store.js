@@ -44,15 +44,11 @@ export function idbStore(name = 'wasmwatch') {
     t.oncomplete = () => ok(out)
     t.onerror = t.onabort = () => fail(t.error)
   }))
-  // Calls end([[key, batch], ...]) with every record, oldest first.
+  // Calls end([[key, batch], ...]) with every record, oldest first (requests of a transaction
+  // complete in order: the keys are in when the values are).
   const all = (s, end) => {
-    const recs = [], c = s.openCursor()
-    c.onsuccess = () => {
-      const cur = c.result
-      if (!cur) return end(recs)
-      recs.push([cur.key, cur.value])
-      cur.continue()
-    }
+    const keys = s.getAllKeys(), values = s.getAll()
+    values.onsuccess = () => end(keys.result.map((k, i) => [k, values.result[i]]))
   }
   return {
     add: (batch, max) => run('readwrite', (s, out) => {

@@ -2,8 +2,10 @@
 // small) and sendBeacon on page hide. The key rides in the query string, so beacons work.
 import { parseRetryAfter } from './outbox.js'
 
-export const ingestUrl = (endpoint, key) =>
-  String(endpoint).replace(/\/+$/, '') + '/api/v1/ingest?key=' + encodeURIComponent(key)
+/** The server's base URL without trailing slashes. */
+export const root = endpoint => String(endpoint).replace(/\/+$/, '')
+
+export const ingestUrl = (endpoint, key) => root(endpoint) + '/api/v1/ingest?key=' + encodeURIComponent(key)
 
 const gzip = body => new Response(new Blob([body]).stream()
   .pipeThrough(new CompressionStream('gzip'))).arrayBuffer()

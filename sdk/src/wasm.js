@@ -4,6 +4,11 @@
 // instantiate(bytes) as compile(bytes) then instantiate(module): the same steps the spec
 // defines, with a clock between them. What each returns is unchanged, so Emscripten's and
 // wasm-bindgen's loaders (and their `instanceof` checks and fallbacks) work as before.
+//
+// One record per module load, whatever path it takes: an engine (or polyfill) whose streaming
+// calls go through the wrapped `compile` / `instantiate` compiles the module once inside our
+// streaming call; the report of an instantiation waits until the streaming calls in flight have
+// settled, so it carries the streaming call's URL, flag and start, and is made once per module.
 
 /**
  * Wraps `W`'s loaders and returns a function that restores them.
@@ -14,7 +19,8 @@
 export function instrument(W, hooks, now = () => performance.now()) {
   const orig = {}
   for (const k of ['compile', 'instantiate', 'compileStreaming', 'instantiateStreaming']) orig[k] = W[k]
-  const compiled = new WeakMap(), reported = new WeakSet()
+  const compiled = new WeakMap(), reported = new WeakSet(), held = []
+  let busy = 0
   const fail = e => {
     if (/^(Compile|Link|Runtime)Error$/.test(e && e.name)) hooks.error(e)
     throw e
@@ -23,20 +29,21 @@ export function instrument(W, hooks, now = () => performance.now()) {
   const compile = (fn, src, streaming) => {
     const start = now()
     let url
-    if (streaming) Promise.resolve(src).then(r => { url = r && r.url }, () => {})
+    if (streaming) busy++, Promise.resolve(src).then(r => { url = r && r.url }, () => {})
     return fn.call(W, src).then(m => {
       compiled.set(m, { url, streaming, start, compile_ms: now() - start })
       return m
-    }, fail)
+    }, fail).finally(() => streaming && !--busy && held.splice(0).forEach(f => f()))
   }
 
   const instantiate = (m, imports) => {
     const t = now()
     return orig.instantiate.call(W, m, imports).then(inst => {
-      const end = now(), info = compiled.get(m) || { start: t }
+      const end = now(), report = () => hooks.loaded({ ...compiled.get(m) || { start: t },
+        instantiate_ms: end - t, end })
       if (!reported.has(m)) {
         reported.add(m)
-        hooks.loaded({ ...info, instantiate_ms: end - t, end })
+        busy ? held.push(report) : report()
       }
       memories(W, inst.exports, hooks.memory)
       for (const k in imports) memories(W, imports[k], hooks.memory)

@@ -38,6 +38,15 @@ export interface Config {
   captureErrors?: boolean
   /** Replace the network side (tests, custom delivery). */
   transport?: Transport
+  /**
+   * Instrument dedicated workers the page makes after init() (no code in the worker): their
+   * WebAssembly loads, traps, memory and `WasmWatch.track()` report through this client.
+   * Default true. Worker support loads from `sdkUrl` a moment after init(); workers made before
+   * that, and where the page's CSP forbids blob: workers, are left as they are.
+   */
+  workers?: boolean
+  /** Where the SDK's files are served (worker support, the worker build). Default `${endpoint}/sdk/`. */
+  sdkUrl?: string
 }
 
 export interface ErrorContext {
@@ -117,6 +126,10 @@ export declare const WasmWatch: Client & {
 export default WasmWatch
 
 declare global {
-  /** The IIFE build (`/sdk/wasmwatch.iife.js`) defines this global. */
+  /**
+   * The IIFE build (`/sdk/wasmwatch.iife.js`) defines this global; so does the worker build
+   * (`/sdk/wasmwatch.worker.js`) inside a worker, where `WasmWatch.init({endpoint, key})` starts
+   * a client of its own (a worker the page's SDK did not wrap) or returns the running one.
+   */
   var WasmWatch: Client & { init: typeof init; getClient: typeof getClient; VERSION: string }
 }

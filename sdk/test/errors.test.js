@@ -24,6 +24,14 @@ test('trap messages of V8, SpiderMonkey and JSC map to one kind each', () => {
   assert.equal(trapKind('something else entirely'), undefined)
 })
 
+test("WebKit's trap messages carry the calling source, which never decides the kind", () => {
+  assert.equal(trapKind("Out of bounds memory access (evaluating 'callFunction(x)')"), 'memory_out_of_bounds')
+  assert.equal(trapKind("Division by zero (evaluating 'raw[a[0]](...a[1])')"), 'divide_by_zero')
+  assert.equal(errorKind('RuntimeError', "Unreachable code should not be executed (evaluating 'f()')"),
+    'unreachable')
+  assert.equal(trapKind("Maximum call stack size exceeded. (evaluating 'table.get(0)')"), 'stack_overflow')
+})
+
 test('kind is the trap kind for traps and runtime faults, else the JS error name', () => {
   assert.equal(errorKind('RuntimeError', 'divide by zero'), 'divide_by_zero')
   assert.equal(errorKind('RuntimeError', 'illegal cast'), 'RuntimeError')
@@ -81,9 +89,35 @@ test('wasm frames are parsed from Chromium and Firefox stacks, innermost first',
   assert.deepEqual(wasmFrames(undefined), [])
 })
 
+// Stacks as the engines print them (Firefox ESR 153, WebKitGTK 2.50, Chromium 14x), for a trap
+// in fail_deeper (function 5) called from crash (function 4) called from page JS.
+test('each engine\'s real stack gives the same frames (WebKit: no offsets)', () => {
+  const firefox = 'fail_deeper@http://127.0.0.1:8000/demo.wasm:wasm-function[5]:0x11c\n' +
+    'crash@http://127.0.0.1:8000/demo.wasm:wasm-function[4]:0x117\n' +
+    '@http://127.0.0.1:8000/harness.html line 2 > eval:1:23\n@http://127.0.0.1:8000/harness.html:3:44\n'
+  const chromium = 'RuntimeError: unreachable\n' +
+    '    at fail_deeper (http://127.0.0.1:8000/demo.wasm:wasm-function[5]:0x11c)\n' +
+    '    at crash (http://127.0.0.1:8000/demo.wasm:wasm-function[4]:0x117)\n' +
+    '    at eval (eval at <anonymous> (http://127.0.0.1:8000/harness.html:1:1), <anonymous>:1:23)'
+  const webkit = 'fail_deeper@<?>:wasm-function[5]\ncrash@<?>:wasm-function[4]\n@\n@\n' +
+    'Promise@[native code]\nevaluateJavaScriptFunction@'
+  const full = [{ fn: 'fail_deeper', index: 5, offset: 0x11c }, { fn: 'crash', index: 4, offset: 0x117 }]
+  assert.deepEqual(wasmFrames(firefox), full)
+  assert.deepEqual(wasmFrames(chromium), full)
+  assert.deepEqual(wasmFrames(webkit), full.map(f => ({ ...f, offset: undefined })))
+  // A module without a name section: WebKit prints the index where the name would be.
+  assert.deepEqual(wasmFrames('0@<?>:wasm-function[0]\n12@<?>:wasm-function[12]\nmain@http://h/app.js:3:9'),
+    [{ fn: undefined, index: 0, offset: undefined }, { fn: undefined, index: 12, offset: undefined }])
+  // Firefox names a module compiled from bytes after the call that compiled it.
+  assert.deepEqual(wasmFrames('@http://h/app.js line 2 > WebAssembly.instantiate:wasm-function[2]:0x4f'),
+    [{ fn: undefined, index: 2, offset: 0x4f }])
+})
+
 test('a frame prints as the server stores it: "name wasm-function[i]:0xoff"', () => {
   assert.equal(frameText({ fn: 'divide', index: 3, offset: 0x113 }), 'divide wasm-function[3]:0x113')
   assert.equal(frameText({ index: 12, offset: 0x1a2f }), 'wasm-function[12]:0x1a2f')
+  assert.equal(frameText({ fn: 'divide', index: 3 }), 'divide wasm-function[3]', 'WebKit: no offset')
+  assert.equal(frameText({ index: 0, offset: 0 }), 'wasm-function[0]:0x0')
   assert.equal(frameText(undefined), undefined)
 })
 

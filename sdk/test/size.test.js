@@ -18,3 +18,12 @@ test('the IIFE defines the global WasmWatch; the ES module exports init', async 
   assert.equal(scope.WasmWatch.track('x', () => 42), 42)
   assert.match(esm, /export\{.*\binit\b.*\}/)
 })
+
+test('the worker build defines WasmWatch in a worker scope; worker support exports wrapWorkers', async () => {
+  const { worker, pageWorkers } = await bundles()
+  const scope = {}
+  new Function('globalThis', worker)(scope)
+  assert.equal(typeof scope.WasmWatch.init, 'function')
+  assert.equal(scope.WasmWatch.track('x', () => 7), 7)
+  assert.match(pageWorkers, /export\{.*\bwrapWorkers\b.*\}/)
+})

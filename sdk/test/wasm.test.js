@@ -83,3 +83,56 @@ test('memories() picks WebAssembly.Memory values only', () => {
   memories(WebAssembly, null, m => found.push(m))
   assert.deepEqual(found, [memory])
 })
+
+// Engines (and polyfills) whose streaming calls go through the public, wrapped functions.
+function throughPublic(kind) {
+  const s = setup()
+  const bytes = async src => (await src).arrayBuffer()
+  const W = s.W
+  Object.assign(W, { ...s.original })
+  if (kind == 'compile') W.compileStreaming = async src => W.compile(await bytes(src))
+  else W.compileStreaming = async src => (await W.instantiate(await bytes(src), {})).module
+  W.instantiateStreaming = async (src, imports) => W.instantiate(await bytes(src), imports)
+  let t = 0
+  const loaded = []
+  const restore = instrument(W, { loaded: i => loaded.push(i), memory() {}, error() {} }, () => (t += 10))
+  return { W, loaded, restore }
+}
+
+for (const kind of ['compile', 'instantiate']) {
+  test(`streaming through the wrapped ${kind}: one record, streaming, with the URL`, async () => {
+    const { W, loaded } = throughPublic(kind)
+    const response = wasmResponse()
+    Object.defineProperty(response, 'url', { value: 'http://h/app.wasm' })
+    const { instance, module } = await W.instantiateStreaming(Promise.resolve(response), {})
+    assert.ok(instance instanceof WebAssembly.Instance && module instanceof WebAssembly.Module)
+    await new Promise(r => setTimeout(r, 0))
+    assert.equal(loaded.length, 1, JSON.stringify(loaded))
+    assert.equal(loaded[0].streaming, true)
+    assert.equal(loaded[0].url, 'http://h/app.wasm')
+    assert.equal(loaded[0].start, 10, 'timed from the streaming call, not the inner one')
+  })
+}
+
+test('a streaming compile that fails, then the instantiate fallback: one record, not streaming', async () => {
+  const { W, loaded, errors } = setup()
+  const wrong = new Response(BYTES, { headers: { 'content-type': 'application/octet-stream' } })
+  await assert.rejects(W.instantiateStreaming(Promise.resolve(wrong), {}), TypeError)
+  const { instance } = await W.instantiate(BYTES, {})
+  assert.ok(instance instanceof WebAssembly.Instance)
+  assert.deepEqual(loaded.map(l => l.streaming), [false])
+  assert.deepEqual(errors, [], 'a MIME refusal is the loader\'s business, not an error')
+})
+
+test('a load by bytes while another module streams is reported once, when the stream settles', async () => {
+  const { W, loaded } = setup()
+  let arrive
+  const slow = new Promise(r => { arrive = r })
+  const streamed = W.instantiateStreaming(slow, {})
+  await W.instantiate(BYTES, {})
+  assert.equal(loaded.length, 0, 'held while a streaming call is in flight')
+  arrive(wasmResponse())
+  await streamed
+  await new Promise(r => setTimeout(r, 0))
+  assert.deepEqual(loaded.map(l => l.streaming).sort(), [false, true])
+})

@@ -115,3 +115,16 @@ async def test_an_instant_rule_fires_on_arrival_without_a_tick(client: httpx.Asy
     (alert,) = runtime.alerts.machine.active.values()
     assert (alert.rule, alert.state, alert.severity) == ("critical_error", "firing", "critical")
     assert alert.notified_at is not None
+
+
+async def test_another_projects_items_do_not_feed_the_default_projects_alerts(
+        client: httpx.AsyncClient, runtime: Runtime, admin: dict[str, str]) -> None:
+    """Alerts are per project: a critical error sent to another project fires nothing here."""
+    made = await client.post("/api/v1/projects", json={"id": "other"}, headers=admin)
+    other = made.json()["key"]["key"]
+    body = envelope([item("error", category="critical", kind="RuntimeError", message="trap")])
+    assert (await client.post(f"/api/v1/ingest?key={other}", json=body)).status_code == 200
+    assert runtime.alerts.machine.active == {}
+    assert (await client.post(f"/api/v1/ingest?key={KEY}", json=body)).status_code == 200
+    (alert,) = runtime.alerts.machine.active.values()
+    assert alert.project == "default"

@@ -16,23 +16,42 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.browser.wasmgen import big_module
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = Path(__file__).parent / "pages"
 SDK_DIST = ROOT / "sdk" / "dist"
 DEMO_DIST = ROOT / "demo" / "dist"
+#: esbuild-wasm from npm (tests/browser/fixtures/package.json), served at /esbuild/
+ESBUILD = Path(__file__).parent / "fixtures" / "node_modules" / "esbuild-wasm"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic", "--no-first-run", "--disable-gpu"]
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Pages from tests/browser/pages, /sdk/* from sdk/dist, /demo.wasm from demo/dist.
+    """Pages from tests/browser/pages, /sdk/* from sdk/dist, /big*.wasm from a multi-megabyte
+    module made for the session (tests/browser/wasmgen.py), /esbuild/* from the npm fixture,
+    /built/* from a directory a test names, any other .wasm from demo/dist.
     The module is cacheable, so a second load comes from the HTTP cache."""
+
+    big = ""
+    wasm_hits: list[str] = []  # paths of the .wasm requests served, in order
+    #: a directory served at /built/ (modules a test built, e.g. tests/symbols)
+    built: Path | None = None
 
     def translate_path(self, path: str) -> str:
         path = path.split("?", 1)[0].split("#", 1)[0]
+        if path.startswith("/built/") and _Handler.built is not None:
+            return str(_Handler.built / path[len("/built/"):])
+        if path.startswith("/esbuild/"):
+            return str(ESBUILD / path[len("/esbuild/"):])
         if path.startswith("/sdk/"):
             return str(SDK_DIST / path[len("/sdk/"):])
+        if path.endswith(".wasm"):
+            self.wasm_hits.append(path)
+        if path.startswith("/big") and path.endswith(".wasm"):
+            return self.big
         if path.endswith(".wasm"):
             return str(DEMO_DIST / "demo.wasm")
         return str(PAGES / path.lstrip("/"))
@@ -61,8 +80,14 @@ class PageServer:
     url: str
 
 
+BIG_WASM_BYTES = 4 << 20
+
+
 @pytest.fixture(scope="session")
-def page_server() -> Iterator[PageServer]:
+def page_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PageServer]:
+    big = tmp_path_factory.mktemp("wasm") / "big.wasm"
+    big.write_bytes(big_module(BIG_WASM_BYTES))
+    _Handler.big = str(big)
     for need in (SDK_DIST / "wasmwatch.iife.js", SDK_DIST / "wasmwatch.js", DEMO_DIST / "demo.wasm"):
         if not need.is_file():
             pytest.fail(f"{need} is missing: run `make install` (it builds the SDK and the demo)")

@@ -1,6 +1,8 @@
 """A small HTTP proxy in front of a real wasmwatch server that answers the first ingest POSTs
 itself (429 / 503 with Retry-After, CORS headers included so the page can read them) and
-forwards everything else. It records every ingest attempt: when, what status, which item ids."""
+forwards everything else. While `down` is set it drops every ingest POST unanswered (status 0
+in the record), the way a lost network looks to the page. It records every ingest attempt:
+when, what status, which item ids."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class FlakyProxy:
     plan: list[tuple[int, int]]  # (status, retry_after_s) for the first POSTs, in order
     attempts: list[Attempt] = field(default_factory=list)
     url: str = ""
+    down: bool = False
 
     def __enter__(self) -> FlakyProxy:
         proxy = self
@@ -50,6 +53,10 @@ class FlakyProxy:
                 raw = gzip.decompress(body) if self.headers.get("content-encoding") == "gzip" else body
                 ids = [i["id"] for i in json.loads(raw)["items"]]
                 encoding = self.headers.get("content-encoding", "")
+                if proxy.down:
+                    proxy.attempts.append(Attempt(time.monotonic(), 0, ids, encoding))
+                    self.close_connection = True
+                    return
                 with lock:
                     planned = proxy.plan.pop(0) if proxy.plan else None
                 if planned:

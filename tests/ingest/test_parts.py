@@ -29,6 +29,15 @@ def test_wasm_frames_from_chromium_and_firefox() -> None:
     assert top_wasm_frame("Error: x\n    at f (app.js:1:1)") is None
 
 
+def test_top_wasm_frame_of_a_webkit_stack() -> None:
+    """WebKit prints no byte offset, and the function index where a module has no names."""
+    webkit = "fail_deeper@<?>:wasm-function[5]\ncrash@<?>:wasm-function[4]\n@\nPromise@[native code]"
+    assert top_wasm_frame(webkit) == "fail_deeper wasm-function[5]"
+    assert top_wasm_frame("0@<?>:wasm-function[0]\nmain@http://h/app.js:1:2") == "wasm-function[0]"
+    a = fingerprint("divide_by_zero", "Division by zero", "divide wasm-function[3]")
+    assert a != fingerprint("divide_by_zero", "Division by zero", "divide wasm-function[4]")
+
+
 def test_fingerprint_groups_variants() -> None:
     """Numbers, hex and quoted strings don't split groups; kind and function do."""
     assert normalize_message("index 12 at 0xff 'abc'") == "index <n> at <hex> <str>"

@@ -37,7 +37,7 @@ CASES = [
     ("card 5500000000000004 paid", "5500000000000004", "card"),
     ("from 192.168.10.20 today", "192.168.10.20", "ip"),
     ("from 2001:db8::8a2e:370:7334 today", "2001:db8", "ip"),
-    ("loopback ::1 here", "::1", "ip"),
+    ("short fe80::1 here", "fe80::1", "ip"),
     (f"key {PEM} done", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "pem"),
     ("cut -----BEGIN RSA PRIVATE KEY-----\nMIIEvQIBADANBgk", "MIIEvQIBADANBgk", "pem"),
 ]
@@ -49,6 +49,8 @@ CLEAN = [
     "card-like 4111111111111112 fails Luhn",
     "at render (https://cdn.example.com/app.js:12:34)\n at wasm://wasm/6d7c9f1e:wasm-function[3]:0x5c",
     "render@http://localhost:8080/app.js:1:2", "https://example.com/blog/my-post-title-2024",
+    "http://127.0.0.1:8787/demo.wasm", "id 9b136309a428490d9b181055b3897d32 (a UUID)",
+    "90eb858755e5469299783037da6afb37", "http://[::1]:8787/demo.wasm", "listen 0.0.0.0:80",
 ]
 
 
@@ -79,14 +81,18 @@ def test_cached_value_counts_each_time() -> None:
 
 
 def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The cache never holds more than its bound, and long strings are not cached."""
+    """The cache never holds more than its bounds, and over-long strings are not cached."""
     monkeypatch.setattr(scrub, "CACHE_MAX_ENTRIES", 10)
+    monkeypatch.setattr(scrub, "CACHE_MAX_CHARS", 3000)
     scrubber = Scrubber()
     for i in range(100):
         scrubber.scrub(f"name-{i}")
-    scrubber.scrub("x" * 1000)
     assert len(scrubber._cache) <= 10
-    assert "x" * 1000 not in scrubber._cache
+    for i in range(10):
+        scrubber.scrub(str(i) * 1000)
+    assert sum(map(len, scrubber._cache)) <= 3000 + 1000
+    scrubber.scrub("x" * 20_000)
+    assert "x" * 20_000 not in scrubber._cache
 
 
 def test_column_call_matches_per_string_call() -> None:

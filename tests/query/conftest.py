@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from wasmwatch.query import rollup
-from wasmwatch.store.schema import COLUMNS, ITEMS_DDL
+from wasmwatch.store import layout
+from wasmwatch.store.schema import COLUMNS
 
 NOW = 1_764_000_000_000  # a whole hour, so windows and buckets line up in tests
 MINUTE = 60_000
@@ -38,7 +39,7 @@ def op(name: str, ms: float, ts: int, **fields: Any) -> dict[str, Any]:
 
 def write(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
           batch_size: int = 5000) -> None:
-    """Insert ``rows`` as the writer does: ``batch`` table, ``INSERT INTO items``, apply."""
+    """Insert ``rows`` into the stored layout (one batch per context), then apply the rollup."""
     rows = list(rows)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
@@ -47,7 +48,7 @@ def write(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
         con.execute("BEGIN TRANSACTION")
         con.register("incoming", table)
         con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM incoming")
-        con.execute("INSERT INTO items SELECT * FROM batch")
+        layout.load_wide(con, "batch")
         rollup.apply(con, "batch")
         con.execute("COMMIT")
         con.unregister("incoming")
@@ -57,7 +58,7 @@ def write(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A fresh DuckDB file with the items and rollup tables."""
     connection = duckdb.connect(str(tmp_path / "test.duckdb"))
-    for ddl in [ITEMS_DDL, *rollup.ROLLUP_DDL]:
+    for ddl in [*layout.tables(), layout.view(), *rollup.ROLLUP_DDL]:
         connection.execute(ddl)
     yield connection
     connection.close()

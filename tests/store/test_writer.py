@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from wasmwatch.errors import QueueFull, StoreError
+from wasmwatch.ingest import schema as s
+from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.store import projects
-from wasmwatch.store.base import MemoryStore
+from wasmwatch.store.base import MemoryStore, Written
 from wasmwatch.store.duckdb import DuckDBStore
-from wasmwatch.store.schema import Row
 from wasmwatch.store.writer import Writer
 
 NOW = 1_764_000_000_000
 
 
-def rows(*ids: str, ts: int = NOW) -> list[Row]:
-    return [Row(id=i, project="default", type="feature", ts=ts, client_ts=ts, received=ts, name="x")
-            for i in ids]
+def context(project: str = "default", received: int = NOW) -> tuple[object, ...]:
+    return (project, received, 0, "s1", "1.0", "/", None, None, "Chrome", 120, "Linux", True, "t")
+
+
+def rows(*ids: str, ts: int = NOW, project: str = "default") -> Chunk:
+    """A chunk of feature items (the name is kept from ``rows`` of the row-based writer)."""
+    return Chunk(context(project), [s.Feature(id=i, ts=float(ts), name="x") for i in ids], 100)
+
+
+def write(store: DuckDBStore, *chunks: Chunk) -> set[str]:
+    """Write chunks as one group commit; the ids that were duplicates."""
+    prepared = Prepared(list(chunks))
+    written = store.write(prepared)
+    return {prepared.items[p].id for p in range(prepared.size) if written.duplicate[p]}
 
 
 async def test_concurrent_requests_share_commits() -> None:
@@ -45,8 +56,11 @@ async def test_queue_full_is_refused_at_once() -> None:
 
 
 class FailingStore:
-    def write(self, batch: Sequence[Row]) -> set[str]:
+    def write(self, prepared: Prepared, want_rows: bool = False) -> Written:
         raise StoreError("disk on fire")
+
+    def flush(self, force: bool = False) -> int:
+        return 0
 
 
 async def test_store_failure_reaches_the_request() -> None:
@@ -75,8 +89,8 @@ async def test_close_commits_what_was_accepted(tmp_path: Path) -> None:
 def test_duckdb_dedupes_against_stored_rows(tmp_path: Path) -> None:
     """DuckDB write returns ids already stored and stores only the new ones."""
     store = DuckDBStore(tmp_path)
-    assert store.write(rows("a", "b")) == set()
-    assert store.write(rows("b", "c")) == {"b"}
+    assert write(store, rows("a", "b")) == set()
+    assert write(store, rows("b", "c")) == {"b"}
     assert store.query("SELECT id FROM items ORDER BY id") == [{"id": "a"}, {"id": "b"}, {"id": "c"}]
     store.close()
 
@@ -85,7 +99,7 @@ def test_retention_deletes_old_rows(tmp_path: Path) -> None:
     """maintain() deletes raw items older than the retention period, and only those."""
     day = 86_400_000
     store = DuckDBStore(tmp_path)
-    store.write(rows("old", ts=NOW - 31 * day) + rows("new", ts=NOW - day))
+    write(store, rows("old", ts=NOW - 31 * day), rows("new", ts=NOW - day))
     assert store.maintain(NOW, 30 * day) == 1
     assert store.query("SELECT id FROM items") == [{"id": "new"}]
     store.close()
@@ -123,8 +137,8 @@ def test_aggregates_are_deferred_and_flushed(tmp_path: Path) -> None:
     """Aggregate hooks run off the commit path, once enough time or rows have gathered."""
     hooks = Counting()
     store = DuckDBStore(tmp_path, after_insert=[hooks.apply], flush_interval_s=3600)
-    store.write(rows("a", "b"))
-    store.write(rows("b", "c"))
+    write(store, rows("a", "b"))
+    write(store, rows("b", "c"))
     assert hooks.rows == 0
     assert store.flush() == 0  # not due yet
     assert store.flush(force=True) == 3
@@ -137,7 +151,7 @@ def test_unclean_stop_rebuilds_aggregates(tmp_path: Path) -> None:
     hooks = Counting()
     store = DuckDBStore(tmp_path, after_insert=[hooks.apply], recover=[hooks.rebuild])
     assert store.recover(NOW) is False
-    store.write(rows("a"))
+    write(store, rows("a"))
     store._con.close()  # a crash: no flush, no clean mark
     again = DuckDBStore(tmp_path, after_insert=[hooks.apply], recover=[hooks.rebuild])
     assert again.recover(NOW) is True

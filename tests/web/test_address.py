@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from wasmwatch.errors import ConfigError
-from wasmwatch.web.address import bucket, client_address, parse_networks
+from wasmwatch.web.address import TrustedProxies, bucket, client_address, parse_networks
 
-PROXIES = parse_networks(["10.0.0.0/8", "2001:db8:ffff::1"])
+PROXIES = TrustedProxies(["10.0.0.0/8", "2001:db8:ffff::1"])
 
 
 def test_peer_address_without_trusted_proxies() -> None:
     """Without trusted proxies the peer is the client and X-Forwarded-For is ignored."""
     scope = {"client": ("192.0.2.5", 5000)}
-    assert client_address(scope, {"x-forwarded-for": "198.51.100.1"}, ()) == "192.0.2.5"
-    assert client_address({"client": None}, {}, ()) == "unknown"
+    assert client_address(scope, {"x-forwarded-for": "198.51.100.1"}, TrustedProxies()) == "192.0.2.5"
+    assert client_address({"client": None}, {}, TrustedProxies()) == "unknown"
 
 
 def test_forwarded_for_nearest_untrusted_hop() -> None:

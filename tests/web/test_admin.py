@@ -92,7 +92,8 @@ async def test_bad_requests_are_named(client: httpx.AsyncClient, admin: dict[str
     assert (await client.get("/api/v1/projects/none", headers=admin)).status_code == 404
     assert (await client.patch("/api/v1/projects/none", json={}, headers=admin)).status_code == 404
     assert (await client.get("/api/v1/projects/default/x", headers=admin)).status_code == 404
-    assert (await client.patch("/api/v1/projects/default/keys", json={}, headers=admin)).status_code == 405
+    wrong = await client.patch("/api/v1/projects/default/keys", json={}, headers=admin)
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST, HEAD"
 
 
 async def test_admin_api_needs_the_admin_token(client: httpx.AsyncClient) -> None:
@@ -112,3 +113,6 @@ async def test_openapi_describes_the_admin_api(client: httpx.AsyncClient) -> Non
     assert {"get", "post"} <= set(doc["paths"]["/api/v1/projects/{id}/keys"])
     assert "delete" in doc["paths"]["/api/v1/keys/{key}"]
     assert doc["components"]["schemas"]["NewProject"]["required"] == ["id"]
+    for path in ("/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/items", "/api/v1/stream"):
+        op = doc["paths"][path]["get"]
+        assert "project" in [p["name"] for p in op["parameters"]] and "404" in op["responses"], path

@@ -87,3 +87,34 @@ async def test_random_query_parameters_never_500(client: httpx.AsyncClient, admi
                                                  path: str, query: dict[str, str]) -> None:
     """Query endpoints answer any parameters with a 200 or a 4xx naming the problem."""
     check(await client.get(path, params=query, headers=admin))
+
+
+PII_VALUES = ["bob.smith@example.org", "4111 1111 1111 1111", "203.0.113.9", "Bearer Zx9Yw8Vu7Ts6Rq5P",
+              "api_key=AKIA9ZZ1234567890", "https://u:pw9secret@h.example/x", "2001:db8::77"]
+PII_NEEDLES = ["bob.smith", "4111 1111 1111 1111", "203.0.113.9", "Zx9Yw8Vu7Ts6Rq5P", "AKIA9ZZ1234567890",
+               "pw9secret", "2001:db8::77"]
+text_around = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=15)
+pii_fields = st.sampled_from([("operation", "name"), ("feature", "name"), ("error", "message"),
+                              ("error", "stack"), ("error", "kind"), ("error", "operation"),
+                              ("measurement", "name"), ("measurement", "unit"),
+                              ("bundle_load", "url"), ("engagement", "page")])
+
+
+@FUZZ
+@given(field=pii_fields, pii=st.sampled_from(PII_VALUES), before=text_around, after=text_around,
+       context_field=st.sampled_from(["session", "release", "connection", "device", "page"]))
+async def test_pii_anywhere_is_never_stored(client: httpx.AsyncClient, runtime: Any, field: tuple[str, str],
+                                            pii: str, before: str, after: str, context_field: str) -> None:
+    """PII between random text, in any item field or context field, is never stored."""
+    from tests.conftest import envelope, item
+
+    kind, name = field
+    value = f"{before} {pii} {after}"
+    one = item(kind, **{name: value})
+    body = envelope([one], **{context_field: value[:120]})
+    r = await client.post(f"/api/v1/ingest?key={KEY}", content=json.dumps(body))
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    rows = runtime.store.query(f"SELECT * FROM items WHERE id = '{one['id']}'")
+    stored = json.dumps(rows, default=str, ensure_ascii=False)
+    for needle in PII_NEEDLES:
+        assert needle not in stored

@@ -78,7 +78,8 @@ async def test_openapi_describes_every_route(client: httpx.AsyncClient) -> None:
     doc = (await client.get("/openapi.json")).json()
     for path in ("/api/v1/ingest", "/api/telemetry/wasm", "/api/telemetry/wasm/bulk",
                  "/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/stream",
-                 "/metrics", "/healthz", "/sdk/wasmwatch.js", "/sdk/wasmwatch.iife.js", "/dashboard"):
+                 "/metrics", "/healthz", "/sdk/wasmwatch.js", "/sdk/wasmwatch.iife.js", "/dashboard",
+                 "/api/v1/symbols", "/sdk/wasmwatch.worker.js", "/sdk/wasmwatch.page-workers.js"):
         assert path in doc["paths"], path
     assert "Envelope" in doc["components"]["schemas"]
 

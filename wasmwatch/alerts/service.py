@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
+import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Gauge, Summary
 
 from wasmwatch.alerts import history
@@ -43,7 +45,7 @@ from wasmwatch.alerts.source import DuckDBSource
 from wasmwatch.alerts.state import Alert, Change, StateMachine
 from wasmwatch.clock import Clock
 from wasmwatch.config import Settings
-from wasmwatch.store.schema import Row
+from wasmwatch.store.schema import Row, rows_of
 
 __all__ = ["AlertService", "build_channels"]
 
@@ -140,10 +142,18 @@ class AlertService:
 
     # -- feeding and ticking -------------------------------------------------------------------
 
-    def on_commit(self, rows: list[Row]) -> None:
-        """The writer's hook: rows into windows; instant rules step now."""
-        if not self.ready or not rows:
+    def on_commit(self, rows: list[Row] | pa.Table) -> None:
+        """The writer's hook (it hands an Arrow table of the committed rows): rows into
+        windows; instant rules step now."""
+        if not self.ready or not len(rows):
             return
+        project = self.project  # alerts are per project
+        if isinstance(rows, pa.Table):
+            if "project" in rows.column_names:
+                rows = rows.filter(pc.equal(rows["project"], project))
+            rows = rows_of(rows)
+        elif any(row.project != project for row in rows):
+            rows = [row for row in rows if row.project == project]
         now = self.clock.now_ms()
         hits = self.evaluator.observe(rows, now)
         if hits:

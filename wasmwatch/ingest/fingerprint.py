@@ -6,10 +6,11 @@ import hashlib
 import re
 
 # Chromium: "at name (wasm://wasm/6d7c9f1e:wasm-function[3]:0x5c)" or "at wasm://...";
-# Firefox: "name@http://host/m.wasm:wasm-function[3]:0x5c"
+# Firefox: "name@http://host/m.wasm:wasm-function[3]:0x5c";
+# WebKit: "name@<?>:wasm-function[3]" (no offset; the index stands in for a missing name).
 _WASM_FRAME = re.compile(
     r"(?:at\s+(?P<name1>[^\s(]+)\s+\(|(?P<name2>[^\s@(]*)@)?"
-    r"[^\s()]*?wasm-function\[(?P<index>\d+)\]:(?P<offset>0x[0-9a-fA-F]+)"
+    r"[^\s()]*?wasm-function\[(?P<index>\d+)\](?::(?P<offset>0x[0-9a-fA-F]+))?"
 )
 _NORMALIZERS = (
     (re.compile(r"0x[0-9a-fA-F]+"), "<hex>"),
@@ -21,14 +22,17 @@ _NORMALIZERS = (
 
 
 def top_wasm_frame(stack: str | None) -> str | None:
-    """The first wasm frame of a stack, as ``name wasm-function[i]:0xoff`` (name may be empty)."""
+    """The first wasm frame of a stack, as ``name wasm-function[i]:0xoff`` (name may be empty;
+    ``:0xoff`` too, for WebKit, which prints no offset)."""
     if not stack or "wasm-function[" not in stack:
         return None
     for line in stack.splitlines():
         match = _WASM_FRAME.search(line)
         if match:
             name = match.group("name1") or match.group("name2") or ""
-            frame = f"wasm-function[{match.group('index')}]:{match.group('offset')}"
+            name = "" if name.isdigit() else name
+            offset = match.group("offset")
+            frame = f"wasm-function[{match.group('index')}]" + (f":{offset}" if offset else "")
             return f"{name} {frame}".strip()
     return None
 

@@ -1,51 +1,71 @@
-"""From a decoded envelope to rows: context once per batch, then each item on its own.
+"""From a decoded envelope to a :class:`~wasmwatch.ingest.columnar.Chunk`: context once per
+batch, the items checked as a whole.
 
-Processors are small callables ``(row) -> row | None`` run in order after validation (STYLE
-10); returning None drops the row (counted as ``filtered``). The default is the PII scrubber
-(:mod:`wasmwatch.ingest.scrub`) over every client string of the row; the batch's context
-fields are scrubbed once per batch in :meth:`Pipeline.batch`.
+The common path has no Python step per item: the batch was decoded and checked in one typed
+call, and the timestamps are checked by their minimum and maximum. Only when that fails (a bad
+item, a timestamp out of range) are the items looked at one by one, to name each rejection.
+Clamping, truncation and derived columns happen later, on columns (:mod:`.columnar`).
+
+Every client string is scrubbed of PII by :mod:`wasmwatch.ingest.scrub`: the batch's context
+once per batch here, the items' strings and ids in :func:`~wasmwatch.ingest.columnar.prepare`
+(the scrubber's per-string cached call, per item: not yet columnar).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import NamedTuple
 
 import msgspec
 
 from wasmwatch.ingest import schema as s
+from wasmwatch.ingest.columnar import LIMITS, Chunk, prepare
 from wasmwatch.ingest.scrub import Scrubber
 from wasmwatch.ingest.useragent import parse_agent
-from wasmwatch.ingest.validate import (
-    LIMITS,
-    Batch,
-    ItemError,
-    check_item,
-    clip,
-    decode_item,
-    strip_query,
-    template_row,
-)
-from wasmwatch.store.schema import Row
+from wasmwatch.ingest.validate import ItemError, path_error, ts_error
 
-Processor = Callable[[Row], Row | None]
 _DAY_MS = 86_400_000
+_item_decoder = msgspec.json.Decoder(s.Item)
+_ts = attrgetter("ts")
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= limit else text[:limit]
+
+
+def strip_query(url: str | None, limit: int) -> str | None:
+    """Drop query string and fragment: they carry tokens and personal data."""
+    if url is None:
+        return None
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    return clip(url[:cut], limit)
+
+
+def _same(text: str | None) -> str | None:
+    return text
+
+
+class Batch(NamedTuple):
+    """What every item of a batch shares, already sanitized and enriched."""
+
+    #: values in ``layout.CONTEXT_COLUMNS`` order (project, received, skew, session, ...)
+    context: tuple[object, ...]
+    skew_ms: int
+    min_ts: int
+    max_ts: int
 
 
 class Pipeline:
-    def __init__(
-        self,
-        *,
-        retention_days: int = 30,
-        skew_tolerance_ms: int = 2000,
-        scrubber: Scrubber | None = None,
-        processors: Sequence[Processor] | None = None,
-    ) -> None:
-        """``processors`` default to the scrubber's row processor (pass ``()`` for none)."""
+    def __init__(self, *, retention_days: int = 30, skew_tolerance_ms: int = 2000,
+                 scrubber: Scrubber | None = None, scrub: bool = True) -> None:
+        """``scrub=False`` stores client strings as sent (for benchmarks of the scrubber)."""
         self.retention_ms = retention_days * _DAY_MS
         self.skew_tolerance_ms = skew_tolerance_ms
         self.scrubber = scrubber or Scrubber()
-        self.processors = (self.scrubber.row,) if processors is None else tuple(processors)
+        self._item_scrubber = self.scrubber if scrub else None
 
     def batch(
         self, ctx: s.Context, *, project: str, user_agent: str | None, sent_at: float | None,
@@ -60,47 +80,58 @@ class Pipeline:
         agent = parse_agent(ctx.user_agent or user_agent)
         limit = LIMITS["context"]
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
-        scrub = self.scrubber.scrub_optional
-        shared: dict[str, Any] = dict(
-            session=scrub(clip(ctx.session, limit)), release=scrub(clip(ctx.release, limit)),
-            page=scrub(strip_query(ctx.page, LIMITS["page"])),
-            connection=scrub(clip(ctx.connection, limit)), device=scrub(device),
-            browser=scrub(agent.browser), browser_major=agent.browser_major, os=scrub(agent.os),
-            online=ctx.online, sdk=scrub(clip(ctx.sdk, limit)),
-        )
-        return Batch(project=project, received=now_ms, skew_ms=skew,
-                     min_ts=now_ms - self.retention_ms, max_ts=now_ms + _DAY_MS, **shared,
-                     template=template_row(project, now_ms, **shared))
+        scrub = self.scrubber.scrub_optional if self._item_scrubber else _same
+        context = (project, now_ms, skew, scrub(clip(ctx.session, limit)),
+                   scrub(clip(ctx.release, limit)), scrub(strip_query(ctx.page, LIMITS["page"])),
+                   scrub(clip(ctx.connection, limit)), scrub(device), scrub(agent.browser),
+                   agent.browser_major, scrub(agent.os), ctx.online, scrub(clip(ctx.sdk, limit)))
+        return Batch(context, skew, now_ms - self.retention_ms, now_ms + _DAY_MS)
 
-    def rows(
-        self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch
-    ) -> tuple[list[Row], list[s.Rejection], int]:
-        """Rows for the good items, a rejection for each bad one, and how many were filtered.
+    def check(
+        self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch, nbytes: int,
+        typed: bool,
+    ) -> tuple[Chunk, list[s.Rejection]]:
+        """The good items as a chunk, and a rejection for each bad one.
 
-        ``items`` are raw JSON (decoded here one by one) or items decoded already.
+        ``items`` are all decoded already (``typed``), or raw JSON to decode one by one.
         """
-        rows: list[Row] = []
+        if typed and items:
+            good: list[s.Item] = items  # type: ignore[assignment]
+            lo, hi = int(min(map(_ts, good))), int(max(map(_ts, good)))
+            if lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts:
+                prepare(good, self._item_scrubber)
+                return Chunk(batch.context, good, nbytes), []
+        good, rejected = self._one_by_one(items, batch)
+        prepare(good, self._item_scrubber)
+        return Chunk(batch.context, good, nbytes), rejected
+
+    def _one_by_one(self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch
+                    ) -> tuple[list[s.Item], list[s.Rejection]]:
+        good: list[s.Item] = []
         rejected: list[s.Rejection] = []
-        filtered = 0
-        processors = self.processors
         for index, raw in enumerate(items):
             try:
-                if isinstance(raw, msgspec.Raw | bytes):
-                    row: Row | None = decode_item(raw, index, batch)
-                else:
-                    row = check_item(raw, index, batch)
+                item = self.item(raw, index, batch)
             except ItemError as exc:
                 rejected.append(s.Rejection(index, str(exc)))
                 continue
             except RecursionError:
                 rejected.append(s.Rejection(index, f"items[{index}]: JSON nested too deeply"))
                 continue
-            for processor in processors:
-                if row is None:
-                    break
-                row = processor(row)
-            if row is None:
-                filtered += 1
-            else:
-                rows.append(row)
-        return rows, rejected, filtered
+            good.append(item)
+        return good, rejected
+
+    def item(self, raw: msgspec.Raw | bytes | s.Item, index: int, batch: Batch,
+             prefix: str = "items") -> s.Item:
+        """Decode (if raw) and check ``items[index]``; raises ItemError naming the field."""
+        if isinstance(raw, msgspec.Raw | bytes):
+            try:
+                item: s.Item = _item_decoder.decode(raw)
+            except msgspec.MsgspecError as exc:
+                raise ItemError(path_error(f"{prefix}[{index}]", exc)) from exc
+        else:
+            item = raw
+        reason = ts_error(int(item.ts) + batch.skew_ms, batch.min_ts, batch.max_ts)
+        if reason:
+            raise ItemError(f"{prefix}[{index}].{reason}")
+        return item

@@ -25,9 +25,11 @@ class TokenBucket:
 
     def wait(self, n: int, now_s: float) -> float:
         """Seconds until ``n`` tokens are there (0.0: they are), taking none."""
-        elapsed = max(0.0, now_s - self.stamp)
-        self.stamp = max(self.stamp, now_s)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
+        elapsed = now_s - self.stamp
+        if elapsed > 0:
+            self.stamp = now_s
+            tokens = self.tokens + elapsed * self.rate
+            self.tokens = tokens if tokens < self.burst else self.burst
         if n <= self.tokens:
             return 0.0
         return (n - self.tokens) / self.rate if self.rate > 0 else 60.0
@@ -76,11 +78,16 @@ def take_all(charges: Sequence[tuple[RateLimiter, str, int]], now_s: float) -> t
     """Take from every limiter, or from none: ``(0.0, -1)`` when all had room, else the longest
     wait and the index of the charge that asked for it."""
     worst, which = 0.0, -1
+    taken: list[tuple[TokenBucket, int]] = []
     for i, (limiter, key, n) in enumerate(charges):
-        wait = limiter.wait(key, n, now_s)
+        if limiter.rate <= 0:
+            continue
+        bucket = limiter._bucket(key, now_s)
+        wait = bucket.wait(n, now_s)
         if wait > worst:
             worst, which = wait, i
+        taken.append((bucket, n))
     if which < 0:
-        for limiter, key, n in charges:
-            limiter.take(key, n, now_s)
+        for bucket, n in taken:
+            bucket.tokens -= n
     return worst, which

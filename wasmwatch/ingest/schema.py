@@ -1,9 +1,13 @@
 """The wire schema: what the SDK sends, as typed, immutable values.
 
-One ``msgspec.Struct`` per item type, tagged by ``type``; decoding an item validates its field
-types in C. Ranges, clamping, truncation and finiteness are checked afterwards in
-:mod:`wasmwatch.ingest.validate`, which turns an item into a storage :class:`~wasmwatch.store.
-schema.Row`. See ``docs/protocol.md`` for the contract.
+One ``msgspec.Struct`` per item type, tagged by ``type``; decoding a whole batch checks, in one C
+call, field types, id patterns and the ranges a type can state (counts are ``0..2**62``, visible
+time ``>= 0``, at most 16 tags; JSON cannot carry NaN or infinities and numbers out of float range
+are refused). Clamping, truncation and derived columns are applied to whole columns afterwards
+(:mod:`wasmwatch.ingest.columnar`). See ``docs/protocol.md`` for the contract.
+
+The items are mutable only so that ingest can fill the fields it derives itself (``frame``,
+``fingerprint`` of errors, ``tags_json`` of measurements); a client sending them is overwritten.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from typing import Annotated, Literal
 import msgspec
 
 ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-Tags = dict[str, str | int | float | bool]
+MAX_TAGS = 16
+MAX_COUNT = 2.0**62
+#: a count: whole or not, it must be 0..2**62 (it is truncated to an integer when stored)
+Count = Annotated[float, msgspec.Meta(ge=0, le=MAX_COUNT)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Tags = Annotated[dict[str, str | int | float | bool], msgspec.Meta(max_length=MAX_TAGS)]
 
 ITEM_TYPES = (
     "bundle_load",
@@ -30,16 +39,16 @@ ERROR_CATEGORIES = ("critical", "runtime", "application")
 ErrorCategory = Literal["critical", "runtime", "application"]
 
 
-class _Item(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
+class _Item(msgspec.Struct, tag_field="type", forbid_unknown_fields=False):
     id: ItemId
     ts: float
 
 
-class BundleLoad(_Item, frozen=True, tag="bundle_load"):
+class BundleLoad(_Item, tag="bundle_load"):
     total_ms: float
     url: str | None = None
-    transfer_bytes: float | None = None
-    decoded_bytes: float | None = None
+    transfer_bytes: Count | None = None
+    decoded_bytes: Count | None = None
     cached: bool | None = None
     streaming: bool | None = None
     fetch_ms: float | None = None
@@ -47,11 +56,11 @@ class BundleLoad(_Item, frozen=True, tag="bundle_load"):
     instantiate_ms: float | None = None
 
 
-class RuntimeInit(_Item, frozen=True, tag="runtime_init"):
+class RuntimeInit(_Item, tag="runtime_init"):
     ms: float
 
 
-class Operation(_Item, frozen=True, tag="operation"):
+class Operation(_Item, tag="operation"):
     name: str
     ms: float
     ok: bool = True
@@ -59,46 +68,49 @@ class Operation(_Item, frozen=True, tag="operation"):
     expected_ms: float | None = None
 
 
-class Error(_Item, frozen=True, tag="error"):
+class Error(_Item, tag="error"):
     kind: str
     category: ErrorCategory = "application"
     message: str = ""
     stack: str | None = None
     operation: str | None = None
-    memory_bytes: float | None = None
+    memory_bytes: Count | None = None
+    frame: str | None = None  # derived by ingest
+    fingerprint: str = ""  # derived by ingest
 
 
-class Memory(_Item, frozen=True, tag="memory"):
-    wasm_bytes: float
-    js_heap_bytes: float | None = None
-    grow_count: float | None = None
-    gc_count: float | None = None
+class Memory(_Item, tag="memory"):
+    wasm_bytes: Count
+    js_heap_bytes: Count | None = None
+    grow_count: Count | None = None
+    gc_count: Count | None = None
     gc_ms: float | None = None
 
 
-class Engagement(_Item, frozen=True, tag="engagement"):
-    visible_ms: float
+class Engagement(_Item, tag="engagement"):
+    visible_ms: NonNegative
     online: bool = True
     page: str | None = None
 
 
-class Feature(_Item, frozen=True, tag="feature"):
+class Feature(_Item, tag="feature"):
     name: str
 
 
-class OfflineSync(_Item, frozen=True, tag="offline_sync"):
-    synced: float
+class OfflineSync(_Item, tag="offline_sync"):
+    synced: Count
     ms: float | None = None
-    conflicts: float | None = None
+    conflicts: Count | None = None
     ok: bool = True
-    pending: float | None = None
+    pending: Count | None = None
 
 
-class Measurement(_Item, frozen=True, tag="measurement"):
+class Measurement(_Item, tag="measurement"):
     name: str
     value: float
     unit: str | None = None
     tags: Tags | None = None
+    tags_json: str | None = None  # derived by ingest
 
 
 Item = (

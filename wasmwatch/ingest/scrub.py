@@ -14,22 +14,30 @@ kind          what                                                     becomes
 ``token``     ``Bearer x`` / ``Basic x``, JWTs (``eyJ...``),           ``Bearer [redacted]``,
               ``token=``, ``api_key=``, ``access_token:``,             ``[token]``,
               ``authorization=``, ``sig=`` ... values (6+ chars)       ``api_key=[redacted]``
-``secret``    secret-looking runs: 32+ hex chars (with a digit and a   ``[secret]``
-              letter), 40+ base64 chars (upper, lower and digit), and
+``secret``    secret-looking runs: 40+ hex chars (with a digit and a   ``[secret]``
+              letter; a 32-hex UUID is kept), 40+ base64 chars (upper,
+              lower and digit), and
               URL path segments after ``/reset/``, ``/token/``,
               ``/invite/``, ``/verify/`` ... or of 16+ random-looking
               characters (``/reset/9f8a...``, ``/s/AbC9...``)
 ``card``      card numbers, 13-19 digits with optional spaces or       ``[card]``
               dashes, first digit 2-6, Luhn-checked
-``ip``        IPv4 and IPv6 addresses (IPv6 checked with ``ipaddress``) ``[ip]``
+``ip``        IPv4 and IPv6 addresses (IPv6 checked with ``ipaddress``)  ``[ip]``
+              except loopback and unspecified (``127.x``, ``::1``, ``0.0.0.0``)
 ``custom``    each extra pattern from the ``scrub_patterns`` setting   ``[redacted]``
 ============  =======================================================  ====================
 
-Speed, since ingest targets a few microseconds of server CPU per item: all kinds are one
-compiled alternation; a string with no digit and none of ``@ : = /``, ``-----``, ``eyJ``,
-``bearer`` or ``basic`` cannot match a built-in kind and skips it (custom patterns join that
-pre-check); and results for strings up to 512 characters are kept in a bounded cache, since
-names, kinds, units and releases repeat. Figures are in ``bench/RESULTS.md``.
+Speed, since ingest targets a few microseconds of server CPU per item: each group of rules
+runs only when a cheap test passes (``"@" in text`` for e-mail and URL credentials,
+``"-----BEGIN"`` for PEM, a digit for cards, IPv4 and long secrets, a key word and a separator
+for ``token=`` and the like), one regex per rule (an alternation of them all measured several
+times slower in Python's engine); and results are kept in a bounded cache (16,384 entries and
+4 M characters at most, cleared when full), since names, kinds, units, releases and the
+messages and stacks of a recurring error repeat. Context fields are scrubbed once per batch. Figures are in
+``bench/RESULTS.md`` (``bench/scrub_bench.py``).
+
+Strings are clipped to their field limits before they are scrubbed, so a secret cut at a
+limit may be left partly (a card number cut to 12 digits no longer looks like one).
 
 The API: :meth:`Scrubber.scrub` for one string, :meth:`Scrubber.scrub_column` for a list of
 them (a columnar batch), :meth:`Scrubber.scrub_id` for item ids (an id that holds a secret
@@ -57,7 +65,10 @@ __all__ = ["KINDS", "ScrubbedCollector", "Scrubber", "compile_patterns"]
 
 KINDS = ("pem", "password", "email", "token", "secret", "card", "ip", "custom")
 CACHE_MAX_ENTRIES = 16_384
-CACHE_MAX_LENGTH = 512
+#: strings up to this long are cached (a whole stack, at its limit); the cache is cleared when
+#: it holds more entries or characters than allowed
+CACHE_MAX_LENGTH = 16_384
+CACHE_MAX_CHARS = 4_000_000
 
 _TOKEN_NAMES = (
     r"(?:[a-z0-9]+[_-])*(?:token|api[_-]?key|apikey|key|auth|authorization|session[_-]?id|sid"
@@ -82,15 +93,18 @@ def _luhn(text: str) -> bool:
 
 
 def _ipv4(text: str) -> bool:
-    return all(int(part) <= 255 for part in text.split("."))
+    """An IPv4 address other than loopback and 0.0.0.0 (which identify no one)."""
+    parts = text.split(".")
+    return all(int(part) <= 255 for part in parts) and parts[0] not in ("127", "0")
 
 
 def _ipv6(text: str) -> bool:
+    """An IPv6 address other than loopback ``::1`` and ``::``."""
     try:
-        ipaddress.IPv6Address(text)
+        address = ipaddress.IPv6Address(text)
     except ValueError:
         return False
-    return True
+    return not (address.is_loopback or address.is_unspecified)
 
 
 def _mixed(text: str) -> bool:
@@ -110,9 +124,8 @@ def _tokenish(text: str) -> bool:
 
 
 def _long_secret(text: str) -> bool:
-    """32+ hex characters, or 40+ base64 ones, random-looking."""
-    hexadecimal = all(c in "0123456789abcdefABCDEF" for c in text)
-    return (hexadecimal or len(text.rstrip("=")) >= 40) and _mixed(text)
+    """40+ hex or base64 characters, random-looking (a 32-hex UUID is left alone)."""
+    return len(text.rstrip("=")) >= 40 and _mixed(text)
 
 
 Check = Callable[[str], bool]
@@ -165,9 +178,10 @@ _GROUPS: tuple[tuple[Gate, tuple[_Rule, ...]], ...] = (
     (_has_digit, (
         # each starts with a plain character class (the look-behind comes after it), which
         # lets the regex engine skip ahead fast; measured 2-3x faster on stacks
-        _Rule("card", r"[2-6](?<![\d.\-][2-6])(?:[ -]?\d){12,18}(?!\d)", "[card]", _luhn),
+        # a card stands alone: not inside a hex string or a longer word
+        _Rule("card", r"[2-6](?<![\w.\-][2-6])(?:[ -]?\d){12,18}(?!\w)", "[card]", _luhn),
         _Rule("ip", r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)", "[ip]", _ipv4),
-        _Rule("secret", r"[A-Za-z0-9+_-]{32,}+={0,2}", "[secret]", _long_secret))),
+        _Rule("secret", r"[A-Za-z0-9+_-]{40,}+={0,2}", "[secret]", _long_secret))),
 )
 
 
@@ -220,6 +234,7 @@ class Scrubber:
             self._groups.append(_Group(lambda t: True, [_Rule("custom", p.pattern, "[redacted]")
                                                         for p in extra]))
         self._cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._cached_chars = 0
         #: replacements made so far, by kind (every kind present from the start)
         self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         #: key of the hash that replaces an id holding a secret (set from the store's secret)
@@ -238,10 +253,13 @@ class Scrubber:
         hit = self._cache.get(text)
         if hit is None:
             hit = self._scan(text)
-            if len(text) <= CACHE_MAX_LENGTH:
-                if len(self._cache) >= CACHE_MAX_ENTRIES:
+            size = len(text)
+            if size <= CACHE_MAX_LENGTH:
+                if len(self._cache) >= CACHE_MAX_ENTRIES or self._cached_chars > CACHE_MAX_CHARS:
                     self._cache.clear()
+                    self._cached_chars = 0
                 self._cache[text] = hit
+                self._cached_chars += size
         return hit
 
     def _count(self, kinds: tuple[str, ...]) -> None:
@@ -263,9 +281,13 @@ class Scrubber:
 
     def scrub_id(self, item_id: str) -> str:
         """An id as is, or, when it holds PII, ``h-`` and a keyed hash of it (still unique)."""
+        # ids are [A-Za-z0-9_.:-]{1,64}: PII fits only as an address (dots or colons), a card
+        # (13+ digits) or a long token; the SDK's ids (12 characters, one dot) skip all checks
+        if len(item_id) < 13 and item_id.count(".") < 2 and item_id.count(":") < 2:
+            return item_id
         if _RANDOM_ID.fullmatch(item_id):  # a UUID or random hex: what ids are made of
             return item_id
-        if not (len(item_id) >= 32 or item_id.count(".") >= 2 or item_id.count(":") >= 2
+        if not (len(item_id) >= 40 or item_id.count(".") >= 2 or item_id.count(":") >= 2
                 or _LONG_DIGITS.search(item_id)):
             return item_id
         if self.scrub(item_id) == item_id:

@@ -11,18 +11,43 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
 import msgspec
 
 from wasmwatch.ingest import schema as s
-from wasmwatch.ingest.validate import ItemError
-from wasmwatch.store.schema import Row
-
-if TYPE_CHECKING:
-    from wasmwatch.runtime import Runtime
+from wasmwatch.ingest.columnar import Chunk, prepare
+from wasmwatch.ingest.pipeline import Batch, Pipeline
+from wasmwatch.ingest.validate import ItemError, path_error
 
 Data = dict[str, Any]
+
+
+class SeedData(msgspec.Struct, frozen=True):
+    """What :func:`to_item` requires of ``data`` (other fields are read per type, or ignored)."""
+
+    timestamp: Annotated[float | str, msgspec.Meta(
+        description="epoch milliseconds, or an ISO 8601 time; within the retention period")]
+    duration: Annotated[Any, msgspec.Meta(
+        description="milliseconds, clamped to 0..60000; a non-number counts as 0")]
+
+
+class SeedMetric(msgspec.Struct, frozen=True):
+    """The seed's metric, as the OpenAPI document describes it."""
+
+    type: Annotated[str, msgspec.Meta(min_length=1)]
+    data: SeedData
+    user_agent: str | None = None
+    bundle_version: str | None = None
+
+
+class SeedBulk(msgspec.Struct, frozen=True):
+    metrics: Annotated[list[SeedMetric], msgspec.Meta(max_length=1000)]
+
+
+class SeedResult(msgspec.Struct, frozen=True):
+    success: int
+    errors: int
 
 
 def _num(value: Any) -> float:
@@ -116,25 +141,50 @@ def to_item(metric: Any) -> tuple[dict[str, Any], s.Context]:
     return item, ctx
 
 
-def rows(metrics: Sequence[Any], rt: Runtime, project: str, user_agent: str | None
-         ) -> tuple[list[Row], list[str]]:
-    """Rows for the metrics that map, and one error message per metric that does not."""
-    out: list[Row] = []
+def chunks(metrics: Sequence[Any], pipeline: Pipeline, project: str, user_agent: str | None,
+           now_ms: int, nbytes: int) -> tuple[list[Chunk], list[str]]:
+    """One chunk per distinct context of the metrics that map, and one error per metric that
+    does not. The mapped items are checked together in one typed call per context."""
+    groups: dict[s.Context, tuple[list[int], list[dict[str, Any]]]] = {}
     errors: list[str] = []
-    now = rt.clock.now_ms()
     for index, metric in enumerate(metrics):
         try:
             item, ctx = to_item(metric)
-            batch = rt.pipeline.batch(ctx, project=project, user_agent=user_agent,
-                                      sent_at=None, now_ms=now)
-            found, rejected, _ = rt.pipeline.rows([msgspec.json.encode(item)], batch)
         except ItemError as exc:
             errors.append(f"metrics[{index}].{exc}")
             continue
-        except RecursionError:
-            errors.append(f"metrics[{index}]: JSON nested too deeply")
-            continue
-        if rejected:
-            errors.append(rejected[0].error.replace("items[0]", f"metrics[{index}]", 1))
-        out.extend(found)
+        indexes, items = groups.setdefault(ctx, ([], []))
+        indexes.append(index)
+        items.append(item)
+    out: list[Chunk] = []
+    share = nbytes // max(1, len(groups))
+    for ctx, (indexes, items) in groups.items():
+        batch = pipeline.batch(ctx, project=project, user_agent=user_agent, sent_at=None,
+                               now_ms=now_ms)
+        rejected: list[s.Rejection] = []
+        try:
+            typed = msgspec.convert(items, list[s.Item])
+            chunk, rejected = pipeline.check(typed, batch, share, typed=True)
+        except msgspec.ValidationError:
+            rejected = [s.Rejection(-1, "")]
+        if rejected:  # name each bad metric by its own index
+            chunk, rejected = _one_by_one(pipeline, items, indexes, batch, share)
+        errors.extend(r.error for r in rejected)
+        out.append(chunk)
     return out, errors
+
+
+def _one_by_one(pipeline: Pipeline, items: list[dict[str, Any]], indexes: list[int],
+                batch: Batch, nbytes: int) -> tuple[Chunk, list[s.Rejection]]:
+    good: list[s.Item] = []
+    rejected: list[s.Rejection] = []
+    for index, raw in zip(indexes, items, strict=True):
+        try:
+            typed: s.Item = msgspec.convert(raw, s.Item)
+            good.append(pipeline.item(typed, index, batch, prefix="metrics"))
+        except msgspec.ValidationError as exc:
+            rejected.append(s.Rejection(index, path_error(f"metrics[{index}]", exc)))
+        except ItemError as exc:
+            rejected.append(s.Rejection(index, str(exc)))
+    prepare(good)
+    return Chunk(batch.context, good, nbytes), rejected

@@ -1,4 +1,4 @@
-"""The store seam: a one-method write protocol for the writer, plus reads for the server.
+"""The store seam: a write protocol for the writer, plus reads for the server.
 
 ``MemoryStore`` is the in-memory double, shipped beside the protocol, for tests of the
 layers above the store (it has no query engine: the query API needs DuckDB).
@@ -6,31 +6,76 @@ layers above the store (it has no query engine: the query API needs DuckDB).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from wasmwatch.store.schema import Row
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from wasmwatch.store import layout
+from wasmwatch.store.schema import Row, rows_of
+
+if TYPE_CHECKING:
+    from wasmwatch.ingest.columnar import Prepared
+
+
+class Written(NamedTuple):
+    """What a write did: per item (in ``pos`` order) whether it was a duplicate; and the
+    committed wide rows (``Row`` columns) when asked for."""
+
+    duplicate: np.ndarray
+    rows: pa.Table | None
 
 
 class Store(Protocol):
-    def write(self, rows: Sequence[Row]) -> set[str]:
-        """Durably store the rows whose ids are new; return the ids that were already stored.
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
+        """Durably store the items whose (project, id) is new; say which were duplicates, and
+        give the committed rows (only ``columns`` of them when given) if ``want_rows``.
 
-        Called from one writer thread only, with ids unique within the call.
+        Called from one writer thread only.
         """
+        ...
+
+    def flush(self, force: bool = False) -> int:
+        """Run deferred work (aggregates) if due; return how many rows it handled."""
         ...
 
 
 class MemoryStore:
-    """Keeps rows in a dict; for tests."""
+    """Keeps rows in a dict; for tests. (Derivation runs on an in-memory DuckDB, as in the
+    real store, so rows have the same values.)"""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
         self.writes = 0
+        self._con = duckdb.connect(":memory:")
+        for ddl in layout.tables():
+            self._con.execute(ddl)
 
-    def write(self, rows: Sequence[Row]) -> set[str]:
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
         self.writes += 1
-        seen = {row.id for row in rows if (row.project, row.id) in self.rows}
-        for row in rows:
-            self.rows.setdefault((row.project, row.id), row)
-        return seen
+        duplicate = np.zeros(prepared.size, dtype=np.bool_)
+        seen = set(self.rows)
+        for pos in range(prepared.size):
+            key = prepared.key(pos)
+            duplicate[pos] = key in seen
+            seen.add(key)
+        for type_ in layout.TYPES:
+            self._con.execute(f"DELETE FROM {layout.table_of(type_)}")
+        self._con.execute("DELETE FROM batches")
+        prepared.register(self._con)
+        self._con.register("_ww_dup", pa.table({"pos": np.flatnonzero(duplicate)}))
+        self._con.execute("INSERT INTO batches SELECT batch + 1, * EXCLUDE (batch) FROM _ww_ctx")
+        prepared.insert(self._con, 1, "_ww_dup")
+        prepared.unregister(self._con)
+        self._con.unregister("_ww_dup")
+        table = self._con.sql(layout.wide_select()).to_arrow_table()
+        for row in rows_of(table):
+            self.rows[(row.project, row.id)] = row
+        return Written(duplicate, table.select(list(columns or table.column_names))
+                       if want_rows else None)
+
+    def flush(self, force: bool = False) -> int:
+        return 0

@@ -1,10 +1,17 @@
-"""The embedded store: one DuckDB file in the data dir.
+"""The embedded store: one DuckDB file in the data dir, in the layout of :mod:`.layout`.
 
-Writes come from one writer thread (``write``, ``flush`` and ``maintain``); each group commit
-lands as one columnar batch: the rows are encoded as JSON in one call and DuckDB's own JSON
-reader appends them to ``items`` in a single statement that also skips ids already stored
-(a commit costs about 1.5 ms per statement here, so fewer statements is most of the game for
-small groups). Readers take their own cursor (``reader()``), one per thread.
+Writes come from one writer thread (``write``, ``flush`` and ``maintain``). A group commit
+arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); the duplicates are
+found (below), then one transaction appends the batch contexts and each item type's rows,
+derived on the way (one ``INSERT ... SELECT`` per type present), columnar, never row by row.
+No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
+
+Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
+filter (:mod:`.seen`, fixed memory) says which keys are surely new, and every "maybe" is
+confirmed by looking its id up in the stored items. The filter is rebuilt from the stored ids
+when the store opens (so it survives restarts and kill -9) and after retention deletes.
+
+Readers take their own cursor (``reader()``), one per thread.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows also go to an
 in-memory pending table, and the ``after_insert`` hooks aggregate it at most every
@@ -18,22 +25,26 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import msgspec
+import numpy as np
+import pyarrow as pa
 
 from wasmwatch.errors import StoreError
+from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
+from wasmwatch.store.base import Written
 from wasmwatch.store.projects import Project
-from wasmwatch.store.schema import COLUMNS, ITEMS_DDL, Row
+from wasmwatch.store.seen import SeenFilter
+
+if TYPE_CHECKING:
+    from wasmwatch.ingest.columnar import Prepared
 
 __all__ = ["DuckDBStore", "Project"]
 T = TypeVar("T")
@@ -44,20 +55,10 @@ Maintenance = Callable[[duckdb.DuckDBPyConnection, int, int], None]  # (con, now
 Recover = Callable[[duckdb.DuckDBPyConnection, int], None]  # (con, now)
 _PENDING = "_ww_pending"
 _CLEAN = "aggregates_clean"
+_VERSION = "schema_version"
 
 _META_DDL = ("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",)
-_JSON_COLUMNS = "{" + ", ".join(f"'{name}': '{sql}'" for name, sql in COLUMNS.items()) + "}"
-_encoder = msgspec.json.Encoder()
-
-
-def _scratch_dir(data_dir: Path) -> Path:
-    """Batches pass through memory-backed files where the OS has them."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        return Path(tempfile.mkdtemp(prefix="wasmwatch-", dir=shm))
-    scratch = data_dir / "tmp"
-    scratch.mkdir(exist_ok=True)
-    return scratch
+_KEYS = f"SELECT hash(b.project, u.id) AS h FROM ({layout.id_union()}) u JOIN batches b ON u.batch = b.batch"
 
 
 class DuckDBStore:
@@ -72,6 +73,8 @@ class DuckDBStore:
         aggregate_columns: Sequence[str] | None = None,
         flush_interval_s: float = 1.0,
         flush_rows: int = 250_000,
+        memory_limit_mb: int = 0,
+        seen_filter_bytes: int = 32 << 20,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "wasmwatch.duckdb"
@@ -81,10 +84,16 @@ class DuckDBStore:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         # a checkpoint inside a commit stalls every waiting request: make them rare and large
         self._con.execute("SET checkpoint_threshold = '256MB'")
-        for statement in (ITEMS_DDL, *_META_DDL, *ddl):
+        if memory_limit_mb:
+            self._con.execute(f"SET memory_limit = '{int(memory_limit_mb)}MB'")
+        for statement in (*layout.tables(), *_META_DDL, *ddl):
             self._con.execute(statement)
         if project_tables.migrate(self._con):
             log.warning("projects and keys moved to the 0.2 layout (tables projects, ingest_keys)")
+        self.upgraded = layout.upgrade(self._con)
+        self._con.execute(layout.view())
+        self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                          [_VERSION, str(layout.LAYOUT_VERSION)])
         self._after_insert = tuple(after_insert)
         self._maintenance = tuple(maintenance)
         self._recover = tuple(recover)
@@ -95,51 +104,97 @@ class DuckDBStore:
         self._flushed_at = time.monotonic()
         # only what the aggregates read is staged (not messages and stacks)
         self._staged = ", ".join(aggregate_columns) if aggregate_columns else "*"
-        self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {self._staged} FROM items LIMIT 0")
-        self._scratch = _scratch_dir(data_dir)
-        self._batch_file = self._scratch / "batch.json"
-        self._batch_file.write_bytes(b"[]")
-        self._con.execute(
-            "CREATE OR REPLACE TEMP VIEW batch_file AS SELECT * FROM read_json("
-            f"'{self._batch_file}', format='array', columns={_JSON_COLUMNS}, "
-            "maximum_object_size=67108864)"
-        )
+        self._staged_columns = tuple(aggregate_columns) if aggregate_columns else None
+        every = ", ".join(aggregate_columns) if aggregate_columns else "*"
+        self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {every} FROM items LIMIT 0")
+        ((last,),) = self._con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
+        self._next_batch = int(last) + 1
+        self.seen = SeenFilter(seen_filter_bytes)
+        self._load_seen()
         self._local = threading.local()
         self._closed = False
 
     # -- writes (writer thread only) -------------------------------------------------------
 
-    def write(self, rows: Sequence[Row]) -> set[str]:
-        if not rows:
-            return set()
-        self._batch_file.write_bytes(_encoder.encode(rows))
-        lo = min(row.client_ts for row in rows)
-        hi = max(row.client_ts for row in rows)
-        try:
-            # one statement, one transaction: skip what is stored already, append the rest, and
-            # say which ids went in; the stored side is read only where client_ts may match
-            inserted = {
-                r[0]
-                for r in self._con.execute(
-                    "INSERT INTO items SELECT * FROM batch_file b WHERE NOT EXISTS ("
-                    "SELECT 1 FROM items i WHERE i.client_ts BETWEEN ? AND ? "
-                    "AND i.id = b.id AND i.project = b.project) RETURNING id",
-                    [lo, hi],
-                ).fetchall()
-            }
-        except duckdb.Error as exc:
-            raise StoreError(f"write failed: {exc}") from exc
-        dups = {row.id for row in rows} - inserted if len(inserted) < len(rows) else set()
-        if self._after_insert:
-            self._stage(len(inserted), dups)
-        return dups
+    def _load_seen(self) -> None:
+        """(Re)fill the filter with every stored key, a million at a time."""
+        self.seen.clear()
+        reader = self._con.sql(_KEYS).to_arrow_reader(1 << 20)
+        for chunk in reader:
+            self.seen.add(chunk.column(0).to_numpy(zero_copy_only=False))
 
-    def _stage(self, n: int, dups: set[str]) -> None:
-        """Keep committed rows for the aggregates; temp tables are memory only, not logged."""
-        where, params = ("WHERE NOT list_contains(?, id)", [sorted(dups)]) if dups else ("", [])
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
+        """Store the new items of ``prepared`` in one transaction; say which were duplicates."""
+        if not prepared.size:
+            return Written(np.zeros(0, dtype=np.bool_), None)
+        con, base = self._con, self._next_batch
+        duplicate = np.zeros(prepared.size, dtype=np.bool_)
+        prepared.register(con)
         try:
-            self._con.execute(
-                f"INSERT INTO {_PENDING} SELECT {self._staged} FROM batch_file {where}", params)
+            keys = np.zeros(prepared.size, dtype=np.uint64)
+            found = con.execute(prepared.keys_sql()).fetchnumpy()
+            keys[found["pos"]] = found["h"]
+            duplicate = self._duplicates(prepared, keys)
+            skip = None
+            if duplicate.any():
+                con.register("_ww_dup", pa.table({"pos": np.flatnonzero(duplicate)}))
+                skip = "_ww_dup"
+            con.execute("BEGIN TRANSACTION")
+            con.execute("INSERT INTO batches SELECT batch + ?, * EXCLUDE (batch) FROM _ww_ctx", [base])
+            prepared.insert(con, base, skip)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
+            raise StoreError(f"write failed: {exc}") from exc
+        finally:
+            with contextlib.suppress(duckdb.Error, KeyError):
+                prepared.unregister(con)
+                if duplicate.any():
+                    con.unregister("_ww_dup")
+        self._next_batch += len(prepared.chunks)
+        self.seen.add(keys[~duplicate])
+        rows = con.sql(layout.wide_select(base, columns)).to_arrow_table() if want_rows else None
+        if self._after_insert:
+            self._stage(prepared.size - int(duplicate.sum()), base)
+        return Written(duplicate, rows)
+
+    def _duplicates(self, prepared: Prepared, keys: np.ndarray) -> np.ndarray:
+        """Per item: already stored, or an earlier item of this group has its project and id."""
+        duplicate = np.ones(len(keys), dtype=np.bool_)
+        _, first = np.unique(keys, return_index=True)
+        duplicate[first] = False
+        for pos in np.flatnonzero(duplicate):  # same key as an earlier item: compare for real
+            earlier = np.flatnonzero(keys[:pos] == keys[pos])
+            duplicate[pos] = any(prepared.key(int(e)) == prepared.key(int(pos)) for e in earlier)
+        fresh = np.flatnonzero(~duplicate)
+        maybe = fresh[self.seen.maybe(keys[fresh])]
+        if len(maybe):
+            stored = self._stored({prepared.key(int(p)) for p in maybe})
+            for pos in maybe:
+                duplicate[pos] = prepared.key(int(pos)) in stored
+        return duplicate
+
+    def _stored(self, candidates: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (project, id) pairs are stored already: the confirming lookup."""
+        ids = pa.table({"id": sorted({i for _, i in candidates})})
+        self._con.register("_ww_maybe", ids)
+        try:
+            where = "id IN (SELECT id FROM _ww_maybe)"
+            rows = self._con.execute(
+                f"SELECT DISTINCT b.project, u.id FROM ({layout.id_union(where)}) u "
+                "JOIN batches b ON u.batch = b.batch").fetchall()
+        finally:
+            self._con.unregister("_ww_maybe")
+        return {(str(p), str(i)) for p, i in rows} & candidates
+
+    def _stage(self, n: int, base: int) -> None:
+        """Keep committed rows for the aggregates; temp tables are memory only, not logged.
+
+        They are read back from the latest batches (zone maps skip the older row groups)."""
+        try:
+            self._con.execute(f"INSERT INTO {_PENDING} SELECT {self._staged} FROM "
+                              f"({layout.wide_select(base, self._staged_columns)})")
         except duckdb.Error:
             # the rows are durable already, so the request still succeeds; the aggregates now
             # miss them, and the next open rebuilds them from raw items
@@ -176,8 +231,8 @@ class DuckDBStore:
 
     def recover(self, now_ms: int) -> bool:
         """After an unclean stop, rebuild the aggregates from raw items; True if it did."""
-        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [_CLEAN]).fetchone()
-        rebuilt = row is not None and row[0] != "true" and bool(self._recover)
+        rows = self._con.execute("SELECT value FROM meta WHERE key = ?", [_CLEAN]).fetchall()
+        rebuilt = bool(rows) and rows[0][0] != "true" and bool(self._recover)
         if rebuilt:
             for hook in self._recover:
                 hook(self._con, now_ms)
@@ -193,14 +248,28 @@ class DuckDBStore:
         """Delete raw items older than the retention period and run maintenance hooks."""
         cutoff = now_ms - retention_ms
         con = self._con
+        deleted = 0
         try:
-            row = con.execute("DELETE FROM items WHERE ts < ?", [cutoff]).fetchone()
+            for type_ in layout.TYPES:
+                row = con.execute(f"DELETE FROM {layout.table_of(type_)} WHERE ts < ?",
+                                  [cutoff]).fetchall()
+                deleted += int(row[0][0]) if row else 0
+            if deleted:
+                con.execute("DELETE FROM batches WHERE batch NOT IN "
+                            f"(SELECT DISTINCT batch FROM ({layout.id_union()}))")
             for hook in self._maintenance:  # each hook runs its own transactions
                 hook(con, now_ms, cutoff)
         except duckdb.Error as exc:
             self._rollback()
             raise StoreError(f"maintenance failed: {exc}") from exc
-        return int(row[0]) if row else 0
+        if deleted and self.seen.count > 1.25 * self.stored_count() + 100_000:
+            self._load_seen()  # forget deleted keys, so the filter stays sharp
+        return deleted
+
+    def stored_count(self) -> int:
+        parts = " + ".join(f"(SELECT count(*) FROM {layout.table_of(t)})" for t in layout.TYPES)
+        row = self._con.execute(f"SELECT {parts}").fetchall()
+        return int(row[0][0]) if row else 0
 
     def _rollback(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -235,9 +304,9 @@ class DuckDBStore:
         """A secret given in settings, else the one stored on first start."""
         if given:
             return given
-        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [name]).fetchone()
+        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [name]).fetchall()
         if row:
-            return str(row[0])
+            return str(row[0][0])
         value = prefix + secrets.token_urlsafe(24)
         self._con.execute("INSERT INTO meta VALUES (?, ?)", [name, value])
         return value
@@ -258,8 +327,4 @@ class DuckDBStore:
         except duckdb.Error as exc:
             problems.append(f"checkpoint failed: {exc} (the next start replays the WAL)")
         self._con.close()
-        self._batch_file.unlink(missing_ok=True)
-        if self._scratch.name.startswith("wasmwatch-"):
-            with contextlib.suppress(OSError):
-                self._scratch.rmdir()
         return problems

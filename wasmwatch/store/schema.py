@@ -1,4 +1,6 @@
-"""The stored shape of an item: one wide, sparse row per item, in table ``items``.
+"""The logical shape of an item: one wide, sparse row per item, as view ``items`` shows it.
+
+It is stored narrower (batch context once per batch, one table per type: :mod:`.layout`).
 
 Times are integers: milliseconds since the Unix epoch (``ts`` corrected for client clock skew,
 ``client_ts`` as the client sent it, ``received`` by the server clock). Columns a type does not
@@ -16,6 +18,9 @@ use are NULL. Which column holds what, per type:
 """
 
 from __future__ import annotations
+
+from itertools import repeat
+from typing import Any
 
 import msgspec
 
@@ -78,9 +83,12 @@ COLUMNS: dict[str, str] = {
     for name, annotation in Row.__annotations__.items()
 }
 
-ITEMS_DDL = (
-    "CREATE TABLE IF NOT EXISTS items (\n"
-    + ",\n".join(f"  {name} {sql}" + (" NOT NULL" if i < 6 else "") for i, (name, sql) in
-                 enumerate(COLUMNS.items()))
-    + "\n)"
-)
+
+def rows_of(table: Any) -> list[Row]:
+    """``Row`` values of an Arrow table with ``Row`` columns (e.g. what on_commit hooks get)."""
+    have = set(table.column_names) & set(COLUMNS)
+    if not have:
+        return [Row("", "", "", 0, 0, 0) for _ in range(table.num_rows)]
+    # columns missing from ``table`` are None; the present ones bound the zip
+    columns = [table.column(name).to_pylist() if name in have else repeat(None) for name in COLUMNS]
+    return [Row(*values) for values in zip(*columns, strict=False)]

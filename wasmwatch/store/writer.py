@@ -1,11 +1,16 @@
 """Group commit: requests wait on one bounded queue; one writer thread commits them together.
 
-A request hands its rows to :meth:`Writer.submit` and awaits the commit that contains them.
-The writer takes every request waiting (up to ``commit_max_items``), commits them in one store
-write on its own thread, then answers each request with its own duplicate count. While one
-commit runs the next group gathers, so the commit rate adapts to the load by itself. When the
-queue holds ``queue_max_items`` rows, ``submit`` raises :class:`QueueFull` at once: honest
-backpressure instead of unbounded memory.
+A request hands its checked items (a :class:`~wasmwatch.ingest.columnar.Chunk`) to
+:meth:`Writer.submit` and awaits the commit that contains them. The writer takes every request
+waiting (up to ``commit_max_items``), turns them into Arrow columns and commits them in one
+store write on its own thread, then answers each request with its own duplicate count. While
+one commit runs the next group gathers, so the commit rate adapts to the load by itself. When
+the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of request bodies, ``submit``
+raises :class:`QueueFull` at once: honest backpressure instead of unbounded memory.
+
+After each commit the ``on_commit`` hooks get the newly stored items as one Arrow table in the
+wide :class:`~wasmwatch.store.schema.Row` shape (:func:`~wasmwatch.store.schema.rows_of` makes
+``Row`` values of it).
 
 A commit has a fixed price (about 3 ms of DuckDB work here, whatever its size), so when fewer
 than ``gather_items`` rows wait the writer gives more requests ``gather_s`` to join the group
@@ -22,22 +27,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from wasmwatch.errors import QueueFull, StoreError
+from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.store.base import Store
-from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import bus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-OnCommit = Callable[[list[Row]], None]
+OnCommit = Callable[[pa.Table], None]
 _COMMIT = ("wasmwatch", "store", "commit")
 
 
 class _Pending:
-    __slots__ = ("future", "rows")
+    __slots__ = ("chunk", "future")
 
-    def __init__(self, rows: Sequence[Row], future: asyncio.Future[int]) -> None:
-        self.rows = rows
+    def __init__(self, chunk: Chunk, future: asyncio.Future[int]) -> None:
+        self.chunk = chunk
         self.future = future
 
 
@@ -47,8 +54,10 @@ class Writer:
         store: Store,
         *,
         queue_max_items: int = 200_000,
+        queue_max_bytes: int = 32 << 20,
         commit_max_items: int = 100_000,
         on_commit: Sequence[OnCommit] = (),
+        commit_columns: Sequence[str] | None = None,
         idle_s: float = 0.5,
         gather_s: float = 0.005,
         gather_items: int = 2000,
@@ -58,10 +67,14 @@ class Writer:
         self.gather_s = gather_s
         self.gather_items = gather_items
         self.queue_max_items = queue_max_items
+        self.queue_max_bytes = queue_max_bytes
         self.commit_max_items = commit_max_items
         self._on_commit = tuple(on_commit)
+        #: the Row columns the on_commit hooks read (None: all of them)
+        self.commit_columns = tuple(commit_columns) if commit_columns else None
         self._pending: deque[_Pending] = deque()
         self._depth = 0
+        self._bytes = 0
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wasmwatch-writer")
         self._task: asyncio.Task[None] | None = None
@@ -84,17 +97,26 @@ class Writer:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="wasmwatch-writer")
 
-    async def submit(self, rows: Sequence[Row]) -> int:
-        """Wait until ``rows`` are committed; return how many were already stored."""
-        if not rows:
+    @property
+    def queued_bytes(self) -> int:
+        """Request body bytes accepted and not yet committed."""
+        return self._bytes
+
+    async def submit(self, chunk: Chunk) -> int:
+        """Wait until ``chunk``'s items are committed; return how many were already stored."""
+        n = len(chunk.items)
+        if not n:
             return 0
         if self._closing:
             raise QueueFull("server is shutting down", retry_after_s=5)
-        if self._depth + len(rows) > self.queue_max_items:
+        if self._depth + n > self.queue_max_items:
             raise QueueFull(f"write queue full ({self._depth} items waiting)", retry_after_s=1)
+        if self._bytes and self._bytes + chunk.nbytes > self.queue_max_bytes:
+            raise QueueFull(f"write queue full ({self._bytes} bytes waiting)", retry_after_s=1)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(rows, future))
-        self._depth += len(rows)
+        self._pending.append(_Pending(chunk, future))
+        self._depth += n
+        self._bytes += chunk.nbytes
         self._wake.set()
         return await future
 
@@ -109,13 +131,12 @@ class Writer:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _run(self) -> None:
-        flush = getattr(self.store, "flush", None)  # optional: stores with deferred aggregates
+        flush = self.store.flush
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), self.idle_s)
             except TimeoutError:
-                if flush is not None:
-                    await self._guarded(flush)
+                await self._guarded(flush)
                 continue
             self._wake.clear()
             while self._pending:
@@ -129,52 +150,53 @@ class Writer:
     def _take(self) -> list[_Pending]:
         group: list[_Pending] = []
         size = 0
-        while self._pending and (not group or size + len(self._pending[0].rows) <= self.commit_max_items):
+        while self._pending and (not group or size + len(self._pending[0].chunk.items)
+                                 <= self.commit_max_items):
             item = self._pending.popleft()
             group.append(item)
-            size += len(item.rows)
+            size += len(item.chunk.items)
         return group
 
+    def _write(self, chunks: list[Chunk]) -> tuple[list[int], pa.Table | None]:
+        prepared = Prepared(chunks)
+        written = self.store.write(prepared, bool(self._on_commit), self.commit_columns)
+        return prepared.per_chunk(written.duplicate), written.rows
+
     async def _commit(self, group: list[_Pending]) -> None:
-        rows: list[Row] = []
-        seen: set[str] = set()
-        firsts: list[list[str]] = []  # per request, the ids it was first in the group to bring
-        for pending in group:
-            mine = []
-            for row in pending.rows:
-                if row.id not in seen:
-                    seen.add(row.id)
-                    rows.append(row)
-                    mine.append(row.id)
-            firsts.append(mine)
-        size = sum(len(p.rows) for p in group)
+        chunks = [p.chunk for p in group]
+        size = sum(len(c.items) for c in chunks)
+        nbytes = sum(c.nbytes for c in chunks)
         loop = asyncio.get_running_loop()
         try:
             with bus.span(_COMMIT, {"requests": len(group)}) as span:
-                stored = await loop.run_in_executor(self._executor, self.store.write, rows)
-                span.measure(items=len(rows) - len(stored), duplicates=size - len(rows) + len(stored))
+                dups, rows = await loop.run_in_executor(self._executor, self._write, chunks)
+                duplicates = sum(dups)
+                span.measure(items=size - duplicates, duplicates=duplicates)
         except StoreError as exc:
-            log.error("commit of %d items failed: %s", len(rows), exc)
+            log.error("commit of %d items failed: %s", size, exc)
             self.last_error = str(exc)
             self.failed_items += size
-            self._depth -= size
+            self._release(size, nbytes)
             for pending in group:
                 if not pending.future.done():
                     pending.future.set_exception(exc)
             return
-        self._depth -= size
+        self._release(size, nbytes)
         self.last_error = None
-        for pending, mine in zip(group, firsts, strict=True):
+        for pending, dup in zip(group, dups, strict=True):
             if not pending.future.done():
-                again = sum(1 for i in mine if i in stored) if stored else 0
-                pending.future.set_result(len(pending.rows) - len(mine) + again)
-        if stored:
-            rows = [r for r in rows if r.id not in stored]
+                pending.future.set_result(dup)
+        if rows is None:
+            return
         for hook in self._on_commit:
             try:
                 hook(rows)
             except Exception:
                 log.exception("on_commit hook failed")
+
+    def _release(self, size: int, nbytes: int) -> None:
+        self._depth -= size
+        self._bytes -= nbytes
 
     async def close(self) -> None:
         """Commit everything accepted, then stop the writer thread."""

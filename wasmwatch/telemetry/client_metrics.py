@@ -34,11 +34,12 @@ import dataclasses
 import logging
 import re
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+import pyarrow as pa
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -48,7 +49,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
-from wasmwatch.store.schema import Row
+from wasmwatch.store.schema import Row, rows_of
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
 from wasmwatch.telemetry._labels import LabelResolver, TagCap
@@ -180,7 +181,7 @@ class ClientMetrics:
     def __init__(
         self,
         registry: CollectorRegistry | None = None,
-        definitions: Iterable[MetricDefinition] = METRICS,
+        definitions: Sequence[MetricDefinition] = METRICS,
         *,
         max_tag_values: int = 50,
         project_label: bool = True,
@@ -194,6 +195,8 @@ class ClientMetrics:
             family = self._family_for(definition, max_tag_values)
             plans.setdefault(definition.event, []).append(_Plan(definition, family))
         self._plans = {event: tuple(found) for event, found in plans.items()}
+        #: the row fields the definitions read
+        self.columns = tuple(dict.fromkeys(f for d in definitions for f in d.fields))
         if registry is not None:
             registry.register(self)
 
@@ -215,9 +218,12 @@ class ClientMetrics:
             raise ValueError(f"definitions of {name} disagree on kind, tags or buckets")
         return family
 
-    def observe(self, rows: Sequence[Row]) -> None:
-        """Add newly stored rows to the metrics; never raises (a failure is logged)."""
+    def observe(self, rows: Sequence[Row] | pa.Table) -> None:
+        """Add newly stored rows (or the writer's Arrow table of them) to the metrics; never
+        raises (a failure is logged)."""
         try:
+            if isinstance(rows, pa.Table):
+                rows = rows_of(rows)
             results = [
                 (plan, plan.aggregate(selected))
                 for event, selected in self._by_event(rows).items()

@@ -87,6 +87,8 @@ class MetricDefinition:
     tags: tuple[Tag, ...] = ()
     description: str = ""
     keep: Callable[[Row], object] | None = None
+    #: the row fields ``keep`` reads (the writer hands hooks only the columns they name)
+    keep_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.needs_measurement and self.measurement is None:
@@ -96,6 +98,12 @@ class MetricDefinition:
         names = [tag.name for tag in self.tags]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate tag names {names}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every row field this definition reads."""
+        tags = tuple(f for tag in self.tags for f in tag.fields)
+        return ("type", *((self.measurement,) if self.measurement else ()), *tags, *self.keep_fields)
 
     @property
     def tag_names(self) -> tuple[str, ...]:
@@ -211,7 +219,7 @@ METRICS: tuple[MetricDefinition, ...] = (
         tags=(Tag("category", ("category",)), Tag("operation", ("name",))),
     ),
     Counter(
-        "offline.operations.total", event="operation", keep=_offline,
+        "offline.operations.total", event="operation", keep=_offline, keep_fields=("offline",),
         description="Operations performed offline: pending when performed, "
         "then synced or failed as sync reports them",
         tags=(Tag("operation", ("name",)), Tag("sync_status", default="pending")),

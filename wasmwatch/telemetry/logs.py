@@ -38,7 +38,8 @@ __all__ = [
 
 MAX_LENGTH = 8192
 MAX_PER_SECOND = 500
-_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET")
+LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET")
+_LEVELS = LEVELS
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _encoder = msgspec.json.Encoder(enc_hook=repr)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from wasmwatch.errors import ConfigError
 from wasmwatch.web.types import Scope
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-__all__ = ["Network", "bucket", "client_address", "parse_networks"]
+__all__ = ["Network", "TrustedProxies", "bucket", "client_address", "parse_networks"]
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:
@@ -33,13 +34,36 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _trusted(text: str, trusted: Sequence[Network]) -> bool:
-    ip = _ip(text)
-    return ip is not None and any(ip in net for net in trusted)
+class TrustedProxies:
+    """The ``trusted_proxies`` setting: ``proxies(address)`` says if one is trusted (cached)."""
+
+    def __init__(self, values: Sequence[str] = ()) -> None:
+        self.networks = parse_networks(values)
+        self._cache: dict[str, bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def __call__(self, text: str) -> bool:
+        found = self._cache.get(text)
+        if found is None:
+            ip = _ip(text)
+            found = ip is not None and any(ip in net for net in self.networks)
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[text] = found
+        return found
 
 
 def bucket(text: str) -> str:
     """The rate-limit bucket of an address: IPv4 itself, IPv6 its /64, anything else as is."""
+    if text.count(".") == 3 and text.replace(".", "").isdigit() and len(text) <= 15:
+        return text  # dotted IPv4, as servers put it in the scope: no parsing on the hot path
+    return _bucket(text)
+
+
+@lru_cache(maxsize=4096)
+def _bucket(text: str) -> str:
     ip = _ip(text)
     if ip is None:
         return text[:64]
@@ -50,14 +74,14 @@ def bucket(text: str) -> str:
     return str(ip)
 
 
-def client_address(scope: Scope, headers: Mapping[str, str], trusted: Sequence[Network]) -> str:
+def client_address(scope: Scope, headers: Mapping[str, str], trusted: TrustedProxies) -> str:
     """Who sent this request, as a bucket (see :func:`bucket`)."""
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
-    if trusted and _trusted(peer, trusted):
+    if trusted and trusted(peer):
         hops = [h.strip() for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
         for hop in reversed(hops):
-            if not _trusted(hop, trusted):
+            if not trusted(hop):
                 return bucket(hop)
         if hops:
             return bucket(hops[0])

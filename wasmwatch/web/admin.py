@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -22,24 +22,34 @@ _PROJECTS = "/api/v1/projects/"
 _KEYS = "/api/v1/keys/"
 
 
-class NewProject(msgspec.Struct, forbid_unknown_fields=True):
-    """A project to create; its first ingest key is made with it."""
+ProjectId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                                         description="lower-case letters, digits, - and _")]
+# (\x1c-\x1f and \x85 are white space to Python's \s but not to JSON Schema's; brackets and
+# userinfo are left out: an IPv6-literal origin is not taken here)
+Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s\x1c-\x1f\x85?#\[\]@]+$",
+                                     description="scheme and host, e.g. https://app.example")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Label = Annotated[str, msgspec.Meta(max_length=200)]
 
-    id: str
-    name: str | None = None
-    allowed_origins: list[str] = []
-    label: str = ""
+
+class NewProject(msgspec.Struct, forbid_unknown_fields=True):
+    """A project to create; its first ingest key is made with it. No origins: any origin."""
+
+    id: ProjectId
+    name: Name | None = None
+    allowed_origins: list[Origin] = []
+    label: Label = ""
 
 
 class ProjectChange(msgspec.Struct, forbid_unknown_fields=True):
     """What to change in a project; ``allowed_origins: []`` means any origin."""
 
-    name: str | None = None
-    allowed_origins: list[str] | None = None
+    name: Name | None = None
+    allowed_origins: list[Origin] | None = None
 
 
 class NewKey(msgspec.Struct, forbid_unknown_fields=True):
-    label: str = ""
+    label: Label = ""
 
 
 async def _body(request: Request, typ: type[T]) -> T:
@@ -84,8 +94,9 @@ async def project(rt: Runtime, request: Request) -> Response:
     project_id, sub = _split(request)
     allowed = ("GET", "POST") if sub == "keys" else ("GET", "PATCH")
     if request.method not in (*allowed, "HEAD"):
+        allow = ", ".join((*allowed, "HEAD"))
         raise MethodNotAllowed(f"{request.method} is not allowed on {request.path}; "
-                               f"use {', '.join(allowed)}")
+                               f"use {allow}", {"allow": allow})
     if sub is None:
         if request.method == "PATCH":
             change = await _body(request, ProjectChange)
@@ -144,15 +155,32 @@ def _json(schema: str | dict[str, Any]) -> dict[str, Any]:
 
 def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...],
         body: str | None = None, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    errors = {str(c): {"description": _WHY[c], **_json("Error")} for c in (*codes, 429)}
+    errors = {str(c): {"description": _WHY[c], **_json("ErrorResponse")} for c in (*codes, 429)}
     op: dict[str, Any] = {"summary": summary, "security": _ADMIN,
                           "responses": {status: {"description": "ok", **_json(schema)}, **errors}}
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": {"type": "string"}} for p in params]
     if body:
-        op["requestBody"] = {"required": True, **_json(body)}
+        # an empty body is taken as {} (every field has a default), except for a new project
+        op["requestBody"] = {"required": body == "NewProject", **_json(body)}
     return op
+
+
+PROJECT_SCOPED = ("/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/items",
+                  "/api/v1/stream")
+
+
+def with_project_param(paths: dict[str, Any]) -> dict[str, Any]:
+    """The query endpoints' ``project`` parameter (and its 404), added to their operations."""
+    param = {"name": "project", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "the project to read (default: default); no such project is a 404"}
+    for path in PROJECT_SCOPED:
+        op = paths.get(path, {}).get("get")
+        if op is not None:
+            op["parameters"] = [*op.get("parameters", []), param]
+            op.setdefault("responses", {})["404"] = {"description": _WHY[404], **_json("Error")}
+    return paths
 
 
 def openapi_paths() -> dict[str, Any]:

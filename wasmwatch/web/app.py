@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import admin, alerts, ingest, insights, query, static
+from wasmwatch.web import admin, alerts, ingest, insights, query, static, symbols
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
@@ -26,6 +26,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/series": {"GET": query.series},
     "/api/v1/errors": {"GET": query.errors},
     "/api/v1/items": {"GET": query.items},
+    "/api/v1/symbols": {"GET": symbols.listing, "POST": symbols.upload},
     "/api/v1/stream": {"GET": query.stream},
     "/api/v1/releases": {"GET": insights.releases},
     "/api/v1/errors/state": {"POST": insights.error_state},
@@ -127,6 +128,8 @@ class App:
                 return Response(b"", 204)
             methods = ROUTES[route]
             handler = methods.get("GET" if request.method == "HEAD" else request.method)
+            if handler is None and route in _PREFIXES and len(set(methods.values())) == 1 < len(methods):
+                handler = next(iter(methods.values()))  # it dispatches (and refuses) per path
             if handler is None:
                 allow = ", ".join([*methods, "HEAD"] if "GET" in methods else methods)
                 raise MethodNotAllowed(f"{request.method} is not allowed on {route}; "

@@ -8,6 +8,7 @@ reason, without the key or the client's data.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,11 +28,11 @@ from wasmwatch.errors import (
 )
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest import seed
+from wasmwatch.ingest.columnar import Chunk
 from wasmwatch.ingest.ratelimit import take_all
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
-from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import bus
 from wasmwatch.telemetry.logs import RateLimiter as LogLimiter
 from wasmwatch.web.http import Request, Response, gunzip, json_response
@@ -163,14 +164,18 @@ def decode_any(body: bytes) -> Any:
         raise BadRequest(f"body: {NESTED}") from exc
 
 
-async def store(rt: Runtime, project: Project, rows: list[Row]) -> int:
-    """Commit the rows; count what was new as accepted and the rest as duplicates."""
+async def store(rt: Runtime, project: Project, chunks: list[Chunk]) -> int:
+    """Commit the chunks; count what was new as accepted and the rest as duplicates."""
+    n = sum(len(c.items) for c in chunks)
     try:
-        duplicates = await rt.writer.submit(rows)
+        if len(chunks) == 1:
+            duplicates = await rt.writer.submit(chunks[0])
+        else:
+            duplicates = sum(await asyncio.gather(*(rt.writer.submit(c) for c in chunks)))
     except QueueFull as exc:
-        raise refuse(exc, "queue_full", len(rows), project.id) from None
+        raise refuse(exc, "queue_full", n, project.id) from None
     lost("duplicate", duplicates)
-    bus.execute(_ACCEPTED, {"count": len(rows) - duplicates}, {"project": project.id})
+    bus.execute(_ACCEPTED, {"count": n - duplicates}, {"project": project.id})
     return duplicates
 
 
@@ -198,14 +203,14 @@ async def batch(rt: Runtime, request: Request) -> Response:
     ctx = rt.pipeline.batch(envelope.context, project=project.id,
                             user_agent=request.headers.get("user-agent"),
                             sent_at=envelope.sent_at, now_ms=now)
-    rows, rejected, filtered = rt.pipeline.rows(items, ctx)
+    chunk, rejected = rt.pipeline.check(items, ctx, len(body),
+                                        typed=isinstance(envelope, s.TypedEnvelope))
     lost("invalid", len(rejected))
-    lost("filtered", filtered)
     if rejected:
         log_info(rt, request.path, "invalid", f"{len(rejected)} of {len(items)} items rejected, "
                  f"first {rejected[0].error}", project.id)
-    duplicates = await store(rt, project, rows)
-    return json_response(s.IngestResult(len(rows) - duplicates, rejected, duplicates))
+    duplicates = await store(rt, project, [chunk])
+    return json_response(s.IngestResult(len(chunk.items) - duplicates, rejected, duplicates))
 
 
 @counted
@@ -214,10 +219,11 @@ async def seed_single(rt: Runtime, request: Request) -> Response:
     body = await read_json_body(rt, request)
     metric = decode_any(body)
     admit(rt, request, project, 1)
-    rows, errors = seed.rows([metric], rt, project.id, request.headers.get("user-agent"))
+    chunks, errors = seed.chunks([metric], rt.pipeline, project.id,
+                                 request.headers.get("user-agent"), rt.clock.now_ms(), len(body))
     if errors:
         raise refuse(BadRequest(errors[0]), "invalid", 1, project.id)
-    await store(rt, project, rows)
+    await store(rt, project, chunks)
     return json_response({"status": "ok"})
 
 
@@ -234,10 +240,11 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
                                 f"{rt.settings.max_items_per_batch} per request"),
                      "too_large", len(metrics), project.id)
     admit(rt, request, project, len(metrics))
-    rows, errors = seed.rows(metrics, rt, project.id, request.headers.get("user-agent"))
+    chunks, errors = seed.chunks(metrics, rt.pipeline, project.id,
+                                 request.headers.get("user-agent"), rt.clock.now_ms(), len(body))
     lost("invalid", len(errors))
     if errors:
         log_info(rt, request.path, "invalid", f"{len(errors)} of {len(metrics)} metrics "
                  f"rejected, first {errors[0]}", project.id)
-    await store(rt, project, rows)
-    return json_response({"success": len(rows), "errors": len(errors)})
+    await store(rt, project, chunks)
+    return json_response({"success": sum(len(c.items) for c in chunks), "errors": len(errors)})

@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document for every endpoint; item schemas come from the msgspec types."""
+"""The OpenAPI 3.1 document for every endpoint.
+
+Request and response bodies are generated with ``msgspec.json.schema_components`` from the very
+types the server decodes (:mod:`wasmwatch.ingest.schema`, the seed shapes in
+:mod:`wasmwatch.ingest.seed`): items are a union discriminated by ``type``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ import msgspec
 
 from wasmwatch import __version__
 from wasmwatch.ingest import schema as s
+from wasmwatch.ingest import seed
+from wasmwatch.query.series import METRICS as SERIES_METRICS
+from wasmwatch.telemetry.logs import LEVELS
 from wasmwatch.web import admin
 
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -17,7 +25,7 @@ _KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestHeader": []}]
 
 def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": _DESCRIPTIONS[code], "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
+        "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}} for code in codes}
 
 
 _DESCRIPTIONS = {400: "malformed request, named in the message", 401: "missing or wrong credentials",
@@ -31,15 +39,25 @@ def _json(ref: str | dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _query(name: str, description: str, example: str | None = None) -> dict[str, Any]:
+def _query(name: str, description: str, example: str | None = None,
+           schema: dict[str, Any] | None = None) -> dict[str, Any]:
     param: dict[str, Any] = {"name": name, "in": "query", "required": False,
-                             "description": description, "schema": {"type": "string"}}
+                             "description": description, "schema": schema or {"type": "string"}}
     if example:
         param["example"] = example
     return param
 
 
-_WINDOW = _query("window", "time window, 5m to 30d", "1h")
+# 5m to 30d, as wasmwatch.query.windows bounds it
+_WINDOW_SCHEMA = {"type": "string", "pattern": r"^(?:[5-9]m|[1-5][0-9]m|(?:[1-9]|1[0-9]|2[0-4])h"
+                  r"|(?:[1-9]|[12][0-9]|30)d)$"}
+_WINDOW = _query("window", "time window, 5m to 30d", "1h", _WINDOW_SCHEMA)
+_STEP = _query("step", "bucket width, 10s to 1d, at most 2000 buckets a window", "5m", {
+    "type": "string", "pattern": r"^(?:[1-5][0-9]s|[1-9]m|[1-5][0-9]m|(?:[1-9]|1[0-9]|2[0-4])h|1d)$"})
+
+
+def _limit(high: int) -> dict[str, Any]:
+    return _query("limit", f"1 to {high} (clamped)", None, {"type": "integer"})
 _FILTERS = [_query(n, f"only this {n}") for n in ("release", "browser", "operation")]
 _OBJECT = {"type": "object", "additionalProperties": True}
 _RANGE = [_query("from", "range start, epoch ms (with to; instead of window)"),
@@ -61,26 +79,21 @@ def _paths() -> dict[str, Any]:
     return {
         "/api/v1/ingest": {"post": {
             "summary": "Ingest a batch of items from the SDK", "security": _KEY,
-            "parameters": [_query("key", "ingest key (or header X-WasmWatch-Key)")],
             "requestBody": _ingest_body(),
             "responses": {"200": {"description": "accepted items are durably stored",
                                   **_json("IngestResult")},
                           **_errors(400, 401, 403, 413, 415, 429, 503)}}},
         "/api/telemetry/wasm": {"post": {
             "summary": "Seed-compatible single metric", "security": _KEY,
-            "parameters": [_query("key", "ingest key")],
             "requestBody": {"required": True, **_json("SeedMetric")},
-            "responses": {"200": {"description": "stored", **_json(_OBJECT)},
-                          **_errors(400, 401, 413, 415, 429, 503)}}},
+            "responses": {"200": {"description": "stored", **_json({
+                "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}})},
+                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
         "/api/telemetry/wasm/bulk": {"post": {
             "summary": "Seed-compatible bulk metrics", "security": _KEY,
-            "parameters": [_query("key", "ingest key")],
-            "requestBody": {"required": True, **_json({"type": "object", "required": ["metrics"],
-                "properties": {"metrics": {"type": "array",
-                                           "items": {"$ref": "#/components/schemas/SeedMetric"}}}})},
-            "responses": {"200": {"description": "counts", **_json({"type": "object", "properties": {
-                "success": {"type": "integer"}, "errors": {"type": "integer"}}})},
-                **_errors(400, 401, 413, 415, 429, 503)}}},
+            "requestBody": {"required": True, **_json("SeedBulk")},
+            "responses": {"200": {"description": "counts", **_json("SeedResult")},
+                          **_errors(400, 401, 403, 413, 415, 429, 503)}}},
         "/api/v1/summary": admin_get(
             "Counts, percentiles and rates over a window, the first-vs-cached load split, and "
             "the budgets from settings", [_WINDOW, *_RANGE, *_FILTERS,
@@ -91,11 +104,10 @@ def _paths() -> dict[str, Any]:
             "factor", [_query("window", "time window, 5m to 30d", "7d"), *_RANGE, *_FILTERS[1:]]),
         "/api/v1/series": admin_get("Time-bucketed stats for charts", [
             _WINDOW, *_RANGE,
-            _query("metric", "bundle_load, runtime_init, operation, errors, memory, events"),
-            _query("step", "bucket width, 10s to 1d"), *_FILTERS]),
-        "/api/v1/errors": admin_get("Errors grouped by fingerprint",
-                                    [_WINDOW, *_RANGE, *_FILTERS,
-                                     _query("limit", "groups, 1 to 500")]),
+            _query("metric", "what to chart", "operation", {"enum": list(SERIES_METRICS)}),
+            _STEP, *_FILTERS]),
+        "/api/v1/errors": admin_get("Errors grouped by fingerprint (merged by resolved top frame)",
+                                    [_WINDOW, *_RANGE, *_FILTERS, _limit(500)]),
         "/api/v1/errors/state": {"post": {
             "summary": "Mark an error group resolved, ignored or open (kept in the store)",
             "security": _ADMIN, "requestBody": {"required": True, **_json({
@@ -110,8 +122,18 @@ def _paths() -> dict[str, Any]:
         "/api/v1/session": admin_get("One session's items in time order, with offline periods",
                                      [_query("id", "the session id")]),
         "/api/v1/items": admin_get("The newest raw items", [
-            _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 10000"),
+            _query("window", "how far back, 5m to 30d", "24h", _WINDOW_SCHEMA), _limit(10_000),
             *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),
+        "/api/v1/symbols": {
+            **admin_get("Symbol files known for a project", [_query("project", "project id")]),
+            "post": {"summary": "Upload a wasm module (name section, DWARF) to resolve wasm frames",
+                     "security": _ADMIN,
+                     "parameters": [_query(n, d) for n, d in (
+                         ("release", "the release it was built for"), ("project", "project id"),
+                         ("name", "file name"), ("url", "http(s) URL it is served from"))],
+                     "requestBody": {"required": True, "content": {"application/wasm": {}}},
+                     "responses": {"201": {"description": "stored", **_json(_OBJECT)},
+                                   **_errors(400, 401, 413)}}},
         "/api/v1/stream": {"get": {"summary": "Server-sent events of live updates", "security": _ADMIN,
                                    "responses": {"200": {"description": "text/event-stream"},
                                                  **_errors(401)}}},
@@ -119,7 +141,7 @@ def _paths() -> dict[str, Any]:
             **admin_get("Log level per module", []),
             "put": {"summary": "Change log levels at run time", "security": _ADMIN,
                     "requestBody": {"required": True, **_json({"type": "object",
-                                    "additionalProperties": {"type": "string"}})},
+                                    "additionalProperties": {"enum": list(LEVELS)}})},
                     "responses": {"200": {"description": "levels now", **_json(_OBJECT)},
                                   **_errors(400, 401)}}},
         "/metrics": {"get": {"summary": "Prometheus text exposition (Bearer metrics_token if set)",
@@ -139,6 +161,12 @@ def _paths() -> dict[str, Any]:
                                       "responses": {"200": {"description": "JavaScript"}}}},
         "/sdk/wasmwatch.iife.js": {"get": {"summary": "The SDK as a script (global WasmWatch)",
                                            "responses": {"200": {"description": "JavaScript"}}}},
+        "/sdk/wasmwatch.worker.js": {"get": {
+            "summary": "The worker build: global WasmWatch inside a worker (importScripts / import)",
+            "responses": {"200": {"description": "JavaScript"}}}},
+        "/sdk/wasmwatch.page-workers.js": {"get": {
+            "summary": "Worker support, imported by the page's SDK after init() (ES module)",
+            "responses": {"200": {"description": "JavaScript"}}}},
         "/dashboard": {"get": {"summary": "The dashboard (log in with #token=ADMIN_TOKEN)",
                                "responses": {"200": {"description": "HTML"}}}},
         "/dashboard/{asset}": {"get": {"summary": "The dashboard's scripts and styles",
@@ -149,6 +177,12 @@ def _paths() -> dict[str, Any]:
         "/demo/": {"get": {"summary": "The demo WASM app (when demo = true)",
                            "responses": {"200": {"description": "HTML"}, "404": {"description": "off"}}}},
     }
+
+
+class ErrorResponse(msgspec.Struct, frozen=True):
+    """Every 4xx and 5xx answer: what went wrong, naming the field or parameter."""
+
+    error: str
 
 
 # -- alerting (issue 7): kept in its own block ---------------------------------------------------
@@ -186,8 +220,11 @@ def _alert_paths() -> dict[str, Any]:
     ok = {"description": "ok", **_json(_OBJECT)}
     return {
         "/api/v1/alerts": admin_get("Alerts and their transitions and deliveries, newest first", [
-            _query("state", "pending, firing or resolved"), _query("rule", "a rule's name"),
-            _query("window", "how far back, 5m to 30d", "24h"), _query("limit", "1 to 1000")]),
+            _query("state", "pending, firing or resolved", None,
+                   {"enum": ["pending", "firing", "resolved"]}),
+            _query("rule", "a rule's name", None, {"type": "string", "minLength": 1}),
+            _query("window", "how far back, 5m to 30d", "24h", _WINDOW_SCHEMA),
+            _query("limit", "1 to 1000", None, {"type": "integer", "minimum": 1, "maximum": 1000})]),
         "/api/v1/alerts/test": {"post": {
             "summary": "Send a test alert to one configured channel", "security": _ADMIN,
             "requestBody": {"required": True, **_json({"type": "object", "required": ["channel"],
@@ -214,29 +251,22 @@ _ALERT_SCHEMAS = {"Alert": _ALERT, "DeliveryAttempt": _ATTEMPT, "SilenceRequest"
 # -- end of alerting block ----------------------------------------------------------------------
 
 
-class SeedMetric(msgspec.Struct):
-    type: str
-    data: dict[str, Any]
-    user_agent: str | None = None
-    bundle_version: str | None = None
-
-
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
-    _, components = msgspec.json.schema_components(
-        [s.Envelope, s.IngestResult, SeedMetric, s.Item, *admin.SCHEMAS],
-        ref_template="#/components/schemas/{name}")
-    components["Envelope"]["properties"]["items"] = {
-        "type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Item"}}
-    components["Item"] = {"anyOf": [{"$ref": f"#/components/schemas/{t.__name__}"}
-                                    for t in s.Item.__args__]}
-    components["Error"] = {"type": "object", "required": ["error"],
-                           "properties": {"error": {"type": "string"}}}
+    (_, item, *_), components = msgspec.json.schema_components(
+        [s.TypedEnvelope, s.Item, s.IngestResult, seed.SeedMetric, seed.SeedBulk, seed.SeedResult,
+         ErrorResponse, *admin.SCHEMAS], ref_template="#/components/schemas/{name}")
+    # the wire name of the batch is Envelope; the protocol allows 1 to 1000 items a batch
+    components["Envelope"] = components.pop("TypedEnvelope") | {
+        "title": "Envelope", "description": "A batch: shared context, items, and the client's "
+        "own loss counts. A bad item is rejected alone in a 200 answer; the rest are kept."}
+    components["Envelope"]["properties"]["items"]["maxItems"] = 1000
+    components["Item"] = item
     return {
         "openapi": "3.1.0",
         "info": {"title": "wasmwatch", "version": __version__,
                  "description": "Telemetry and monitoring for WebAssembly web apps"},
-        "paths": {**_paths(), **_alert_paths()},
+        "paths": admin.with_project_param({**_paths(), **_alert_paths()}),
         "components": {"schemas": {**components, **_ALERT_SCHEMAS}, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "ingestKey": {"type": "apiKey", "in": "query", "name": "key"},

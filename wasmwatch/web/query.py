@@ -26,6 +26,7 @@ from wasmwatch.query.sources import Filters
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import get_levels, render, set_levels
 from wasmwatch.web.http import Request, Response, StreamResponse, json_response
+from wasmwatch.web.symbols import symbolicate
 
 T = TypeVar("T")
 _FILTERS = ("release", "browser", "operation")
@@ -147,7 +148,7 @@ async def errors(rt: Runtime, request: Request) -> Response:
         scope = Filters(args["project"], f["release"], f["browser"], f["operation"])
         breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"])
         attach_states(con, args["project"], answer["groups"])
-        return answer
+        return symbolicate(rt, args["project"], answer)
 
     return json_response(await _read(rt, run))
 

@@ -1,0 +1,1 @@
+export const names = exports => Object.keys(exports).sort().join(',')

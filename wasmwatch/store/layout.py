@@ -1,0 +1,176 @@
+"""The stored layout (version 2): batch context once per batch, each item type in its own table.
+
+``batches`` holds one row per ingested batch: project, server receive time, the client clock
+skew the server corrected, and the batch context (session, release, page, connection,
+device, browser, browser major, OS, online, SDK version). Each item type has a narrow table
+``item_<type>`` with ``batch``, ``id``, ``ts`` and only the columns that type uses (see
+:data:`TYPE_COLUMNS`), so an append touches a few columns and a scan of one type reads only its
+own rows. Per-type tables were chosen over a narrow common table plus per-type detail because
+the rollups and summaries read type-specific columns (``cached``, ``category``,
+``transfer_bytes``, ``synced``, ``pending``) and would then join detail rows on every raw scan.
+
+The view ``items`` joins everything back into the wide row of :class:`~wasmwatch.store.schema.
+Row` (``client_ts`` is ``ts`` minus the batch's skew), so readers that want the whole item
+keep one shape. Version 1 (one wide ``items`` table) is upgraded in place by :func:`upgrade`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wasmwatch.store.schema import COLUMNS
+
+__all__ = [
+    "CONTEXT_COLUMNS",
+    "LAYOUT_VERSION",
+    "TYPES",
+    "TYPE_COLUMNS",
+    "id_union",
+    "insert_items",
+    "load_wide",
+    "table_of",
+    "tables",
+    "upgrade",
+    "view",
+    "wide_select",
+]
+
+LAYOUT_VERSION = 2
+Connection = Any
+
+#: columns of ``batches`` besides ``batch`` (``skew`` is ts - client_ts of its items)
+CONTEXT_COLUMNS: dict[str, str] = {
+    "project": "VARCHAR NOT NULL", "received": "BIGINT NOT NULL", "skew": "BIGINT NOT NULL",
+    "session": "VARCHAR", "release": "VARCHAR", "page": "VARCHAR", "connection": "VARCHAR",
+    "device": "VARCHAR", "browser": "VARCHAR", "browser_major": "BIGINT", "os": "VARCHAR",
+    "online": "BOOLEAN", "sdk": "VARCHAR",
+}
+
+#: per type, the item columns its table keeps (besides ``batch``, ``id`` and ``ts``)
+TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bundle_load": ("name", "ms", "cached", "streaming", "fetch_ms", "compile_ms",
+                    "instantiate_ms", "transfer_bytes", "decoded_bytes"),
+    "runtime_init": ("ms",),
+    "operation": ("name", "ms", "ok", "offline", "expected_ms"),
+    "error": ("name", "category", "kind", "message", "stack", "frame", "fingerprint", "value"),
+    "memory": ("value", "js_heap_bytes", "grow_count", "gc_count", "gc_ms"),
+    "engagement": ("name", "ms", "offline"),
+    "feature": ("name",),
+    "offline_sync": ("ms", "ok", "synced", "conflicts", "pending"),
+    "measurement": ("name", "value", "unit", "tags"),
+}
+TYPES = tuple(TYPE_COLUMNS)
+_ITEM_KEYS = ("id", "project", "type", "ts", "client_ts", "received")
+#: the per-item columns of the wide row (not context, not the keys above)
+ITEM_FIELDS = tuple(c for c in COLUMNS if c not in _ITEM_KEYS and c not in CONTEXT_COLUMNS)
+
+
+def table_of(type_: str) -> str:
+    return f"item_{type_}"
+
+
+def _type_ddl(type_: str) -> str:
+    cols = ", ".join(f"{c} {COLUMNS[c]}" for c in TYPE_COLUMNS[type_])
+    return (f"CREATE TABLE IF NOT EXISTS {table_of(type_)} "
+            f"(batch BIGINT NOT NULL, id VARCHAR NOT NULL, ts BIGINT NOT NULL, {cols})")
+
+
+def _branch_of(type_: str, columns: tuple[str, ...], where: str) -> str:
+    own = set(TYPE_COLUMNS[type_])
+    cols = ", ".join(c if c in own else f"CAST(NULL AS {COLUMNS[c]}) AS {c}" for c in columns)
+    cond = f" WHERE {where}" if where else ""
+    return f"SELECT batch, id, '{type_}' AS type, ts, {cols} FROM {table_of(type_)}{cond}"
+
+
+def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = None) -> str:
+    """Stored items in the wide row shape (``columns`` of it, default all) with their batch
+    context; only batches from ``min_batch`` on when given (zone maps skip older rows)."""
+    where = "" if min_batch is None else f"batch >= {int(min_batch)}"
+    wanted = tuple(COLUMNS) if columns is None else columns
+    fields = tuple(c for c in ITEM_FIELDS if c in wanted)
+    union = "\n  UNION ALL ".join(_branch_of(t, fields, where) for t in TYPES)
+    wide = []
+    for c in wanted:
+        if c == "client_ts":
+            wide.append("e.ts - b.skew AS client_ts")
+        elif c in CONTEXT_COLUMNS:
+            wide.append(f"b.{c}")
+        else:
+            wide.append(f"e.{c}")
+    cond = f" AND b.{where}" if where else ""
+    return f"SELECT {', '.join(wide)}\nFROM ({union}) e JOIN batches b ON e.batch = b.batch{cond}"
+
+
+def _view() -> str:
+    return f"CREATE OR REPLACE VIEW items AS {wide_select()}"
+
+
+def tables() -> list[str]:
+    """Every table of layout version 2 (create them, then :func:`upgrade`, then :func:`view`)."""
+    ctx = ", ".join(f"{c} {t}" for c, t in CONTEXT_COLUMNS.items())
+    return [f"CREATE TABLE IF NOT EXISTS batches (batch BIGINT NOT NULL, {ctx})",
+            *(_type_ddl(t) for t in TYPES)]
+
+
+def view() -> str:
+    """The ``items`` view: every stored item in the wide row shape."""
+    return _view()
+
+
+def id_union(where: str = "") -> str:
+    """``(batch, id)`` of every stored item, optionally narrowed by ``where`` on each table."""
+    cond = f" WHERE {where}" if where else ""
+    return " UNION ALL ".join(f"SELECT batch, id FROM {table_of(t)}{cond}" for t in TYPES)
+
+
+def insert_items(con: Connection, source: str, types: list[str] | tuple[str, ...] = TYPES) -> None:
+    """Append the wide rows of ``source`` (with a ``batch`` column) to their type tables."""
+    for type_ in types:
+        cols = ", ".join(("batch", "id", "ts", *TYPE_COLUMNS[type_]))
+        con.execute(f"INSERT INTO {table_of(type_)} SELECT {cols} FROM {source} "
+                    f"WHERE type = '{type_}'")
+
+
+def _is_v1(con: Connection) -> bool:
+    row = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'items' "
+        "AND table_schema = current_schema()").fetchall()
+    return bool(row) and row[0][0] == "BASE TABLE"
+
+
+def load_wide(con: Connection, source: str) -> None:
+    """Append the wide rows of ``source`` (``Row`` columns), one batch per distinct context.
+
+    For the upgrade and for loading history or test data; ingest appends through the writer.
+    """
+    ctx = [c for c in CONTEXT_COLUMNS if c != "skew"]
+    ((base,),) = con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _ww_load AS SELECT *, ts - client_ts AS skew, {int(base)} + "
+        f"dense_rank() OVER (ORDER BY {', '.join(ctx)}, ts - client_ts) AS batch FROM {source}")
+    cols = ", ".join(CONTEXT_COLUMNS)
+    con.execute(f"INSERT INTO batches SELECT DISTINCT batch, {cols} FROM _ww_load")
+    insert_items(con, "_ww_load")
+    con.execute("DROP TABLE _ww_load")
+
+
+def upgrade(con: Connection) -> bool:
+    """Move a version-1 wide ``items`` table into this layout, in one transaction.
+
+    Each distinct (project, received, skew, context) of the old rows becomes one batch. Returns
+    True if there was something to upgrade.
+    """
+    if not _is_v1(con):
+        return False
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE TEMP TABLE _ww_v1 AS SELECT * FROM items")
+        con.execute("DROP TABLE items")
+        load_wide(con, "_ww_v1")
+        con.execute("DROP TABLE _ww_v1")
+        con.execute(_view())
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
