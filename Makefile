@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8787
 
-.PHONY: install assets run test test-py test-sdk lint browser-deps promtool-deps symbols-deps bench clean
+.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps promtool-deps symbols-deps bench clean
 
 install: $(STAMP) assets
 
@@ -80,10 +80,13 @@ lint: install
 test-sdk: install
 	cd sdk && npm test --silent
 
+test-dashboard: install
+	cd dashboard && npm test --silent
+
 test-py: install browser-deps promtool-deps symbols-deps tests/browser/fixtures/node_modules
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint test-sdk test-py
+test: lint test-sdk test-dashboard test-py
 
 bench: install
 	$(BIN)/python bench/run_all.py

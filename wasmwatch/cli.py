@@ -70,7 +70,10 @@ def banner(rt: Runtime) -> str:
     lines = [
         f"wasmwatch {__version__} listening on {url}",
         f"  data dir     {rt.data_dir}" + ("  (created)" if rt.first_start else ""),
-        f"  dashboard    {url}/dashboard#token={rt.admin_token}",
+    ]
+    if s.dashboard:
+        lines.append(f"  dashboard    {url}/dashboard#token={rt.admin_token}")
+    lines += [
         f"  admin token: {rt.admin_token}",
         f"  ingest key   {key}",
     ]

@@ -61,6 +61,24 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_tag_values: int = 50
     demo: bool = True
     dashboard: bool = True
+    # -- dashboard budgets and insights (the seed's defaults; served by GET /api/v1/summary)
+    budget_first_load_ms: float = 2000.0
+    budget_cached_load_ms: float = 500.0
+    budget_compile_instantiate_ms: float = 300.0
+    budget_runtime_init_ms: float = 500.0
+    budget_operation_ms: float = 50.0
+    budget_memory_bytes: int = 10 * 1024 * 1024
+    budget_error_rate: float = 0.05
+    budget_pending_offline: int = 100
+    #: a release is flagged in GET /api/v1/releases when a mean is this many times the
+    #: previous release's
+    release_regression_factor: float = 1.5
+    #: a session bounced when it left within this much visible time without an operation
+    bounce_threshold_s: float = 10.0
+    #: what a GB of WASM served from the network costs (CDN egress), in your currency
+    cdn_price_per_gb: float = 0.085
+    #: what a million operations would cost if the server ran them instead of the client
+    server_cost_per_million_ops: float = 0.40
     # -- slow and hostile clients ------------------------------------------------------------
     #: a connection that has not sent a whole request head in this time is closed (granian)
     header_timeout_s: float = 10.0

@@ -75,3 +75,6 @@ export async function send (token, method, path, body) {
   if (!res.ok) throw new ApiError(res.status, (answer && answer.error) || `HTTP ${res.status}`)
   return answer
 }
+
+/** POST a JSON body; answers the JSON reply (errors as in get()). */
+export const post = (token, path, body) => send(token, 'POST', path, body)

@@ -9,6 +9,7 @@ export function ms (v) {
   if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 1 : 2) + ' s'
   if (v >= 100) return Math.round(v) + ' ms'
   if (v >= 10) return v.toFixed(1) + ' ms'
+  if (v > 0 && v < 0.005) return '<0.01 ms'
   return v.toFixed(2) + ' ms'
 }
 
@@ -81,10 +82,59 @@ export function quantile (sorted, q) {
 
 const trim = s => s.replace(/\.0+$|(\.\d*?)0+$/, '$1')
 
-/** A short duration for axis ticks and budgets: "0", "2.5 ms", "40 ms", "2 s". */
+/** A short duration for budgets: "0", "2.5 ms", "40 ms", "2 s". */
 export function msShort (v) {
   if (!known(v)) return DASH
   if (v === 0) return '0'
   if (v >= 1000) return trim((v / 1000).toFixed(2)) + ' s'
   return trim(v.toFixed(v < 10 ? 1 : 0)) + ' ms'
+}
+
+/** "1 load", "2 loads", "1,204 errors". */
+export function plural (n, word, many = word + 's') {
+  return `${count(n)} ${n === 1 ? word : many}`
+}
+
+/** Fewest decimals (0..6) that write `v` exactly, so 0.05-spaced ticks are not all "0.1". */
+function decimalsOf (v) {
+  for (let d = 0; d < 6; d++) {
+    const scaled = v * 10 ** d
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d
+  }
+  return 6
+}
+
+/** Axis tick labels for durations: one unit for the whole axis, enough decimals for the step. */
+export function msTicks (vals, incr) {
+  const top = Math.max(0, ...vals.filter(known))
+  const seconds = top >= 1000
+  const step = seconds ? incr / 1000 : incr
+  const d = decimalsOf(step)
+  return vals.map(v => {
+    if (!known(v)) return ''
+    if (v === 0) return '0'
+    return (seconds ? (v / 1000).toFixed(d) + ' s' : v.toFixed(d) + ' ms')
+  })
+}
+
+const pad2 = n => String(n).padStart(2, '0')
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+
+/** Time-axis labels (x in epoch seconds), one line each: 10:24:30, 10:24, or Dec 1. */
+export function timeTicks (vals, incrS) {
+  return vals.map(v => {
+    if (!known(v)) return ''
+    const d = new Date(v * 1000)
+    if (incrS >= 86400) return `${MONTHS[d.getMonth()]} ${d.getDate()}`
+    const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`
+    return incrS < 60 ? `${hm}:${pad2(d.getSeconds())}` : hm
+  })
+}
+
+/** A change as a signed percentage ("+12 %", "−3 %", "±0 %"); dash when unknown. */
+export function change (ratio) {
+  if (!known(ratio)) return DASH
+  const p = (ratio - 1) * 100
+  if (Math.abs(p) < 0.5) return '±0 %'
+  return (p > 0 ? '+' : '−') + Math.abs(p).toFixed(Math.abs(p) < 10 ? 1 : 0) + ' %'
 }

@@ -5,12 +5,13 @@ Error tree::
     ValueError
     └── QueryError           a query argument cannot be used
         ├── WindowError      a window or step is malformed or out of range
-        └── UnknownMetric    a series metric that does not exist
+        ├── UnknownMetric    a series metric that does not exist
+        └── RangeError       a from/to range is malformed or out of bounds
 """
 
 from __future__ import annotations
 
-__all__ = ["QueryError", "UnknownMetric", "WindowError"]
+__all__ = ["QueryError", "RangeError", "UnknownMetric", "WindowError"]
 
 
 class QueryError(ValueError):
@@ -23,3 +24,7 @@ class WindowError(QueryError):
 
 class UnknownMetric(QueryError):
     """A series metric name that is not one of ``series.METRICS``."""
+
+
+class RangeError(QueryError):
+    """A ``from``/``to`` pair that does not make a usable range."""

@@ -60,6 +60,8 @@ def _limit(high: int) -> dict[str, Any]:
     return _query("limit", f"1 to {high} (clamped)", None, {"type": "integer"})
 _FILTERS = [_query(n, f"only this {n}") for n in ("release", "browser", "operation")]
 _OBJECT = {"type": "object", "additionalProperties": True}
+_RANGE = [_query("from", "range start, epoch ms (with to; instead of window)"),
+          _query("to", "range end, epoch ms (with from)")]
 
 
 def _ingest_body() -> dict[str, Any]:
@@ -92,13 +94,33 @@ def _paths() -> dict[str, Any]:
             "requestBody": {"required": True, **_json("SeedBulk")},
             "responses": {"200": {"description": "counts", **_json("SeedResult")},
                           **_errors(400, 401, 403, 413, 415, 429, 503)}}},
-        "/api/v1/summary": admin_get("Counts, percentiles and rates over a window",
-                                     [_WINDOW, *_FILTERS, _query("exact", "true: raw rows only")]),
+        "/api/v1/summary": admin_get(
+            "Counts, percentiles and rates over a window, the first-vs-cached load split, and "
+            "the budgets from settings", [_WINDOW, *_RANGE, *_FILTERS,
+                                          _query("exact", "true: raw rows only"),
+                                          _query("compare", "true: add the previous window")]),
+        "/api/v1/releases": admin_get(
+            "Releases side by side, each against the previous one, flagged at the regression "
+            "factor", [_query("window", "time window, 5m to 30d", "7d"), *_RANGE, *_FILTERS[1:]]),
         "/api/v1/series": admin_get("Time-bucketed stats for charts", [
-            _WINDOW, _query("metric", "what to chart", "operation", {"enum": list(SERIES_METRICS)}),
+            _WINDOW, *_RANGE,
+            _query("metric", "what to chart", "operation", {"enum": list(SERIES_METRICS)}),
             _STEP, *_FILTERS]),
         "/api/v1/errors": admin_get("Errors grouped by fingerprint (merged by resolved top frame)",
-                                    [_WINDOW, _limit(500)]),
+                                    [_WINDOW, *_RANGE, *_FILTERS, _limit(500)]),
+        "/api/v1/errors/state": {"post": {
+            "summary": "Mark an error group resolved, ignored or open (kept in the store)",
+            "security": _ADMIN, "requestBody": {"required": True, **_json({
+                "type": "object", "required": ["fingerprint", "state"], "properties": {
+                    "fingerprint": {"type": "string"},
+                    "state": {"enum": ["open", "resolved", "ignored"]}}})},
+            "responses": {"200": {"description": "the stored state", **_json(_OBJECT)},
+                          **_errors(400, 401)}}},
+        "/api/v1/insights": admin_get(
+            "Load time against bounce, bandwidth cost, engagement and adoption",
+            [_query("window", "time window, 5m to 30d", "24h"), *_RANGE, *_FILTERS[:2]]),
+        "/api/v1/session": admin_get("One session's items in time order, with offline periods",
+                                     [_query("id", "the session id")]),
         "/api/v1/items": admin_get("The newest raw items", [
             _query("window", "how far back, 5m to 30d", "24h", _WINDOW_SCHEMA), _limit(10_000),
             *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),

@@ -18,7 +18,11 @@ from wasmwatch.query import (
     parse_window,
 )
 from wasmwatch.query import series as chart_series
-from wasmwatch.query import summary as summarize
+from wasmwatch.query.error_breakdown import breakdown
+from wasmwatch.query.error_states import attach as attach_states
+from wasmwatch.query.overview import overview
+from wasmwatch.query.ranges import parse_range
+from wasmwatch.query.sources import Filters
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import get_levels, render, set_levels
 from wasmwatch.web.http import Request, Response, StreamResponse, json_response
@@ -53,8 +57,44 @@ def _window(request: Request, default: str) -> int:
         raise BadRequest(str(exc)) from exc
 
 
+def span(rt: Runtime, request: Request, default: str) -> tuple[int, int]:
+    """``(window_s, to_ms)``: a custom ``from``/``to`` range when given, else ``window``."""
+    now = rt.clock.now_ms()
+    if "from" not in request.query and "to" not in request.query:
+        return _window(request, default), now
+    try:
+        chosen = parse_range(request.query.get("from"), request.query.get("to"), now)
+    except QueryError as exc:
+        raise BadRequest(str(exc)) from exc
+    return chosen.window_s, chosen.to_ms
+
+
+def budgets(rt: Runtime) -> dict[str, float]:
+    """The dashboard's budgets, from settings (the seed's defaults)."""
+    s = rt.settings
+    return {"first_load_ms": s.budget_first_load_ms, "cached_load_ms": s.budget_cached_load_ms,
+            "compile_instantiate_ms": s.budget_compile_instantiate_ms,
+            "runtime_init_ms": s.budget_runtime_init_ms, "operation_ms": s.budget_operation_ms,
+            "memory_bytes": s.budget_memory_bytes, "error_rate": s.budget_error_rate,
+            "pending_offline": s.budget_pending_offline}
+
+
 def _filters(request: Request) -> dict[str, str | None]:
     return {name: request.query.get(name) or None for name in _FILTERS}
+
+
+def filters(request: Request) -> dict[str, str | None]:
+    """The ``release``, ``browser`` and ``operation`` query parameters (None when absent)."""
+    return _filters(request)
+
+
+def project_of(rt: Runtime, request: Request) -> str:
+    return _project(rt, request)
+
+
+async def read(rt: Runtime, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run a read on a worker thread with its own cursor; bad arguments become a 400."""
+    return await _read(rt, fn)
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -68,23 +108,24 @@ def _project(rt: Runtime, request: Request) -> str:
 
 async def summary(rt: Runtime, request: Request) -> Response:
     rt.authorize_admin(request)
-    window_s = _window(request, "1h")
-    now = rt.clock.now_ms()
+    window_s, now = span(rt, request, "1h")
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s, now_ms=now,
-                                exact=_flag(request, "exact"), **_filters(request))
-    return json_response(await _read(rt, lambda con: summarize(con, **args)))
+                                exact=_flag(request, "exact"), compare=_flag(request, "compare"),
+                                **_filters(request))
+    answer = await _read(rt, lambda con: overview(con, **args))
+    return json_response({**answer, "budgets": budgets(rt)})
 
 
 async def series(rt: Runtime, request: Request) -> Response:
     rt.authorize_admin(request)
-    window_s = _window(request, "1h")
+    window_s, now = span(rt, request, "1h")
     metric = request.query.get("metric", "operation")
     try:
         step_s = parse_step(request.query["step"]) if "step" in request.query else default_step(window_s)
     except QueryError as exc:
         raise BadRequest(str(exc)) from exc
     args: dict[str, Any] = dict(project=_project(rt, request), metric=metric, window_s=window_s,
-                                step_s=step_s, now_ms=rt.clock.now_ms(), **_filters(request))
+                                step_s=step_s, now_ms=now, **_filters(request))
     try:
         return json_response(await _read(rt, lambda con: chart_series(con, **args)))
     except QueryError as exc:
@@ -93,15 +134,23 @@ async def series(rt: Runtime, request: Request) -> Response:
 
 async def errors(rt: Runtime, request: Request) -> Response:
     rt.authorize_admin(request)
-    window_s = _window(request, "24h")
+    window_s, now = span(rt, request, "24h")
     try:
         limit = max(1, min(500, int(request.query.get("limit", "50"))))
     except ValueError as exc:
         raise BadRequest("limit: expected an integer") from exc
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s,
-                                now_ms=rt.clock.now_ms(), limit=limit, **_filters(request))
-    return json_response(await _read(rt, lambda con: symbolicate(
-        rt, args["project"], error_groups(con, **args))))
+                                now_ms=now, limit=limit, **_filters(request))
+
+    def run(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        answer = error_groups(con, **args)
+        f = _filters(request)
+        scope = Filters(args["project"], f["release"], f["browser"], f["operation"])
+        breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"])
+        attach_states(con, args["project"], answer["groups"])
+        return symbolicate(rt, args["project"], answer)
+
+    return json_response(await _read(rt, run))
 
 
 async def _events(rt: Runtime, project: str) -> AsyncIterator[bytes]:
