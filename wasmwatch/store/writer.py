@@ -169,13 +169,7 @@ class Writer:
         loop = asyncio.get_running_loop()
         try:
             with bus.span(_COMMIT, {"requests": len(group)}) as span:
-                try:
-                    dups, rows = await loop.run_in_executor(self._executor, self._write, chunks)
-                except StoreError:
-                    raise
-                except Exception as exc:  # a bug must fail its requests, not stop the writer
-                    log.exception("commit failed")
-                    raise StoreError(f"write failed: {exc}") from exc
+                dups, rows = await loop.run_in_executor(self._executor, self._write, chunks)
                 duplicates = sum(dups)
                 span.measure(items=size - duplicates, duplicates=duplicates)
         except Exception as exc:  # a store that fails in any way fails this group, not the writer
