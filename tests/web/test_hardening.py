@@ -183,3 +183,15 @@ async def test_refusal_logs_are_rate_limited(client: httpx.AsyncClient, clock: M
     clock.advance(1000)
     await client.post("/api/v1/ingest?key=nope", content="{}")
     assert caplog.records[-1].suppressed == 50 - ingest.LOG_PER_SECOND  # type: ignore[attr-defined]
+
+
+async def test_git_commit_release_is_kept_and_pii_release_scrubbed(client: httpx.AsyncClient,
+                                                                  admin: dict[str, str]) -> None:
+    """A release that is a 40-hex git commit is stored as is; a release holding PII is scrubbed."""
+    sha = "3f9a1c0d2e4b5a69788766554433221100ffeedd"
+    for release in (sha, "build-by-jane@example.com"):
+        r = await client.post(f"/api/v1/ingest?key={KEY}", json=envelope([item()], release=release))
+        assert r.status_code == 200, r.text
+    r = await client.get("/api/v1/items?type=operation&limit=10", headers=admin)
+    releases = {row["release"] for row in r.json()["items"]}
+    assert releases == {sha, "[email]"}

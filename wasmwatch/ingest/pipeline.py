@@ -13,7 +13,8 @@ once per batch here, the items' strings and ids in :func:`~wasmwatch.ingest.colu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -58,6 +59,16 @@ class Batch(NamedTuple):
     max_ts: int
 
 
+_COMMIT_ID = re.compile(r"[0-9a-f]{7,64}").fullmatch
+
+
+def _release(release: str | None, limit: int, scrub: Callable[[str | None], str | None]) -> str | None:
+    """A release that is a git commit id (lowercase hex, as `git rev-parse` prints it) is kept
+    as is: the scrubber would take 40 hex characters for a secret."""
+    release = clip(release, limit)
+    return release if release and _COMMIT_ID(release) else scrub(release)
+
+
 class Pipeline:
     def __init__(self, *, retention_days: int = 30, skew_tolerance_ms: int = 2000,
                  scrubber: Scrubber | None = None, scrub: bool = True) -> None:
@@ -82,7 +93,7 @@ class Pipeline:
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
         scrub = self.scrubber.scrub_optional if self._item_scrubber else _same
         context = (project, now_ms, skew, scrub(clip(ctx.session, limit)),
-                   scrub(clip(ctx.release, limit)), scrub(strip_query(ctx.page, LIMITS["page"])),
+                   _release(ctx.release, limit, scrub), scrub(strip_query(ctx.page, LIMITS["page"])),
                    scrub(clip(ctx.connection, limit)), scrub(device), scrub(agent.browser),
                    agent.browser_major, scrub(agent.os), ctx.online, scrub(clip(ctx.sdk, limit)))
         return Batch(context, skew, now_ms - self.retention_ms, now_ms + _DAY_MS)
