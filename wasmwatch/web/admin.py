@@ -24,7 +24,7 @@ _KEYS = "/api/v1/keys/"
 
 ProjectId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                                          description="lower-case letters, digits, - and _")]
-Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s?#]+$",
+Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[A-Za-z0-9.:-]+$",
                                      description="scheme and host, e.g. https://app.example")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Label = Annotated[str, msgspec.Meta(max_length=200)]
@@ -153,14 +153,14 @@ def _json(schema: str | dict[str, Any]) -> dict[str, Any]:
 
 def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...],
         body: str | None = None, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    errors = {str(c): {"description": _WHY[c], **_json("Error")} for c in (*codes, 429)}
+    errors = {str(c): {"description": _WHY[c], **_json("ErrorResponse")} for c in (*codes, 429)}
     op: dict[str, Any] = {"summary": summary, "security": _ADMIN,
                           "responses": {status: {"description": "ok", **_json(schema)}, **errors}}
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": {"type": "string"}} for p in params]
     if body:
-        op["requestBody"] = {"required": True, **_json(body)}
+        op["requestBody"] = {"required": body == "NewProject", **_json(body)}  # others: {} if absent
     return op
 
 
@@ -176,7 +176,7 @@ def with_project_param(paths: dict[str, Any]) -> dict[str, Any]:
         op = paths.get(path, {}).get("get")
         if op is not None:
             op["parameters"] = [*op.get("parameters", []), param]
-            op.setdefault("responses", {})["404"] = {"description": _WHY[404], **_json("Error")}
+            op.setdefault("responses", {})["404"] = {"description": _WHY[404], **_json("ErrorResponse")}
     return paths
 
 
