@@ -29,7 +29,7 @@ RunOnStore = Callable[[Callable[[Con], Any]], Awaitable[Any]]
 State = tuple[list[Project], list[IngestKey]]
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
-_ORIGIN = re.compile(r"https?://[^/\s?#]+")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.:-]+")
 MAX_LABEL = 200
 
 

@@ -24,9 +24,7 @@ _KEYS = "/api/v1/keys/"
 
 ProjectId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                                          description="lower-case letters, digits, - and _")]
-# (\x1c-\x1f and \x85 are white space to Python's \s but not to JSON Schema's; brackets and
-# userinfo are left out: an IPv6-literal origin is not taken here)
-Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[^/\s\x1c-\x1f\x85?#\[\]@]+$",
+Origin = Annotated[str, msgspec.Meta(pattern=r"^https?://[A-Za-z0-9.:-]+$",
                                      description="scheme and host, e.g. https://app.example")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Label = Annotated[str, msgspec.Meta(max_length=200)]
@@ -162,8 +160,7 @@ def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...
         op["parameters"] = [{"name": p, "in": "path", "required": True,
                              "schema": {"type": "string"}} for p in params]
     if body:
-        # an empty body is taken as {} (every field has a default), except for a new project
-        op["requestBody"] = {"required": body == "NewProject", **_json(body)}
+        op["requestBody"] = {"required": body == "NewProject", **_json(body)}  # others: {} if absent
     return op
 
 
@@ -179,7 +176,7 @@ def with_project_param(paths: dict[str, Any]) -> dict[str, Any]:
         op = paths.get(path, {}).get("get")
         if op is not None:
             op["parameters"] = [*op.get("parameters", []), param]
-            op.setdefault("responses", {})["404"] = {"description": _WHY[404], **_json("Error")}
+            op.setdefault("responses", {})["404"] = {"description": _WHY[404], **_json("ErrorResponse")}
     return paths
 
 
