@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,6 @@ from tests.conftest import KEY, envelope, item, settings_for
 from wasmwatch.clock import ManualClock
 from wasmwatch.errors import StoreError
 from wasmwatch.runtime import Runtime
-from wasmwatch.store.schema import Row
 from wasmwatch.web.app import App
 
 
@@ -22,7 +20,8 @@ class FailingStore:
     def __init__(self) -> None:
         self.calls = 0
 
-    def write(self, rows: Sequence[Row]) -> set[str]:
+    def write(self, prepared: object, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> object:
         self.calls += 1
         raise StoreError("write failed: IO Error: No space left on device")
 
