@@ -43,6 +43,9 @@ async def test_bad_parameters_are_4xx_naming_the_problem(client: httpx.AsyncClie
     cases = [
         ("GET", "/api/v1/alerts?state=burning", None, 400, "state"),
         ("GET", "/api/v1/alerts?rule=nope", None, 400, "rule"),
+        ("GET", "/api/v1/alerts?rule=", None, 400, "rule"),
+        ("GET", "/api/v1/alerts?state=", None, 400, "state"),
+        ("GET", "/api/v1/alerts?limit=0", None, 400, "limit"),
         ("GET", "/api/v1/alerts?window=forever", None, 400, "duration"),
         ("POST", "/api/v1/silences", {"matchers": {}}, 400, "duration"),
         ("POST", "/api/v1/silences", {"matchers": {}, "duration": "1h"}, 400, "matchers"),

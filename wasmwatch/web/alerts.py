@@ -25,19 +25,21 @@ async def alerts(rt: Runtime, request: Request) -> Response:
     """Alerts newest first, filtered by ``state``, ``rule`` and ``window``."""
     rt.authorize_admin(request)
     q = request.query
-    state = q.get("state") or None
+    state = q.get("state")
     if state is not None and state not in _STATES:
         raise BadRequest(f"state: expected one of {', '.join(_STATES)}, got {state!r}")
-    rule = q.get("rule") or None
+    rule = q.get("rule")
     if rule is not None and rule not in {r.name for r in rt.alerts.rules}:
         raise BadRequest(f"rule: no rule named {rule!r}")
     try:
         window_s = parse_window(q.get("window", "24h"))
-        limit = max(1, min(1000, int(q.get("limit", "100"))))
+        limit = int(q.get("limit", "100"))
     except QueryError as exc:
         raise BadRequest(str(exc)) from exc
     except ValueError as exc:
         raise BadRequest("limit: expected an integer") from exc
+    if not 1 <= limit <= 1000:
+        raise BadRequest(f"limit: expected 1 to 1000, got {limit}")
     since = rt.clock.now_ms() - window_s * 1000
     found = await rt.alerts.alerts(since_ms=since, state=state, rule=rule, limit=limit)
     return json_response({"count": len(found), "alerts": found})
