@@ -34,6 +34,15 @@ class FlakyProxy:
     attempts: list[Attempt] = field(default_factory=list)
     url: str = ""
     down: bool = False
+    in_flight: int = 0
+
+    def settled(self, timeout: float = 10.0) -> list[Attempt]:
+        """The attempts so far, once no POST is still being forwarded. The upstream stores an
+        item before the proxy has its answer, so a test that saw the rows must wait for this."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.attempts)
 
     def __enter__(self) -> FlakyProxy:
         proxy = self
@@ -49,23 +58,33 @@ class FlakyProxy:
                 self._forward(b"")
 
             def do_POST(self) -> None:
+                with lock:
+                    proxy.in_flight += 1
+                try:
+                    self._post()
+                finally:
+                    with lock:
+                        proxy.in_flight -= 1
+
+            def _post(self) -> None:
+                arrived = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 raw = gzip.decompress(body) if self.headers.get("content-encoding") == "gzip" else body
                 ids = [i["id"] for i in json.loads(raw)["items"]]
                 encoding = self.headers.get("content-encoding", "")
                 if proxy.down:
-                    proxy.attempts.append(Attempt(time.monotonic(), 0, ids, encoding))
+                    proxy.attempts.append(Attempt(arrived, 0, ids, encoding))
                     self.close_connection = True
                     return
                 with lock:
                     planned = proxy.plan.pop(0) if proxy.plan else None
                 if planned:
                     status, retry_after = planned
-                    proxy.attempts.append(Attempt(time.monotonic(), status, ids, encoding))
+                    proxy.attempts.append(Attempt(arrived, status, ids, encoding))
                     self._answer(status, {"retry-after": str(retry_after)}, b'{"error":"busy"}')
                     return
                 status = self._forward(body)
-                proxy.attempts.append(Attempt(time.monotonic(), status, ids, encoding))
+                proxy.attempts.append(Attempt(arrived, status, ids, encoding))
 
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)

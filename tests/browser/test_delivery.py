@@ -118,7 +118,7 @@ def test_429_and_503_are_backed_off_and_retried(context: Any, harness_url: Calla
         session = session_of(page)
         page.evaluate("for (let i = 0; i < 20; i++) ww.track('retried_op', () => i); ww.flush()")
         ops = wait_for(lambda: rows(session=session, type="operation"), lambda r: len(r) >= 20, timeout=20)
-        attempts = list(proxy.attempts)
+        attempts = proxy.settled()
     assert [a.status for a in attempts[:3]] == [429, 503, 200]
     assert attempts[1].at - attempts[0].at >= 1.0, "Retry-After: 1 honoured"
     assert attempts[2].at - attempts[1].at >= 1.0

@@ -160,7 +160,7 @@ def test_items_kept_through_an_outage_land_exactly_once(engine: engines.Engine, 
         }""")
         kept = wait_for(lambda: [tab.evaluate(STORED_ITEMS)], lambda n: n[0] >= 31, timeout=10)
         assert kept[0] >= 31, "the failed batch waits in IndexedDB"
-        assert any(a.status == 0 for a in proxy.attempts)
+        assert any(a.status == 0 for a in proxy.settled())
         assert rows(session=sid) == []
         proxy.down = False
         ops = wait_for(lambda: rows(session=sid, type="operation"), lambda r: len(r) >= 30, timeout=20)
@@ -172,7 +172,7 @@ def test_items_kept_through_an_outage_land_exactly_once(engine: engines.Engine, 
     got = rows(session=sid)
     assert len([r for r in got if r["type"] == "operation"]) == 30, "stored exactly once"
     assert [r["name"] for r in got if r["type"] == "feature"] == ["outage_feature"]
-    delivered = [a for a in proxy.attempts if a.status == 200]
+    delivered = [a for a in proxy.settled() if a.status == 200]
     assert sorted(i for a in delivered for i in a.ids if i in {r["id"] for r in ops}) == sorted(
         r["id"] for r in ops), "each item was delivered once"
 
@@ -263,7 +263,7 @@ def test_large_batches_go_gzipped_one_after_another(engine: engines.Engine, open
         assert tab.evaluate(STORED_ITEMS) == 0, "no batch failed and had to wait in IndexedDB"
         got = wait_for(lambda: rows(session=sid, type="measurement"), lambda r: len(r) >= 100)
     assert len(got) == 100
-    assert [(a.status, a.encoding) for a in proxy.attempts] == [(200, "gzip")] * 4
+    assert [(a.status, a.encoding) for a in proxy.settled()] == [(200, "gzip")] * 4
 
 
 def test_first_load_then_cached_reload(engine: engines.Engine, open_tab: Open,
@@ -296,7 +296,7 @@ def test_429_and_503_are_backed_off_and_retried(engine: engines.Engine, open_tab
         sid = session(tab)
         tab.evaluate("for (let i = 0; i < 20; i++) ww.track('retried_op', () => i); ww.flush()")
         ops = wait_for(lambda: rows(session=sid, type="operation"), lambda r: len(r) >= 20, timeout=20)
-        attempts = list(proxy.attempts)
+        attempts = proxy.settled()
     assert [a.status for a in attempts[:3]] == [429, 503, 200]
     assert attempts[1].at - attempts[0].at >= 1.0 and attempts[2].at - attempts[1].at >= 1.0
     assert attempts[0].ids == attempts[1].ids == attempts[2].ids
