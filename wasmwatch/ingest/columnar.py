@@ -265,8 +265,9 @@ def _wire(kind: type[Any], group: Sequence[s.Item], scrubber: Scrubber | None) -
     return pa.table(cols)
 
 
-def _cast(values: Any, column: str) -> pa.Array:
-    return pc.cast(values, _stored_type(column))
+def _cast(values: Any, column: str) -> Any:
+    want = _stored_type(column)
+    return values if values.type == want else pc.cast(values, want)
 
 
 class Prepared:
