@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import run  # noqa: E402  (the shared helpers of bench/ingest)
+import run  # the shared helpers of bench/ingest
 
 HERE = Path(__file__).resolve().parent
 OUT = run.ROOT / "bench" / "out" / "ingest-targets.json"
