@@ -38,8 +38,8 @@ from typing import Any
 
 import duckdb
 import httpx
+from summary_bench import batch_sql, machine
 
-from summary_bench import batch_sql, machine  # noqa: I001  (bench/summary_bench.py)
 from wasmwatch.query import rollup
 from wasmwatch.store import layout
 

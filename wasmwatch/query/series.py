@@ -72,7 +72,7 @@ def _bucketed(con: Any, source: Sql, filters: Filters, step_ms: int, select: str
 
 def _latency_raw(con: Any, metric: str, filters: Filters, start: int, now: int,
                  step_ms: int) -> dict[int, list[float | None]]:
-    items = raw_items(start, now)
+    items = raw_items(start, now, con)
     source = Sql(f"(SELECT ts AS t, * FROM {items.text})", items.params)
     rows = _bucketed(con, source, filters, step_ms, f"quantile_cont(ms, {_QS})",
                      f" AND type = '{metric}' AND ms IS NOT NULL")
@@ -160,7 +160,7 @@ def _plan(con: Any, window_s: int, step_s: int, now_ms: int, raw: bool) -> _Plan
     step_ms = step_s * 1000
     start_ms = floor_to(now_ms - window_s * 1000, step_ms)
     if raw:
-        return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms))
+        return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms, con))
     window = rollup_window(con, start_ms, now_ms, hours=step_s % 3600 == 0)
     return _Plan(step_ms, now_ms, start_ms, window, window.counters)
 

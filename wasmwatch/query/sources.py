@@ -79,15 +79,29 @@ class Filters:
         return Sql(" AND ".join(parts), tuple(params))
 
 
-def raw_items(from_ms: int, to_ms: int) -> Sql:
-    """Raw items with ``from_ms <= ts <= to_ms``, as a parenthesised subquery."""
-    return Sql("(SELECT * FROM items WHERE ts >= ? AND ts <= ?)", (from_ms, to_ms))
+def _batches(con: Any, from_ms: int, to_ms: int) -> tuple[int, int] | None:
+    return None if con is None else layout.batch_range(con, from_ms, to_ms)
 
 
-def raw_counters(from_ms: int, to_ms: int) -> Sql:
-    """One counter row per raw item with ``from_ms <= ts <= to_ms``."""
-    items = raw_items(from_ms, to_ms)
-    return Sql(rollup.counter_rows(items.text), items.params)
+def raw_items(from_ms: int, to_ms: int, con: Any = None) -> Sql:
+    """Raw items with ``from_ms <= ts <= to_ms``, as a parenthesised subquery.
+
+    Given ``con``, the batches of those items are looked up first, so the join with the batch
+    contexts reads only their run of batches."""
+    batches = _batches(con, from_ms, to_ms)
+    return Sql(f"({layout.wide_between(from_ms, to_ms, None, batches)})")
+
+
+def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
+    """Items of ``[from_ms, to_ms]`` with just the columns a counter row reads."""
+    batches = _batches(con, from_ms, to_ms)
+    return f"({layout.wide_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, batches)})"
+
+
+def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
+    """One counter row per raw item with ``from_ms <= ts <= to_ms`` (``con``: see
+    :func:`raw_items`)."""
+    return Sql(rollup.counter_rows(_narrow(from_ms, to_ms, con)))
 
 
 def _union(spans: tuple[Span, ...], hist: bool) -> Sql:
@@ -120,18 +134,19 @@ class Window:
     spans: tuple[Span, ...]
 
 
-def _raw_rest(spans: tuple[Span, ...], from_ms: int, to_ms: int, after_batch: int) -> Sql:
-    """Raw items of ``[from_ms, to_ms]`` the rollup buckets in ``spans`` do not hold."""
+def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
+              after_batch: int) -> Sql:
+    """Raw items of ``[from_ms, to_ms]`` the rollup buckets in ``spans`` do not hold (the
+    columns of :data:`~wasmwatch.query.rollup.SOURCE_COLUMNS`)."""
     if not spans:
-        return raw_items(from_ms, to_ms)
+        return Sql(_narrow(from_ms, to_ms, con))
     first = min(s.start_ms for s in spans)
     end = max(s.end_ms for s in spans)
-    newer = layout.wide_select(after_batch + 1)
+    newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
     return Sql(
-        "(SELECT * FROM items WHERE ts >= ? AND ts < ?\n"
-        " UNION ALL SELECT * FROM items WHERE ts >= ? AND ts <= ?\n"
-        f" UNION ALL SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?)",
-        (from_ms, first, end, to_ms, first, end))
+        f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
+        f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)}\n"
+        f" UNION ALL SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?)", (first, end))
 
 
 def _raw_hist(counters: str) -> str:
@@ -147,7 +162,7 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Win
     rows: the edges that cut a bucket, and batches newer than the rollup's watermark.
     """
     spans = rollup.whole_buckets(from_ms, to_ms, hours)
-    raw = _raw_rest(spans, from_ms, to_ms, rollup.through_batch(con))
+    raw = _raw_rest(con, spans, from_ms, to_ms, rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
     counters, hist = rollup_counters(spans), rollup_hist(spans)
     glue = "\nUNION ALL\n" if spans else ""

@@ -89,7 +89,7 @@ def _counters(con: Any, source: Sql, filters: Filters) -> list[Counter]:
 
 
 def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters) -> LatencyMap:
-    items, where = raw_items(from_ms, to_ms), filters.where()
+    items, where = raw_items(from_ms, to_ms, con), filters.where()
     sql = f"""
 WITH x AS (
   SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
@@ -138,7 +138,7 @@ def summary(
     from_ms = now_ms - window_s * 1000
     with snapshot(con):
         if exact or window_s <= exact_max_s:
-            counters = _counters(con, raw_counters(from_ms, now_ms), filters)
+            counters = _counters(con, raw_counters(from_ms, now_ms, con), filters)
             latency = _exact_latency(con, from_ms, now_ms, filters)
             meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
         else:
