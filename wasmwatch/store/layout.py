@@ -22,10 +22,10 @@ from wasmwatch.store.schema import COLUMNS
 
 __all__ = [
     "CONTEXT_COLUMNS",
-    "batch_range",
     "LAYOUT_VERSION",
     "TYPES",
     "TYPE_COLUMNS",
+    "batch_range",
     "id_union",
     "insert_items",
     "load_wide",
