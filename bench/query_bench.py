@@ -18,7 +18,11 @@ after one warm-up). Windows are given as ``from``/``to`` ranges ending at the da
 "now" (hh:01:17, the worst case for bucket edges), so a cached data set stays valid. Reports
 the server's RSS after the queries (and its peak), then stops it.
 
-Run: ``.venv/bin/python bench/query_bench.py [--items N] [--runs R] [--order ordered|shuffled]``
+With ``--base DIR`` the same queries then go to the server of another checkout (main before
+this work) on the same data dir, and the figures include the ratios new / base.
+
+Run: ``.venv/bin/python bench/query_bench.py [--items N] [--runs R] [--order ordered|shuffled]
+[--base DIR]``
 (``make bench`` runs it through ``bench/run_all.py``). Writes ``bench/out/query.json``.
 """
 
@@ -143,10 +147,14 @@ def _rss_mb(pid: int) -> dict[str, float]:
     return {"rss_mb": fields["VmRSS"], "peak_rss_mb": fields["VmHWM"]}
 
 
-def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A real ``wasmwatch serve`` on the data dir, retention off; waits until it answers."""
+def serve(data_dir: Path, base: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``wasmwatch serve`` on the data dir, retention off; waits until it answers.
+
+    With ``base`` (a checkout of another commit) that code is run, by the same interpreter."""
     port = _port()
     env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500"}
+    if base is not None:
+        env["PYTHONPATH"] = str(base)
     proc = subprocess.Popen([sys.executable, "-m", "wasmwatch", "serve", "--port", str(port),
                              "--data-dir", str(data_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -193,6 +201,17 @@ def http_queries(url: str, runs: int) -> dict[str, Any]:
     return out
 
 
+def _serve_and_query(data_dir: Path, runs: int,
+                     base: Path | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    proc, url = serve(data_dir, base)
+    try:
+        figures = http_queries(url, runs)
+        return figures, _rss_mb(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
 def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
     data_dir = CACHE / f"{order}-{args.items}"
     db = data_dir / "wasmwatch.duckdb"
@@ -202,17 +221,15 @@ def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
         info.update(build(db, args.items, order == "shuffled", args.chunk))
     info["file_mb"] = round(db.stat().st_size / 2**20)
     info["raw_scan_24h"] = raw_scan(db, args.runs, args.threads)
-    proc, url = serve(data_dir)
-    try:
-        info["http"] = http_queries(url, args.runs)
-        info["server_after"] = _rss_mb(proc.pid)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-    http = info["http"]
-    info["exact_vs_raw_scan"] = round(http["summary_24h_exact"]["median_ms"]
+    info["http"], info["server_after"] = _serve_and_query(data_dir, args.runs)
+    info["exact_vs_raw_scan"] = round(info["http"]["summary_24h_exact"]["median_ms"]
                                       / info["raw_scan_24h"]["median_ms"], 2)
-    info["slowest_ms"] = max(v["median_ms"] for v in http.values())
+    if args.base is not None:
+        info["base_http"], info["base_server_after"] = _serve_and_query(
+            data_dir, args.runs, args.base)
+        info["new_vs_base"] = {k: round(v["median_ms"] / info["base_http"][k]["median_ms"], 3)
+                               for k, v in info["http"].items()}
+    info["slowest_ms"] = max(v["median_ms"] for v in info["http"].values())
     return info
 
 
@@ -225,6 +242,9 @@ def main() -> None:
                         help="DuckDB threads of the raw-scan baseline (the server uses its own)")
     parser.add_argument("--order", choices=("ordered", "shuffled", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="1 M items, 3 runs")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="a checkout of the commit to compare with (e.g. `git archive main "
+                        "wasmwatch | tar -x -C DIR`): its server answers the same queries")
     args = parser.parse_args()
     if args.quick:
         args.items, args.runs = 1_000_000, 3
