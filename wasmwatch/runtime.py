@@ -106,6 +106,7 @@ class Runtime:
         )
         if store.upgraded:
             log.warning("data dir upgraded to storage layout %d", layout.LAYOUT_VERSION)
+            store.catalog(rollup.mark_complete)  # the old rollup already held the old rows
         now = self.clock.now_ms()
         if store.recover(now):
             log.warning("the last stop was not clean: rollups rebuilt from raw items")
