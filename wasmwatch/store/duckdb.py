@@ -203,7 +203,10 @@ class DuckDBStore:
         self._staged_tables.append(wide.select(list(self._staged_columns)))
         self._pending += wide.num_rows
         if self._pending >= self.flush_rows:
-            self.flush()
+            try:
+                self.flush()
+            except StoreError:  # the rows are committed: the write succeeded all the same
+                log.exception("aggregating the pending rows failed; kept for the next flush")
 
     def flush(self, force: bool = False) -> int:
         """Aggregate pending rows if enough time or rows have gathered; returns rows done."""
@@ -225,7 +228,9 @@ class DuckDBStore:
             con.execute("COMMIT")
         except duckdb.Error as exc:
             self._rollback()
-            self._lossy = True  # the rows are stored; the next open rebuilds the aggregates
+            # keep the rows for the next flush (and the unclean flag, should none succeed)
+            self._staged_tables = staged + self._staged_tables
+            self._pending += done
             self._mark(clean=False)
             raise StoreError(f"aggregating failed: {exc}") from exc
         finally:
