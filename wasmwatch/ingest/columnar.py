@@ -8,8 +8,9 @@ strings, drop query strings from URLs and pages, truncate counts and apply the c
 (:meth:`Prepared.tables`) and the wide ``Row`` shape for the commit hooks and the rollups
 (:meth:`Prepared.rows`), without a round trip through SQL.
 
-Client strings are scrubbed of PII a column at a time (:func:`scrub_column`): each distinct
-value of a column is scrubbed once (names, URLs, pages and units repeat), and ids only where a
+Client strings are scrubbed of PII a column at a time
+(:meth:`~wasmwatch.ingest.scrub.Scrubber.scrub_column`): each distinct value of a column is
+scrubbed once (names, URLs, pages and units repeat), and ids only where a
 vectorised check says they could hold PII at all. Per-item Python remains only where a value
 needs a Python library: the scrubbing, top wasm frame and fingerprint of *error* items (regexes
 and blake2b, :func:`prepare`), and the JSON of measurement tags.
@@ -20,7 +21,6 @@ Each item's dedup key is the 64-bit hash of its ``(project, id)``
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import chain, repeat
 from operator import attrgetter
@@ -38,7 +38,7 @@ from wasmwatch.store.layout import CONTEXT_COLUMNS, TYPE_COLUMNS
 from wasmwatch.store.schema import COLUMNS
 from wasmwatch.store.seen import key_hashes
 
-__all__ = ["LIMITS", "MAX_MS", "Chunk", "Prepared", "prepare", "scrub_column"]
+__all__ = ["LIMITS", "MAX_MS", "Chunk", "Prepared", "prepare"]
 
 MAX_MS = 60_000.0
 DAY_MS = 86_400_000
@@ -121,24 +121,6 @@ _SCRUBBED: dict[str, tuple[str, ...]] = {
     "bundle_load": ("url",), "operation": ("name",), "engagement": ("page",),
     "feature": ("name",), "measurement": ("name", "unit"),
 }
-
-
-def scrub_column(values: list[Any], scrubber: Scrubber) -> list[Any]:
-    """``values`` with each distinct string scrubbed once (None stays None); replacements are
-    counted once per value they were made in. The same list when nothing changed."""
-    changed: dict[str, str] = {}
-    for value, times in Counter(values).items():
-        if value is None:
-            continue
-        clean, kinds = scrubber._lookup(value)
-        if kinds:
-            for _ in range(times):
-                scrubber._count(kinds)
-        if clean != value:
-            changed[value] = clean
-    if not changed:
-        return values
-    return [changed.get(v, v) if v is not None else None for v in values]
 
 
 def _scrub_ids(ids: list[str], scrubber: Scrubber) -> list[str]:
@@ -260,7 +242,7 @@ def _wire(kind: type[Any], group: Sequence[s.Item], scrubber: Scrubber | None) -
     for f in _FIELDS[kind]:
         values = list(map(attrgetter(f), group))
         if f in scrubbed:
-            values = scrub_column(values, scrubber)  # type: ignore[arg-type]
+            values = scrubber.scrub_column(values)  # type: ignore[union-attr]
         cols[f] = pa.array(values, _arrow_type(f))
     return pa.table(cols)
 

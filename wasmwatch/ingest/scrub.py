@@ -52,6 +52,7 @@ import hashlib
 import ipaddress
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -286,9 +287,21 @@ class Scrubber:
         return None if text is None else self.scrub(text)
 
     def scrub_column(self, values: Sequence[str | None]) -> list[str | None]:
-        """The columnar call: each value scrubbed (None stays None), in order."""
-        scrub = self.scrub
-        return [None if v is None else scrub(v) for v in values]
+        """The columnar call: each value scrubbed (None stays None), in order; each distinct
+        value is scrubbed once and its replacements counted once per occurrence. Returns
+        ``values`` itself (as a list) when nothing changed."""
+        changed: dict[str, str] = {}
+        for value, times in Counter(values).items():
+            if value is None:
+                continue
+            clean, kinds = self._lookup(value)
+            for _ in range(times if kinds else 0):
+                self._count(kinds)
+            if clean != value:
+                changed[value] = clean
+        if not changed:
+            return values if isinstance(values, list) else list(values)
+        return [None if v is None else changed.get(v, v) for v in values]
 
     def scrub_id(self, item_id: str) -> str:
         """An id as is, or, when it holds PII, ``h-`` and a keyed hash of it (still unique)."""
