@@ -104,11 +104,15 @@ def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
     return Sql(rollup.counter_rows(_narrow(from_ms, to_ms, con)))
 
 
-def _union(spans: tuple[Span, ...], hist: bool) -> Sql:
-    fields = rollup.HIST_FIELDS if hist else rollup.COUNTER_FIELDS
+def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sql:
+    if not hist:
+        fields, table = rollup.COUNTER_FIELDS, "table"
+    elif any_browser:
+        fields, table = rollup.HIST_ANY_FIELDS, "hist_any"
+    else:
+        fields, table = rollup.HIST_FIELDS, "hist"
     parts = [
-        f"SELECT {fields} FROM {span.tier.hist if hist else span.tier.table} "
-        "WHERE t >= ? AND t < ?"
+        f"SELECT {fields} FROM {getattr(span.tier, table)} WHERE t >= ? AND t < ?"
         for span in spans
     ]
     params = tuple(ms for span in spans for ms in (span.start_ms, span.end_ms))
@@ -120,9 +124,10 @@ def rollup_counters(spans: tuple[Span, ...]) -> Sql:
     return _union(spans, hist=False)
 
 
-def rollup_hist(spans: tuple[Span, ...]) -> Sql:
-    """Histogram rows of the rollup buckets in ``spans``."""
-    return _union(spans, hist=True)
+def rollup_hist(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
+    """Histogram rows of the rollup buckets in ``spans``; with ``any_browser`` from the tables
+    without browser (and release but for bundle loads), for windows not filtered by either."""
+    return _union(spans, hist=True, any_browser=any_browser)
 
 
 @dataclass(frozen=True)
@@ -155,16 +160,20 @@ def _raw_hist(counters: str) -> str:
             f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
 
 
-def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Window:
+def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
+                  filters: Filters | None = None) -> Window:
     """Counter and histogram rows of every item with ``from_ms <= ts <= to_ms``.
 
     Whole buckets come from the rollup (hour buckets only when ``hours``), the rest from raw
-    rows: the edges that cut a bucket, and batches newer than the rollup's watermark.
+    rows: the edges that cut a bucket, and batches newer than the rollup's watermark. When
+    ``filters`` name no release and no browser, histogram rows come from the smaller
+    any-browser tables (their ``browser`` is NULL, their ``release`` set for bundle loads only).
     """
+    any_browser = filters is not None and filters.release is None and filters.browser is None
     spans = rollup.whole_buckets(from_ms, to_ms, hours)
     raw = _raw_rest(con, spans, from_ms, to_ms, rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
-    counters, hist = rollup_counters(spans), rollup_hist(spans)
+    counters, hist = rollup_counters(spans), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
