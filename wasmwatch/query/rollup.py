@@ -12,10 +12,11 @@ Two tiers, each a pair of tables:
 * ``rollup_hist_minute`` / ``rollup_hist_hour``: a log-bucketed latency histogram (see
   :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
   ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
-* ``rollup_hist_any_minute`` / ``rollup_hist_any_hour``: the same histograms without the
-  browser, and with the release only for ``bundle_load`` (the one type whose percentiles are
-  shown per release): what a window without a release or browser filter reads, about a tenth
-  of the rows. A data dir from before these tables fills them from the full ones at open.
+* ``rollup_hist_any_hour``: the hour histograms without the browser, and with the release
+  only for ``bundle_load`` (the one type whose percentiles are shown per release): what a
+  window without a release or browser filter reads, a third of the rows on the benchmark's
+  data. (A minute holds too few items per key for this to pay, so minutes have no such
+  table.) A data dir from before this table fills it from the full one at open.
 
 The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 2 x 59 minute
 buckets at its edges (see :func:`whole_buckets`) instead of 1440 minute buckets. Only buckets
@@ -80,10 +81,10 @@ class Tier:
     width_ms: int
     table: str
     hist: str
-    hist_any: str
+    hist_any: str | None
 
 
-MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", "rollup_hist_any_minute")
+MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
 HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour")
 TIERS = (MINUTE, HOUR)
 
@@ -167,8 +168,14 @@ ROLLUP_DDL: list[str] = [
         for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
             f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
+        )
+    ),
+    *(
+        stmt
+        for tier in TIERS if tier.hist_any
+        for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.hist_any} ({_HIST_ANY_COLUMNS})",
-            # a data dir from before the any-browser tables: fill them from the full ones
+            # a data dir from before the any-browser table: fill it from the full one
             f"INSERT INTO {tier.hist_any} BY NAME SELECT t, {HIST_ANY_KEY}, true AS merged, "
             f"{HIST_MERGE} FROM ({_TO_ANY.format(rows=f'SELECT * FROM {tier.hist}')}) "
             f"WHERE NOT EXISTS (SELECT 1 FROM {tier.hist_any}) GROUP BY ALL ORDER BY t",
@@ -205,9 +212,10 @@ def apply(con: Connection, batch: str) -> None:
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
         hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
-        hist_any = _bucketed(_TO_ANY.format(rows=_STAGED_HIST), tier.width_ms, HIST_ANY_KEY,
-                             HIST_MERGE, False)
-        con.execute(f"INSERT INTO {tier.hist_any} BY NAME {hist_any}")
+        if tier.hist_any:
+            hist_any = _bucketed(_TO_ANY.format(rows=_STAGED_HIST), tier.width_ms,
+                                 HIST_ANY_KEY, HIST_MERGE, False)
+            con.execute(f"INSERT INTO {tier.hist_any} BY NAME {hist_any}")
     con.execute("DROP TABLE _ww_stage")
     con.execute(_MARK)
 
@@ -251,7 +259,8 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
         for tier in TIERS:
             _compact_table(con, tier.table, KEY, MERGE, cutoff)
             _compact_table(con, tier.hist, HIST_KEY, HIST_MERGE, cutoff)
-            _compact_table(con, tier.hist_any, HIST_ANY_KEY, HIST_MERGE, cutoff)
+            if tier.hist_any:
+                _compact_table(con, tier.hist_any, HIST_ANY_KEY, HIST_MERGE, cutoff)
         con.execute("DROP TABLE IF EXISTS _ww_dirty")
         con.execute("DROP TABLE IF EXISTS _ww_merged")
     except BaseException:
@@ -264,6 +273,8 @@ def delete_before(con: Connection, cutoff_ms: int) -> None:
     """Delete rollup buckets that end at or before ``cutoff_ms`` (retention)."""
     for tier in TIERS:
         for table in (tier.table, tier.hist, tier.hist_any):
+            if table is None:
+                continue
             con.execute(f"DELETE FROM {table} WHERE t <= ?", [cutoff_ms - tier.width_ms])
 
 
@@ -274,7 +285,8 @@ def rebuild(con: Connection, now_ms: int) -> None:
         for tier in TIERS:
             con.execute(f"DELETE FROM {tier.table}")
             con.execute(f"DELETE FROM {tier.hist}")
-            con.execute(f"DELETE FROM {tier.hist_any}")
+            if tier.hist_any:
+                con.execute(f"DELETE FROM {tier.hist_any}")
         apply(con, "items")
     except BaseException:
         con.execute("ROLLBACK")

@@ -105,16 +105,16 @@ def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
 
 
 def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sql:
-    if not hist:
-        fields, table = rollup.COUNTER_FIELDS, "table"
-    elif any_browser:
-        fields, table = rollup.HIST_ANY_FIELDS, "hist_any"
-    else:
-        fields, table = rollup.HIST_FIELDS, "hist"
-    parts = [
-        f"SELECT {fields} FROM {getattr(span.tier, table)} WHERE t >= ? AND t < ?"
-        for span in spans
-    ]
+    parts = []
+    for span in spans:
+        tier = span.tier
+        if not hist:
+            fields, table = rollup.COUNTER_FIELDS, tier.table
+        elif any_browser and tier.hist_any:
+            fields, table = rollup.HIST_ANY_FIELDS, tier.hist_any
+        else:
+            fields, table = rollup.HIST_FIELDS, tier.hist
+        parts.append(f"SELECT {fields} FROM {table} WHERE t >= ? AND t < ?")
     params = tuple(ms for span in spans for ms in (span.start_ms, span.end_ms))
     return Sql("\nUNION ALL\n".join(parts), params)
 
