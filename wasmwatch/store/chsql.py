@@ -135,7 +135,7 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _ordered_list(node)
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "histogram":
         (value,) = node.expressions
-        return sqlglot.parse_one(f"sumMap(map({value.sql('clickhouse')}, toUInt64(1)))",
+        return sqlglot.parse_one(f"sumMap(map(assumeNotNull({value.sql('clickhouse')}), toUInt64(1)))",
                                  read="clickhouse")
     return node
 
