@@ -28,7 +28,7 @@ from wasmwatch.store.url import parse_store_url
 
 pytest.importorskip("clickhouse_connect")
 pytest.importorskip("chdb")
-from wasmwatch.store.clickhouse import ClickHouseStore  # noqa: E402
+from wasmwatch.store.clickhouse import ClickHouseStore
 
 NOW = 1_764_000_000_000  # a whole hour
 MINUTE = 60_000

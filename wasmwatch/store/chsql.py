@@ -87,7 +87,7 @@ def bind(sql: str, params: Sequence[Any]) -> str:
 _END = object()
 
 
-def _quantiles(node: exp.PercentileCont) -> exp.Expression:
+def _quantiles(node: exp.PercentileCont) -> exp.Expr:
     qs = node.expression
     if isinstance(qs, exp.Array):
         args = ", ".join(q.sql("clickhouse") for q in qs.expressions)
@@ -96,7 +96,7 @@ def _quantiles(node: exp.PercentileCont) -> exp.Expression:
                          expressions=[node.this])
 
 
-def _ordered_list(node: exp.ArrayAgg) -> exp.Expression:
+def _ordered_list(node: exp.ArrayAgg) -> exp.Expr:
     inner = node.this
     if not isinstance(inner, exp.Order):
         return exp.Anonymous(this="groupArray", expressions=[inner])
@@ -109,7 +109,7 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expression:
                              read="clickhouse")
 
 
-def _slice(node: exp.Bracket) -> exp.Expression | None:
+def _slice(node: exp.Bracket) -> exp.Expr | None:
     """``list_sort(list_distinct(list(x)))[a:b]`` -> a sorted distinct array, sliced."""
     target = node.this
     if not (isinstance(target, exp.ArraySort) and isinstance(target.this, exp.ArrayDistinct)
@@ -124,7 +124,7 @@ def _slice(node: exp.Bracket) -> exp.Expression | None:
         f"arraySlice(arraySort(groupUniqArray({column})), {low}, {high - low + 1})", read="clickhouse")
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _rewrite(node: exp.Expression) -> exp.Expr:
     if isinstance(node, exp.PercentileCont):
         return _quantiles(node)
     if isinstance(node, exp.IntDiv):

@@ -1,0 +1,124 @@
+"""Roles on a shared ClickHouse store (chdb): an ingest node and the evaluator, over HTTP.
+
+Both nodes run in this process on one chdb engine (chdb allows one per process; two processes
+would need a ClickHouse server, see tests/store/test_conformance.py and docs/clickhouse.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import KEY, NOW, TOKEN, envelope, item, settings_for
+from wasmwatch.clock import ManualClock
+from wasmwatch.errors import ConfigError
+from wasmwatch.runtime import Runtime
+from wasmwatch.web.app import App
+
+pytest.importorskip("chdb")
+pytest.importorskip("clickhouse_connect")
+
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Node:
+    def __init__(self, runtime: Runtime, client: httpx.AsyncClient) -> None:
+        self.runtime = runtime
+        self.client = client
+
+
+@pytest.fixture
+async def nodes(tmp_path: Path) -> AsyncIterator[dict[str, Node]]:
+    """The evaluator (started first: it makes the default project) and one ingest node."""
+    store = f"chdb://{tmp_path / 'chdb'}"
+    out: dict[str, Node] = {}
+    started: list[tuple[Runtime, httpx.AsyncClient]] = []
+    try:
+        for role in ("evaluator", "ingest"):
+            settings = settings_for(tmp_path / role, role=role, store=store, retention_days=3650)
+            rt = Runtime(settings, clock=ManualClock(NOW))
+            await rt.start()
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=App(rt)),
+                                       base_url="http://testserver")
+            started.append((rt, client))
+            out[role] = Node(rt, client)
+        yield out
+    finally:
+        for rt, client in reversed(started):
+            await client.aclose()
+            assert await rt.stop() == []
+
+
+async def _until(check: Any, timeout_s: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await check()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def test_items_sent_to_ingest_are_read_by_the_evaluator(nodes: dict[str, Node]) -> None:
+    """A 2xx from the ingest node means the evaluator's summary already counts the items."""
+    items = [item(ms=float(v), ts=NOW - 1000) for v in range(1, 41)]
+    r = await nodes["ingest"].client.post(f"/api/v1/ingest?key={KEY}", json=envelope(items))
+    assert r.status_code == 200 and r.json()["accepted"] == 40
+    body = (await nodes["evaluator"].client.get("/api/v1/summary?window=1h", headers=ADMIN)).json()
+    render = body["operations"]["render"]
+    assert render["count"] == 40 and render["p50_ms"] == 20.5  # exact, as on DuckDB
+
+
+async def test_a_replay_to_another_node_is_a_duplicate(nodes: dict[str, Node]) -> None:
+    """Idempotency holds across nodes: ids stored through one node are duplicates on the other."""
+    batch = envelope([item(ts=NOW - 2000) for _ in range(5)])
+    first = await nodes["ingest"].client.post(f"/api/v1/ingest?key={KEY}", json=batch)
+    again = await nodes["evaluator"].client.post(f"/api/v1/ingest?key={KEY}", json=batch)
+    assert first.json()["duplicates"] == 0
+    assert again.json() == {"accepted": 0, "rejected": [], "duplicates": 5}
+    store = nodes["evaluator"].runtime.store
+    assert store is not None and store.stored_count() == 5
+
+
+async def test_ingest_node_keeps_no_state_and_serves_no_dashboard(nodes: dict[str, Node],
+                                                                  tmp_path: Path) -> None:
+    """The ingest node writes nothing to its data dir and leaves the dashboard to the evaluator."""
+    await nodes["ingest"].client.post(f"/api/v1/ingest?key={KEY}", json=envelope([item()]))
+    assert (await nodes["ingest"].client.get("/dashboard")).status_code == 404
+    assert (await nodes["evaluator"].client.get("/dashboard")).status_code == 200
+    assert not list((tmp_path / "ingest").glob("*.duckdb"))
+    assert (tmp_path / "evaluator" / "wasmwatch-local.duckdb").exists()
+
+
+async def test_a_key_made_on_the_evaluator_works_on_ingest(nodes: dict[str, Node]) -> None:
+    """Projects and keys live in the shared store; ingest nodes reload them."""
+    r = await nodes["evaluator"].client.post(
+        "/api/v1/projects", headers=ADMIN, json={"id": "shop", "name": "Shop"})
+    assert r.status_code in (200, 201), r.text
+    key = r.json()["key"]["key"]
+    await nodes["ingest"].runtime._refresh_keys()
+    sent = await nodes["ingest"].client.post(f"/api/v1/ingest?key={key}", json=envelope([item()]))
+    assert sent.json()["accepted"] == 1
+
+
+async def test_evaluator_alerts_on_items_ingested_elsewhere(nodes: dict[str, Node]) -> None:
+    """The evaluator follows the shared store: a critical error sent to an ingest node fires."""
+    err = item("error", kind="unreachable", category="critical", message="trap", ts=NOW - 500)
+    await nodes["ingest"].client.post(f"/api/v1/ingest?key={KEY}", json=envelope([err]))
+
+    async def fired() -> list[dict[str, Any]]:
+        body = (await nodes["evaluator"].client.get("/api/v1/alerts", headers=ADMIN)).json()
+        return [a for a in body["alerts"] if a["rule"] == "critical_error"]
+
+    assert await _until(fired)
+
+
+def test_split_roles_need_a_shared_store(tmp_path: Path) -> None:
+    """An ingest or evaluator node on a DuckDB file is refused with the reason."""
+    with pytest.raises(ConfigError, match="shared store"):
+        Runtime(settings_for(tmp_path, role="ingest"))
