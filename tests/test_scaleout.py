@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import KEY, NOW, TOKEN, envelope, item, settings_for
+from tests.conftest import KEY, NOW, TOKEN, LiveServer, envelope, item, settings_for
 from tests.store.test_conformance import same
 from wasmwatch.clock import ManualClock
 from wasmwatch.errors import ConfigError
@@ -182,3 +182,37 @@ async def test_every_read_answers_as_on_duckdb(nodes: dict[str, Node], duck: Nod
         assert expected.status_code == 200, (path, expected.text)
         assert got.status_code == 200, (path, got.text)
         same(_sorted_items(expected.json()), _sorted_items(got.json()), path)
+
+
+@pytest.mark.server
+def test_serve_on_chdb_keeps_items_across_a_restart(tmp_path: Path) -> None:
+    """A real `wasmwatch serve` with store = chdb:///path: ingest, stop, start, read back."""
+    env = {"WASMWATCH_STORE": f"chdb://{tmp_path / 'chdb'}", "WASMWATCH_ROLE": "all"}
+    server = LiveServer(tmp_path / "data", env=env).start(timeout=60)
+    try:
+        now = int(time.time() * 1000)
+        batch = envelope([item(ms=float(v), ts=now - 1000) for v in range(1, 11)], sent_at=now)
+        r = httpx.post(f"{server.url}/api/v1/ingest?key={KEY}", json=batch, timeout=30)
+        assert r.json()["accepted"] == 10
+    finally:
+        assert server.stop() == 0
+    assert "store        chdb://" in server.output and "(role all)" in server.output
+    server = LiveServer(tmp_path / "data", env=env).start(timeout=60)
+    try:
+        assert len(server.items()) == 10
+        again = httpx.post(f"{server.url}/api/v1/ingest?key={KEY}", json=batch, timeout=30)
+        assert again.json()["duplicates"] == 10
+    finally:
+        server.stop()
+
+
+def test_role_flag_reaches_settings() -> None:
+    """`serve --role ingest` sets the role; an unknown role is refused by the parser."""
+    from wasmwatch.cli import parse_args
+    from wasmwatch.config import load
+
+    args = parse_args(["serve", "--role", "ingest"])
+    assert load({"role": args.role}, environ={}).role == "ingest"
+    assert load({}, environ={}).role == "all"
+    with pytest.raises(SystemExit):
+        parse_args(["serve", "--role", "leader"])
