@@ -93,17 +93,27 @@ def _ttl(column: str, days: int) -> str:
     return f" TTL toDateTime(intDiv({column}, 1000)) + INTERVAL {int(days)} DAY" if days else ""
 
 
-def items_ddl(days: int) -> str:
+def items_columns() -> str:
+    """The column and index list of ``items`` (also the cluster's ``items_local``)."""
     cols = ",\n  ".join(f"{name} {_column_type(name)}" for name in COLUMNS)
-    return (f"CREATE TABLE IF NOT EXISTS items (\n  {cols},\n"
+    return (f"(\n  {cols},\n"
             "  time DateTime64(3, 'UTC') MATERIALIZED fromUnixTimestamp64Milli(ts, 'UTC'),\n"
-            "  INDEX received_range received TYPE minmax GRANULARITY 1\n)"
-            " ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(fromUnixTimestamp64Milli(ts, 'UTC'))"
-            f" ORDER BY (project, type, ts, id){_ttl('ts', days)}"
-            " SETTINGS ttl_only_drop_parts = 1")
+            "  INDEX received_range received TYPE minmax GRANULARITY 1\n)")
 
 
-def _rollup_ddl(table: str, columns: str, key: str, days: int) -> str:
+def items_layout(days: int) -> str:
+    """Everything after the engine name of ``items``: partitions, sort key, TTL."""
+    return (" PARTITION BY toYYYYMMDD(fromUnixTimestamp64Milli(ts, 'UTC'))"
+            f" ORDER BY (project, type, ts, id){_ttl('ts', days)} SETTINGS ttl_only_drop_parts = 1")
+
+
+def items_ddl(days: int) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS items {items_columns()} ENGINE = ReplacingMergeTree"
+            f"{items_layout(days)}")
+
+
+def rollup_columns(columns: str) -> str:
+    """A rollup table's DuckDB column list (:mod:`wasmwatch.query.rollup`) in ClickHouse types."""
     cols = []
     for spec in columns.split(","):
         name, sql_type, *rest = spec.split()
@@ -111,39 +121,55 @@ def _rollup_ddl(table: str, columns: str, key: str, days: int) -> str:
         if name in ("project", "type", "release", "browser", "name", "category"):
             base = f"LowCardinality({base})" if rest else f"LowCardinality(Nullable({base}))"
         cols.append(f"{name} {base if rest or base.startswith('Low') else f'Nullable({base})'}")
-    return (f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)}) ENGINE = MergeTree "
-            f"PARTITION BY toYYYYMMDD(fromUnixTimestamp64Milli(t, 'UTC')) ORDER BY ({key})"
+    return f"({', '.join(cols)})"
+
+
+def rollup_layout(days: int) -> str:
+    return (" PARTITION BY toYYYYMMDD(fromUnixTimestamp64Milli(t, 'UTC')) ORDER BY (project, type, t)"
             f"{_ttl('t', days)} SETTINGS ttl_only_drop_parts = 1")
 
 
-def _view_ddl(tier: rollup.Tier, hist: bool) -> str:
-    rows = rollup.counter_rows("items")
+def _rollup_ddl(table: str, columns: str, days: int) -> str:
+    return (f"CREATE TABLE IF NOT EXISTS {table} {rollup_columns(columns)} ENGINE = MergeTree"
+            f"{rollup_layout(days)}")
+
+
+def view_select(tier: rollup.Tier, hist: bool, source: str = "items") -> str:
+    """The SELECT of the materialized view that fills one rollup table from ``source``."""
+    rows = rollup.counter_rows(source)
     if hist:
         rows = (f"SELECT t, project, type, release, browser, CASE WHEN type = 'operation' THEN "
                 f"name END AS name, {sketch.bin_sql('ms_sum')} AS bin, 1 AS n FROM ({rows}) "
                 f"WHERE type IN {rollup.HIST_TYPES!r} AND ms_sum IS NOT NULL")
     key, merge = (rollup.HIST_KEY, rollup.HIST_MERGE) if hist else (rollup.KEY, rollup.MERGE)
-    select = chsql.translate(f"SELECT (t // {tier.width_ms}) * {tier.width_ms} AS t, {key}, "
-                             f"false AS merged, {merge} FROM ({rows}) GROUP BY ALL")
+    return chsql.translate(f"SELECT (t // {tier.width_ms}) * {tier.width_ms} AS t, {key}, "
+                           f"false AS merged, {merge} FROM ({rows}) GROUP BY ALL")
+
+
+def _view_ddl(tier: rollup.Tier, hist: bool) -> str:
     target = tier.hist if hist else tier.table
-    return f"CREATE MATERIALIZED VIEW IF NOT EXISTS {target}_mv TO {target} AS {select}"
+    return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {target}_mv TO {target} AS "
+            f"{view_select(tier, hist)}")
+
+
+#: the small shared tables: (name, columns, engine, engine argument, sort key)
+SHARED = (
+    ("ww_meta", "(key String, value String, at Int64)", "MergeTree", "", "key"),
+    ("ww_projects", "(id String, name String, allowed_origins Array(String), created_at Int64, "
+     "version Int64)", "ReplacingMergeTree", "version", "id"),
+    ("ww_ingest_keys", "(key String, project String, label String, created_at Int64, "
+     "revoked_at Nullable(Int64), version Int64)", "ReplacingMergeTree", "version", "key"),
+)
 
 
 def ddl(retention_days: int) -> list[str]:
     """Every ClickHouse table and view, in creation order."""
     out = [items_ddl(retention_days),
-           "CREATE TABLE IF NOT EXISTS ww_meta (key String, value String, at Int64) "
-           "ENGINE = MergeTree ORDER BY key",
-           "CREATE TABLE IF NOT EXISTS ww_projects (id String, name String, allowed_origins "
-           "Array(String), created_at Int64, version Int64) ENGINE = ReplacingMergeTree(version) "
-           "ORDER BY id",
-           "CREATE TABLE IF NOT EXISTS ww_ingest_keys (key String, project String, label String, "
-           "created_at Int64, revoked_at Nullable(Int64), version Int64) "
-           "ENGINE = ReplacingMergeTree(version) ORDER BY key"]
+           *(f"CREATE TABLE IF NOT EXISTS {name} {cols} ENGINE = {engine}({version}) ORDER BY {key}"
+             for name, cols, engine, version, key in SHARED)]
     for tier in rollup.TIERS:
-        out.append(_rollup_ddl(tier.table, rollup._COUNTER_COLUMNS, "project, type, t",
-                               retention_days))
-        out.append(_rollup_ddl(tier.hist, rollup._HIST_COLUMNS, "project, type, t", retention_days))
+        out.append(_rollup_ddl(tier.table, rollup._COUNTER_COLUMNS, retention_days))
+        out.append(_rollup_ddl(tier.hist, rollup._HIST_COLUMNS, retention_days))
         out.append(_view_ddl(tier, hist=False))
         out.append(_view_ddl(tier, hist=True))
     return out
@@ -164,7 +190,8 @@ def connect(url: StoreURL, database: str | None = None) -> Any:
                                                  settings=_SETTINGS)
         return clickhouse_connect.get_client(
             host=url.host, port=url.port, username=url.user, password=url.password,
-            database=database, secure=url.secure, settings=_SETTINGS,
+            database=database, secure=url.secure,
+            settings={**_SETTINGS, "insert_distributed_sync": 1},  # a 2xx means on the shards
             compress=True, connect_timeout=10, send_receive_timeout=300)
     except Exception as exc:
         raise StoreError(f"cannot connect to {url.redacted()}: {exc}") from exc
