@@ -182,6 +182,29 @@ async def test_every_read_answers_as_on_duckdb(nodes: dict[str, Node], duck: Nod
         assert expected.status_code == 200, (path, expected.text)
         assert got.status_code == 200, (path, got.text)
         same(_sorted_items(expected.json()), _sorted_items(got.json()), path)
+    await _resolve_then_regress(duck, nodes)
+
+
+async def _resolve_then_regress(duck: Node, nodes: dict[str, Node]) -> None:
+    """A resolved group (state kept by the evaluator) that errs again reads as regressed."""
+    groups = (await duck.client.get("/api/v1/errors?window=1h", headers=ADMIN)).json()["groups"]
+    change = {"fingerprint": groups[0]["fingerprint"], "state": "resolved"}
+    later = [item("error", kind="unreachable", category="critical", message="trap 1",
+                  stack="at f (app.wasm:wasm-function[2]:0x8d)", operation="render",
+                  ts=NOW + 60_000)]
+    for node, sender in ((duck, duck), (nodes["evaluator"], nodes["ingest"])):
+        r = await node.client.post("/api/v1/errors/state", headers=ADMIN, json=change)
+        assert r.status_code == 200, r.text
+        for rt in (node.runtime, sender.runtime):
+            assert isinstance(rt.clock, ManualClock)
+            rt.clock.advance(NOW + 120_000 - rt.clock.now_ms())
+        sent = await sender.client.post(f"/api/v1/ingest?key={KEY}",
+                                        json=envelope(later, sent_at=NOW + 60_000))
+        assert sent.json()["accepted"] == 1
+    expected = (await duck.client.get("/api/v1/errors?window=1h", headers=ADMIN)).json()
+    got = (await nodes["evaluator"].client.get("/api/v1/errors?window=1h", headers=ADMIN)).json()
+    assert expected.get("groups", [{}])[0].get("state") == "regressed", expected
+    same(expected, got)
 
 
 @pytest.mark.server

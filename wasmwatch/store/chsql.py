@@ -15,6 +15,7 @@ DuckDB                          ClickHouse
 ``list(x ORDER BY k)``          ``arrayMap(p -> p.2, arraySort(groupArray((k, x))))``
 ``histogram(x)``                ``sumMap(map(x, 1))`` (a map of value to count)
 ``list_sort(list_distinct(list(x)))[a:b]``  ``arraySlice(arraySort(groupUniqArray(x)), a, b-a+1)``
+``list_sort(x)``                ``arraySort(x)``
 ==============================  ==============================================================
 
 Results come back with NaN (ClickHouse's quantile of nothing) turned into ``None``, as DuckDB
@@ -133,6 +134,8 @@ def _rewrite(node: exp.Expression) -> exp.Expr:
         return _slice(node) or node
     if isinstance(node, exp.ArrayAgg):
         return _ordered_list(node)
+    if isinstance(node, exp.ArraySort) and not node.expression:
+        return exp.Anonymous(this="arraySort", expressions=[node.this])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "histogram":
         (value,) = node.expressions
         return sqlglot.parse_one(f"sumMap(map(assumeNotNull({value.sql('clickhouse')}), toUInt64(1)))",
