@@ -1,7 +1,8 @@
 """ClickHouse store benchmark (issue 11): the same items into DuckDB and into chdb, in one run.
 
 Store level (no HTTP, so the stores are compared, not the server): ``--items`` items of the
-realistic type mix spread over the 24 h before now, written through each store's ``write`` in
+realistic type mix spread over the 24 h before now as live traffic arrives (each commit holds
+the minute before its time; see :func:`commits`), written through each store's ``write`` in
 group commits of ``--commit`` items (1000-item chunks, as 1000-item SDK bodies give), then the
 dashboard queries timed (median of ``--runs``). Backends:
 
@@ -47,8 +48,8 @@ HOUR = 3_600_000
 OPS = ["render", "save", "load", "parse", "sync"]
 
 
-def _items(rng: np.random.Generator, start: int, n: int, now: int) -> list[s.Item]:
-    ts = now - rng.integers(0, 24 * HOUR, n)
+def _items(rng: np.random.Generator, start: int, n: int, at: int) -> list[s.Item]:
+    ts = at - rng.integers(0, 60_000, n)  # live traffic: the last minute before the commit
     ms = np.round(rng.lognormal(3, 1.1, n), 2)
     kinds = rng.choice(10, n)
     out: list[s.Item] = []
@@ -72,13 +73,17 @@ def _items(rng: np.random.Generator, start: int, n: int, now: int) -> list[s.Ite
 
 
 def commits(total: int, size: int, now: int) -> Iterator[list[Chunk]]:
+    """Group commits as live ingest makes them: commit k holds items of the minute before its
+    time, and the commits' times run evenly over the 24 h before ``now``."""
     rng = np.random.default_rng(11)
+    step = 24 * HOUR // max(1, -(-total // size))
     for start in range(0, total, size):
+        at = now - 24 * HOUR + (start // size + 1) * step
         chunks = []
         for c in range(start, min(total, start + size), 1000):
             ctx = ("p1", now, 0, f"s{c // 3000}", ("1.0", "1.1")[c // 1000 % 2], "/app", "4g",
                    "desktop", ("Chrome", "Firefox")[c // 2000 % 2], 120, "Linux", True, "0.1")
-            chunks.append(Chunk(ctx, _items(rng, c, min(1000, total - c), now), 1000))
+            chunks.append(Chunk(ctx, _items(rng, c, min(1000, total - c), at), 1000))
         yield chunks
 
 
