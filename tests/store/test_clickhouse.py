@@ -59,6 +59,9 @@ def test_replays_within_one_commit_and_across_commits(store: ClickHouseStore) ->
     again = store.write(Prepared([rows("b", "c", project="default"), rows("b", project="other")]))
     assert again.duplicate.tolist() == [True, False, False]  # ids are per project
     assert store.stored_count() == 4
+    odd = "it's,odd"  # not an ingest id (those have no comma or quote): the other lookup form
+    assert store.write(Prepared([rows(odd)])).duplicate.tolist() == [False]
+    assert store.write(Prepared([rows(odd, "d")])).duplicate.tolist() == [True, False]
 
 
 def test_secrets_are_shared_first_writer_wins(store: ClickHouseStore, tmp_path: Path) -> None:

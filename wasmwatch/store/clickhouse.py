@@ -66,7 +66,10 @@ __all__ = ["ClickHouseStore", "Reader"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_DAY_MS = 86_400_000
+#: how far a replayed item's ``ts`` may have moved and still be found: a replay carries the
+#: client's own timestamp, and skew correction moves it by the client clock's error, which two
+#: sends of one item share; an hour covers a clock changed between them
+DEDUP_WINDOW_MS = 3_600_000
 LOCAL_FILE = "wasmwatch-local.duckdb"
 _TAGS = ("release", "page", "connection", "device", "browser", "os", "sdk", "name", "category",
          "kind", "unit")
@@ -241,7 +244,7 @@ class ClickHouseStore:
     upgraded = False
 
     def __init__(self, url: StoreURL, data_dir: Path, *, retention_days: int = 30,
-                 local_state: bool = True, dedup_window_ms: int = _DAY_MS) -> None:
+                 local_state: bool = True, dedup_window_ms: int = DEDUP_WINDOW_MS) -> None:
         self.url = url
         self.dedup_window_ms = dedup_window_ms
         admin = connect(url)
@@ -329,7 +332,11 @@ class ClickHouseStore:
             return set()
         low, high = pc.min_max(table.column("ts")).values()
         window = self.dedup_window_ms
-        ids = ", ".join(chsql.literal(i) for i in set(table.column("id").to_pylist()))
+        wanted = set(table.column("id").to_pylist())
+        if any("," in i for i in wanted):  # ingest's ids have none; keep the slow form for others
+            ids = ", ".join(chsql.literal(i) for i in wanted)
+        else:  # one string literal: a 10,000-literal IN list costs ClickHouse ~0.3 s to parse
+            ids = f"SELECT arrayJoin(splitByChar(',', {chsql.literal(','.join(wanted))}))"
         projects = ", ".join(chsql.literal(p) for p in set(table.column("project").to_pylist()))
         sql = (f"SELECT DISTINCT project, id FROM items WHERE project IN ({projects}) "
                f"AND ts >= {int(low.as_py()) - window} AND ts <= {int(high.as_py()) + window} "
