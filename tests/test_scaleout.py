@@ -91,6 +91,9 @@ async def test_ingest_node_keeps_no_state_and_serves_no_dashboard(nodes: dict[st
     """The ingest node writes nothing to its data dir and leaves the dashboard to the evaluator."""
     await nodes["ingest"].client.post(f"/api/v1/ingest?key={KEY}", json=envelope([item()]))
     assert (await nodes["ingest"].client.get("/dashboard")).status_code == 404
+    summary = await nodes["ingest"].client.get("/api/v1/summary", headers=ADMIN)
+    assert summary.status_code == 404 and "evaluator" in summary.json()["error"]
+    assert (await nodes["ingest"].client.get("/readyz")).status_code == 200
     assert (await nodes["evaluator"].client.get("/dashboard")).status_code == 200
     assert not list((tmp_path / "ingest").glob("*.duckdb"))
     assert (tmp_path / "evaluator" / "wasmwatch-local.duckdb").exists()

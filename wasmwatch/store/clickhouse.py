@@ -357,8 +357,10 @@ class ClickHouseStore:
 
     def maintain(self, now_ms: int, retention_ms: int) -> int:
         """Delete items (and rollup buckets) older than the retention period now, as the TTL
-        would at its next merge; returns the items deleted."""
+        would at its next merge; returns the items deleted. On a cluster the TTL alone does it."""
         cutoff = now_ms - retention_ms
+        if self._distributed():
+            return 0  # a cluster's shards drop old days by their TTL; DELETE is not distributed
         try:
             ((old,),) = self._client.query(f"SELECT count() FROM items WHERE ts < {cutoff}").result_rows
             if old:
@@ -378,6 +380,12 @@ class ClickHouseStore:
             return client.query_arrow(f"SELECT * FROM items WHERE received >= {int(since_ms)}")
         except Exception as exc:
             raise StoreError(f"reading new items failed: {exc}") from exc
+
+    def _distributed(self) -> bool:
+        """``items`` is a cluster's ``Distributed`` table (see :mod:`.cluster`)."""
+        rows = self._client.query("SELECT engine FROM system.tables WHERE database = "
+                                  "currentDatabase() AND name = 'items'").result_rows
+        return bool(rows) and rows[0][0] == "Distributed"
 
     def stored_count(self) -> int:
         return int(self._client.query("SELECT count() FROM items").result_rows[0][0])
