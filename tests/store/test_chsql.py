@@ -15,7 +15,7 @@ def test_parameters_are_bound_as_escaped_literals() -> None:
     sql = chsql.translate("SELECT '?' AS q, name FROM items WHERE name = ? AND ts > ?",
                           ["o'k\\", 5])
     assert "'?' AS q" in sql
-    assert "name = 'o''k\\\\'" in sql and "ts > 5" in sql  # ClickHouse escapes backslashes
+    assert "name = 'o\\'k\\\\'" in sql and "ts > 5" in sql  # ClickHouse's escapes
 
 
 def test_parameter_count_must_match() -> None:
@@ -39,6 +39,13 @@ def test_parameter_count_must_match() -> None:
 def test_rewrites(duck: str, clickhouse: str) -> None:
     """Each DuckDB construct the query layer uses becomes its ClickHouse equivalent."""
     assert clickhouse in chsql.translate(duck)
+
+
+def test_a_value_looking_like_a_marker_stays_a_value() -> None:
+    """Values are put in after translation, once: a value that looks like a parameter marker
+    is not replaced again."""
+    sql = chsql.translate("SELECT x FROM items WHERE a = ? AND b = ?", ["'__ww_p1__'", 7])
+    assert sql.endswith("a = '\\'__ww_p1__\\'' AND b = 7")
 
 
 def test_nan_reads_as_none() -> None:

@@ -25,7 +25,9 @@ naming the SQL, so a missing rewrite is found by the conformance tests, not by a
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +55,8 @@ def literal(value: Any) -> str:
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, _Mark):
+        return f"'__ww_p{value.i}__'"
     raise StoreError(f"cannot bind a {type(value).__name__} as a SQL literal")
 
 
@@ -143,14 +147,41 @@ def _rewrite(node: exp.Expression) -> exp.Expr:
     return node
 
 
-def translate(sql: str, params: Sequence[Any] = ()) -> str:
-    """DuckDB SQL with ``?`` parameters as one ClickHouse statement with literals."""
-    text = bind(sql, params)
+_MARK = re.compile(r"'__ww_p(\d+)__'")
+
+
+def ch_literal(value: Any) -> str:
+    """A Python value as a ClickHouse SQL literal (backslash and quote escaped)."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(ch_literal(v) for v in value) + "]"
+    return literal(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(marked: str) -> str:
+    """The ClickHouse text of DuckDB SQL whose parameters are marker strings (parsing and
+    printing cost tens of ms a query; the query layer's texts repeat, their values do not)."""
     try:
-        tree = sqlglot.parse_one(text, read="duckdb")
+        tree = sqlglot.parse_one(marked, read="duckdb")
         return str(tree.transform(_rewrite).sql("clickhouse"))
     except sqlglot.errors.SqlglotError as exc:
         raise StoreError(f"cannot translate SQL for ClickHouse: {exc}") from exc
+
+
+def translate(sql: str, params: Sequence[Any] = ()) -> str:
+    """DuckDB SQL with ``?`` parameters as one ClickHouse statement with literals."""
+    marked = bind(sql, [_Mark(i) for i in range(len(params))])
+    values = [ch_literal(v) for v in params]
+    return _MARK.sub(lambda m: values[int(m.group(1))], _template(marked))
+
+
+class _Mark:
+    """Stands for parameter ``i`` while the text is translated."""
+
+    def __init__(self, i: int) -> None:
+        self.i = i
 
 
 def clean(value: Any) -> Any:
