@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 
 from wasmwatch.errors import StoreError
 from wasmwatch.query import rollup, sketch
-from wasmwatch.store import chsql, layout
+from wasmwatch.store import chsql
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.base import Written
 from wasmwatch.store.schema import COLUMNS
@@ -219,6 +219,9 @@ class Reader:
     """A cursor for the query layer: SQL over ClickHouse tables runs on ClickHouse (translated
     by :mod:`.chsql`), everything else on the local DuckDB."""
 
+    #: ``items`` is one wide table and the rollups hold every row (see query/sources.py)
+    wide_items = True
+
     def __init__(self, client: Any, local: duckdb.DuckDBPyConnection) -> None:
         self.client = client
         self.local = local
@@ -266,9 +269,6 @@ class ClickHouseStore:
         self.path = data_dir / LOCAL_FILE if local_state else None
         self._local = duckdb.connect(str(self.path) if self.path else ":memory:")
         project_tables.migrate(self._local)
-        self._derive = duckdb.connect(":memory:")  # derivation only, as MemoryStore does
-        for statement in layout.tables():
-            self._derive.execute(statement)
         self._threads = threading.local()
         self._clients: list[Any] = [self._client]
         self._lock = threading.Lock()
@@ -301,30 +301,16 @@ class ClickHouseStore:
 
     def _derived(self, prepared: Prepared,
                  duplicate: np.ndarray) -> tuple[pa.Table, dict[tuple[str, str], int]]:
-        """The wide rows of ``prepared`` (derived as DuckDB derives them), without repeats
-        inside the group (marked in ``duplicate``); and each kept key's position."""
-        con = self._derive
-        for type_ in layout.TYPES:
-            con.execute(f"DELETE FROM {layout.table_of(type_)}")
-        con.execute("DELETE FROM batches")
-        prepared.register(con)
-        try:
-            where: dict[tuple[str, str], int] = {}
-            for pos in range(prepared.size):
-                key = prepared.key(pos)
-                if key in where:
-                    duplicate[pos] = True
-                else:
-                    where[key] = pos
-            con.register("_ww_dup", pa.table({"pos": pa.array(np.flatnonzero(duplicate),
-                                                               pa.int64())}))
-            con.execute("INSERT INTO batches SELECT batch + 1, * EXCLUDE (batch) FROM _ww_ctx")
-            prepared.insert(con, 1, "_ww_dup")
-            table = con.sql(layout.wide_select()).to_arrow_table()
-        finally:
-            prepared.unregister(con)
-            con.unregister("_ww_dup")
-        return table, where
+        """The wide rows of ``prepared`` (derived as for DuckDB), without repeats inside the
+        group (marked in ``duplicate``); and each kept key's position."""
+        where: dict[tuple[str, str], int] = {}
+        for pos in range(prepared.size):
+            key = prepared.key(pos)
+            if key in where:
+                duplicate[pos] = True
+            else:
+                where[key] = pos
+        return prepared.rows(0, ~duplicate), where
 
     def _stored(self, table: pa.Table) -> set[tuple[str, str]]:
         """Which (project, id) of ``table`` are in ``items`` already (within the window)."""
@@ -486,5 +472,4 @@ class ClickHouseStore:
         except duckdb.Error as exc:
             problems.append(f"checkpoint of the local store failed: {exc}")
         self._local.close()
-        self._derive.close()
         return problems
