@@ -184,7 +184,9 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
     ``filters`` name no release and no browser, histogram rows come from the smaller
     any-browser tables (their ``browser`` is NULL, their ``release`` set for bundle loads only).
     """
-    any_browser = filters is not None and filters.release is None and filters.browser is None
+    # the ClickHouse store keeps no any-browser histogram table
+    any_browser = (not _wide(con) and filters is not None and filters.release is None
+                   and filters.browser is None)
     spans = rollup.whole_buckets(from_ms, to_ms, hours)
     raw = _raw_rest(con, spans, from_ms, to_ms, 0 if _wide(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
