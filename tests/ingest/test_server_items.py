@@ -22,7 +22,7 @@ async def test_server_request_is_stored_with_route_and_trace(
     """A server request keeps its route template, method, status and trace ids; service comes
     from the batch context when the item has none; ok is derived from the status."""
     items = [item("server_request", route="/api/items/{id}", method="get", status=503, ms=12.5,
-                  trace_id=TRACE.upper(), span_id=SPAN),
+                  trace_id=TRACE.upper(), span_id=SPAN, session="tab-7"),
              item("server_request", route="/health?token=x", method="GET", status=200, ms=1.0,
                   service="other", ts=NOW + 1)]
     r = await client.post(URL, json=envelope(items, service="shop-api", release="2.0"))
@@ -34,13 +34,14 @@ async def test_server_request_is_stored_with_route_and_trace(
     assert first["ok"] is False and second["ok"] is True
     assert (first["service"], second["service"]) == ("shop-api", "other")
     assert second["name"] == "/health" and first["release"] == "2.0"
+    assert (first["session"], second["session"]) == ("tab-7", "s1")
 
 
 async def test_server_span_and_process_are_stored(client: httpx.AsyncClient, runtime: Runtime) -> None:
     """A query span keeps its statement and kind; a process sample its memory, CPU and threads."""
     items = [item("server_span", name="SELECT items", kind="query", ms=3.25, trace_id=TRACE,
                   span_id=SPAN, parent_span_id="b7ad6b7169203331",
-                  statement="SELECT * FROM items WHERE id = ?"),
+                  statement="SELECT * FROM items WHERE id = ?", tags={"db": "main"}),
              item("server_process", rss_bytes=52_428_800, cpu_s=1.5, threads=4, gc_count=7,
                   gc_ms=2.5)]
     r = await client.post(URL, json=envelope(items, service="shop-api"))
@@ -48,7 +49,7 @@ async def test_server_span_and_process_are_stored(client: httpx.AsyncClient, run
     (span,) = stored(runtime, "server_span")
     assert (span["kind"], span["statement"], span["ok"]) == (
         "query", "SELECT * FROM items WHERE id = ?", True)
-    assert span["parent_span_id"] == "b7ad6b7169203331"
+    assert span["parent_span_id"] == "b7ad6b7169203331" and span["tags"] == '{"db":"main"}'
     (proc,) = stored(runtime, "server_process")
     assert (proc["rss_bytes"], proc["cpu_s"], proc["threads"], proc["gc_count"], proc["gc_ms"],
             proc["service"]) == (52_428_800, 1.5, 4, 7, 2.5, "shop-api")

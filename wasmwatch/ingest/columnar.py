@@ -40,7 +40,7 @@ LIMITS = {"name": 256, "kind": 256, "url": 1024, "page": 256, "unit": 64, "messa
 Connection = Any
 _STRINGS = {"id", "url", "name", "kind", "category", "message", "stack", "operation", "frame",
             "fingerprint", "page", "unit", "tags_json", "route", "method", "trace_id", "span_id",
-            "parent_span_id", "service", "statement"}
+            "parent_span_id", "service", "statement", "session"}
 _BOOLS = {"cached", "streaming", "ok", "offline", "online"}
 _CONTEXT = tuple(CONTEXT_COLUMNS)
 _tags_encoder = msgspec.json.Encoder()
@@ -68,7 +68,7 @@ def _clip(text: str | None, limit: int) -> str | None:
 _SCRUBBED: dict[type[Any], tuple[str, ...]] = {
     s.BundleLoad: ("url",), s.Operation: ("name",), s.Error: ("kind", "message", "stack", "operation"),
     s.Engagement: ("page",), s.Feature: ("name",), s.Measurement: ("name", "unit"),
-    s.ServerRequest: ("route", "service"), s.ServerSpan: ("name", "service", "statement"),
+    s.ServerRequest: ("route", "service", "session"), s.ServerSpan: ("name", "service", "statement"),
     s.ServerProcess: ("service",),
 }
 
@@ -81,7 +81,7 @@ def _fix_error(it: s.Error) -> None:
     it.fingerprint = fingerprint(it.kind, it.message, it.frame)
 
 
-def _fix_tags(it: s.Measurement, scrubber: Scrubber | None) -> None:
+def _fix_tags(it: s.Measurement | s.ServerSpan, scrubber: Scrubber | None) -> None:
     if not it.tags:
         it.tags_json = None
         return
@@ -112,9 +112,9 @@ def prepare(items: Sequence[s.Item], scrubber: Scrubber | None = None) -> None:
         for it in items:
             if type(it) is s.Error:
                 _fix_error(it)
-    if s.Measurement in kinds:
+    if s.Measurement in kinds or s.ServerSpan in kinds:
         for it in items:
-            if type(it) is s.Measurement:
+            if type(it) is s.Measurement or type(it) is s.ServerSpan:
                 _fix_tags(it, scrubber)
 
 
@@ -191,10 +191,11 @@ _DERIVE: dict[str, dict[str, str]] = {
     "server_request": {"name": _path("w.route", LIMITS["name"]),
                        "method": _cut("upper(w.method)", 16), "status": _count("w.status"),
                        "ms": _clamp("w.ms"), "ok": "coalesce(w.ok, w.status < 500)",
-                       **_TRACE, "service": _cut("w.service", LIMITS["context"])},
+                       **_TRACE, "service": _cut("w.service", LIMITS["context"]),
+                       "session": _cut("w.session", LIMITS["context"])},
     "server_span": {"name": _NAME, "kind": "w.kind", "ms": _clamp("w.ms"), "ok": "w.ok",
                     **_TRACE, "service": _cut("w.service", LIMITS["context"]),
-                    "statement": _cut("w.statement", STATEMENT_LIMIT)},
+                    "statement": _cut("w.statement", STATEMENT_LIMIT), "tags": "w.tags_json"},
     "server_process": {"service": _cut("w.service", LIMITS["context"]),
                        "rss_bytes": _count("w.rss_bytes"), "cpu_s": "w.cpu_s",
                        "threads": _count("w.threads"), "gc_count": _count("w.gc_count"),

@@ -135,6 +135,8 @@ class ServerRequest(_Item, tag="server_request"):
     parent_span_id: SpanId | None = None
     service: str | None = None
     ok: bool | None = None  # derived by ingest when absent: status < 500
+    #: the browser session that made the request (header ``X-WasmWatch-Session``)
+    session: str | None = None
 
 
 class ServerSpan(_Item, tag="server_span"):
@@ -149,6 +151,8 @@ class ServerSpan(_Item, tag="server_span"):
     service: str | None = None
     ok: bool = True
     statement: str | None = None
+    tags: Tags | None = None
+    tags_json: str | None = None  # derived by ingest
 
 
 class ServerProcess(_Item, tag="server_process"):

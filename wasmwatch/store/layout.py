@@ -15,9 +15,10 @@ keep one shape. Version 1 (one wide ``items`` table) is upgraded in place by :fu
 
 Within version 2, changes are additive and applied on open by :func:`tables`: a new item type
 is a new table, a new column of an existing table is added last (:data:`ADDED_COLUMNS`), so
-appends by position keep working on data dirs made before it. ``service`` is both a batch
-context column (the batch's default) and a column of the server item tables (per item); the
-view shows the item's value, else the batch's.
+appends by position keep working on data dirs made before it. ``service`` and ``session``
+are both batch context columns (the batch's default) and columns of server item tables (per
+item: a server batch carries requests of many browser sessions); the view shows the item's
+value, else the batch's.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "offline_sync": ("ms", "ok", "synced", "conflicts", "pending"),
     "measurement": ("name", "value", "unit", "tags"),
     "server_request": ("name", "method", "status", "ms", "ok", "trace_id", "span_id",
-                       "parent_span_id", "service"),
+                       "parent_span_id", "service", "session"),
     "server_span": ("name", "kind", "ms", "ok", "trace_id", "span_id", "parent_span_id",
-                    "service", "statement"),
+                    "service", "statement", "tags"),
     "server_process": ("service", "rss_bytes", "cpu_s", "threads", "gc_count", "gc_ms"),
 }
 #: columns added to a table after data dirs of this layout version existed (each one last)
@@ -76,7 +77,7 @@ ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"batches": ("service",),
 TYPES = tuple(TYPE_COLUMNS)
 _ITEM_KEYS = ("id", "project", "type", "ts", "client_ts", "received")
 #: columns both of a batch (its default) and of an item (its own value, shown first)
-_SHARED = ("service",)
+_SHARED = ("service", "session")
 #: the per-item columns of the wide row (not context, not the keys above)
 ITEM_FIELDS = tuple(c for c in COLUMNS
                     if c not in _ITEM_KEYS and (c not in CONTEXT_COLUMNS or c in _SHARED))
