@@ -37,7 +37,7 @@ class Client:
 
     def __init__(self, endpoint: str, key: str, *, service: str, release: str | None = None,
                  max_queue: int = 10_000, batch_size: int = 200, flush_interval_s: float = 1.0,
-                 poll_interval_s: float = 10.0, timeout_s: float = 5.0,
+                 poll_interval_s: float = 10.0, timeout_s: float = 5.0, max_attempts: int = 6,
                  transport: Transport | None = None) -> None:
         context = {"service": service, "sdk": SDK, **({"release": release} if release else {})}
         self.service = service
@@ -48,7 +48,7 @@ class Client:
             self._gc.install()
         self.sender = Sender(transport or UrllibTransport(endpoint, timeout_s), key, context,
                              max_queue=max_queue, batch_size=batch_size,
-                             flush_interval_s=flush_interval_s,
+                             flush_interval_s=flush_interval_s, max_attempts=max_attempts,
                              tick=self._poll if poll_interval_s > 0 else None)
         self._prefix = f"{getrandbits(48):012x}-"
         self._ids = itertools.count()

@@ -4,7 +4,8 @@
 the queue is full the item is counted as lost (``queue_full``) and dropped, never waited for.
 The thread sends a batch when ``batch_size`` items are waiting or every ``flush_interval_s``.
 A 429 or 503 answer keeps the batch and waits ``Retry-After`` (seconds or an HTTP date);
-a network error or another 5xx retries with exponential backoff, up to ``max_attempts``; any
+a network error or another 5xx retries with exponential backoff, up to ``max_attempts`` (then
+the batch is lost as ``rate_limited`` or ``network``); any
 other 4xx drops the batch as ``invalid``. Items the server rejected one by one count as
 ``invalid`` too. The counts go to the server in the next envelope's ``lost`` and stay readable
 on :attr:`Sender.lost`.
@@ -105,6 +106,7 @@ class Sender:
         self._stop = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._retry_reason = "network"
 
     # -- the host's side ---------------------------------------------------------------------
 
@@ -188,7 +190,7 @@ class Sender:
                     return
                 if self._sleep(wait):
                     break
-            self._lose("network", len(batch))
+            self._lose(self._retry_reason, len(batch))
         finally:
             if not self.queue:
                 self._idle.set()
@@ -204,6 +206,7 @@ class Sender:
             self._count_rejected(answer.body)
             return None
         self._unreported.update(lost)  # not delivered: report these losses next time
+        self._retry_reason = "rate_limited" if answer.status in (429, 503) else "network"
         if answer.status in (429, 503):
             hinted = retry_after_s(_header(answer.headers, "retry-after"), time.time())
             return hinted if hinted is not None else min(2.0**attempt, 60.0)
