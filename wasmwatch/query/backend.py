@@ -2,8 +2,9 @@
 
 :func:`routes` gives each server route (service, method, route template) its request count,
 failure rate (status >= 500 or not ok), p50/p95/p99 and mean ms, and the queries it ran per
-request (queries directly under the request span). :func:`linked` joins client operations to the server requests that share their W3C
-trace id (the SDK sends ``traceparent`` on same-origin fetches inside ``track()``):
+request (queries directly under the request span). :func:`linked` joins client operations to
+the server requests that share their W3C trace id (the SDK sends ``traceparent`` on
+same-origin fetches inside ``track()``):
 
 - *client time* is the operation's own duration, as the browser measured it;
 - *server time* is the sum of the durations of the trace's top-level requests (those whose
@@ -55,7 +56,8 @@ def routes(con: Any, *, project: str, from_ms: int, to_ms: int,
     _check(from_ms, to_ms)
     cond, params = ("AND service = ?", [service]) if service else ("", [])
     sql = _ROUTES.format(cond=cond)
-    rows = con.execute(sql, [project, from_ms, to_ms, *params, project, from_ms, to_ms + MARGIN_MS]).fetchall()
+    rows = con.execute(sql, [project, from_ms, to_ms, *params,
+                             project, from_ms, to_ms + MARGIN_MS]).fetchall()
     out = []
     for service_, method, route, n, failed, p50, p95, p99, mean, queries, query_ms in rows:
         out.append({"service": service_, "method": method, "route": route, "count": n,
