@@ -32,12 +32,15 @@ from wasmwatch.store.schema import COLUMNS
 __all__ = ["LIMITS", "MAX_MS", "Chunk", "Prepared", "prepare", "scrub_columns"]
 
 MAX_MS = 60_000.0
+#: a server span's statement is cut to this many characters (the client scrubs literals out)
+STATEMENT_LIMIT = 2048
 DAY_MS = 86_400_000
 LIMITS = {"name": 256, "kind": 256, "url": 1024, "page": 256, "unit": 64, "message": 2048,
           "stack": 16384, "context": 128, "tag_key": 64, "tag_value": 256}
 Connection = Any
 _STRINGS = {"id", "url", "name", "kind", "category", "message", "stack", "operation", "frame",
-            "fingerprint", "page", "unit", "tags_json"}
+            "fingerprint", "page", "unit", "tags_json", "route", "method", "trace_id", "span_id",
+            "parent_span_id", "service", "statement", "session"}
 _BOOLS = {"cached", "streaming", "ok", "offline", "online"}
 _CONTEXT = tuple(CONTEXT_COLUMNS)
 _tags_encoder = msgspec.json.Encoder()
@@ -65,6 +68,8 @@ def _clip(text: str | None, limit: int) -> str | None:
 _SCRUBBED: dict[type[Any], tuple[str, ...]] = {
     s.BundleLoad: ("url",), s.Operation: ("name",), s.Error: ("kind", "message", "stack", "operation"),
     s.Engagement: ("page",), s.Feature: ("name",), s.Measurement: ("name", "unit"),
+    s.ServerRequest: ("route", "service", "session"), s.ServerSpan: ("name", "service", "statement"),
+    s.ServerProcess: ("service",),
 }
 
 
@@ -76,7 +81,7 @@ def _fix_error(it: s.Error) -> None:
     it.fingerprint = fingerprint(it.kind, it.message, it.frame)
 
 
-def _fix_tags(it: s.Measurement, scrubber: Scrubber | None) -> None:
+def _fix_tags(it: s.Measurement | s.ServerSpan, scrubber: Scrubber | None) -> None:
     if not it.tags:
         it.tags_json = None
         return
@@ -107,9 +112,9 @@ def prepare(items: Sequence[s.Item], scrubber: Scrubber | None = None) -> None:
         for it in items:
             if type(it) is s.Error:
                 _fix_error(it)
-    if s.Measurement in kinds:
+    if s.Measurement in kinds or s.ServerSpan in kinds:
         for it in items:
-            if type(it) is s.Measurement:
+            if type(it) is s.Measurement or type(it) is s.ServerSpan:
                 _fix_tags(it, scrubber)
 
 
@@ -156,6 +161,8 @@ def _count(x: str) -> str:
 
 
 _NAME = _cut("w.name", LIMITS["name"])
+_TRACE = {"trace_id": "lower(w.trace_id)", "span_id": "lower(w.span_id)",
+          "parent_span_id": "lower(w.parent_span_id)"}
 # Row column -> expression over the wire table ``w``, per type (other columns are NULL)
 _DERIVE: dict[str, dict[str, str]] = {
     "bundle_load": {"name": _path("w.url", LIMITS["url"]), "ms": _clamp("w.total_ms"),
@@ -166,7 +173,7 @@ _DERIVE: dict[str, dict[str, str]] = {
                     "decoded_bytes": _count("w.decoded_bytes")},
     "runtime_init": {"ms": _clamp("w.ms")},
     "operation": {"name": _NAME, "ms": _clamp("w.ms"), "ok": "w.ok", "offline": "w.offline",
-                  "expected_ms": _clamp("w.expected_ms")},
+                  "expected_ms": _clamp("w.expected_ms"), "trace_id": "lower(w.trace_id)"},
     "error": {"kind": "w.kind", "category": "w.category", "message": "w.message",
               "stack": "w.stack", "frame": "w.frame", "fingerprint": "w.fingerprint",
               "name": _cut("w.operation", LIMITS["name"]), "value": "trunc(w.memory_bytes)"},
@@ -181,6 +188,18 @@ _DERIVE: dict[str, dict[str, str]] = {
                      "pending": _count("w.pending")},
     "measurement": {"name": _NAME, "value": "w.value", "unit": _cut("w.unit", LIMITS["unit"]),
                     "tags": "w.tags_json"},
+    "server_request": {"name": _path("w.route", LIMITS["name"]),
+                       "method": _cut("upper(w.method)", 16), "status": _count("w.status"),
+                       "ms": _clamp("w.ms"), "ok": "coalesce(w.ok, w.status < 500)",
+                       **_TRACE, "service": _cut("w.service", LIMITS["context"]),
+                       "session": _cut("w.session", LIMITS["context"])},
+    "server_span": {"name": _NAME, "kind": "w.kind", "ms": _clamp("w.ms"), "ok": "w.ok",
+                    **_TRACE, "service": _cut("w.service", LIMITS["context"]),
+                    "statement": _cut("w.statement", STATEMENT_LIMIT), "tags": "w.tags_json"},
+    "server_process": {"service": _cut("w.service", LIMITS["context"]),
+                       "rss_bytes": _count("w.rss_bytes"), "cpu_s": "w.cpu_s",
+                       "threads": _count("w.threads"), "gc_count": _count("w.gc_count"),
+                       "gc_ms": "w.gc_ms"},
 }
 
 
