@@ -123,7 +123,8 @@ def _paths() -> dict[str, Any]:
                                      [_query("id", "the session id")]),
         "/api/v1/items": admin_get("The newest raw items", [
             _query("window", "how far back, 5m to 30d", "24h", _WINDOW_SCHEMA), _limit(10_000),
-            *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id")]]),
+            *[_query(n, f"only this {n}") for n in ("type", "session", "release", "name", "id",
+                                                   "trace_id")]]),
         "/api/v1/symbols": {
             **admin_get("Symbol files known for a project", [_query("project", "project id")]),
             "post": {"summary": "Upload a wasm module (name section, DWARF) to resolve wasm frames",

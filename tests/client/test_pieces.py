@@ -1,0 +1,54 @@
+"""Trace context parsing, statement normalizing, spans, and the standard-library-only import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from wasmwatch.client import Client, Span, current, parse_traceparent
+from wasmwatch.client._statement import normalize, operation_name
+
+
+def test_traceparent_is_parsed_or_refused() -> None:
+    """A valid traceparent gives (trace, parent span); bad versions, ids and shapes give None."""
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    assert parse_traceparent(f"00-{trace}-{span}-01") == Span(trace, span)
+    assert parse_traceparent(f" 00-{trace.upper()}-{span}-00 ") == Span(trace, span)
+    for bad in (f"ff-{trace}-{span}-01", f"00-{'0' * 32}-{span}-01", f"00-{trace}-{'0' * 16}-01",
+                f"00-{trace}-{span}", "garbage", "", None):
+        assert parse_traceparent(bad) is None
+
+
+def test_statement_literals_are_replaced() -> None:
+    """String and number literals become ?, names with digits stay, whitespace is folded."""
+    sql = "SELECT  t1.a FROM users2 WHERE email = 'bob@example.com' AND age > 42\n AND x = -1.5e3"
+    assert normalize(sql) == "SELECT t1.a FROM users2 WHERE email = ? AND age > ? AND x = ?"
+    assert normalize("INSERT INTO t VALUES ('it''s', 0x1F)") == "INSERT INTO t VALUES (?, ?)"
+    assert operation_name("update \"Orders\" SET a = ?") == "UPDATE Orders"
+    assert operation_name("BEGIN") == "BEGIN"
+
+
+def test_span_nests_and_marks_failure() -> None:
+    """Spans inside spans share the trace; an exception marks the span failed and propagates."""
+    client = Client("http://127.0.0.1:9", "k", service="s", poll_interval_s=0)
+    client.sender.start = lambda: None  # type: ignore[method-assign]  # inspect the queue
+    try:
+        with client.span("outer") as outer, client.span("inner") as inner:
+            assert current.get() == inner
+            raise ValueError("x")
+    except ValueError:
+        pass
+    assert current.get() is None
+    inner_item, outer_item = list(client.sender.queue)
+    assert inner_item["trace_id"] == outer_item["trace_id"] == outer.trace_id
+    assert inner_item["parent_span_id"] == outer.span_id and "parent_span_id" not in outer_item
+    assert inner_item["ok"] is False and outer_item["ok"] is False
+
+
+def test_importing_the_client_loads_no_server_dependency() -> None:
+    """wasmwatch.client and its hooks import with the standard library only."""
+    code = ("import sys, wasmwatch.client, wasmwatch.client.django, wasmwatch.client.sqlalchemy;"
+            "bad = [m for m in ('msgspec', 'duckdb', 'pyarrow', 'numpy', 'granian', 'prometheus_client',"
+            " 'starlette', 'flask', 'django', 'sqlalchemy') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
