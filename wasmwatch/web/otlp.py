@@ -50,7 +50,7 @@ def is_protobuf(request: Request) -> bool:
 
 
 def _content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return str(request.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
 
 
 def bearer_as_key(request: Request) -> None:

@@ -38,7 +38,7 @@ class _Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=False, frozen=
     pass
 
 
-class AnyValue(_Wire):
+class AnyValue(_Wire, frozen=True):
     string_value: str | None = None
     bool_value: bool | None = None
     int_value: int | None = None
@@ -48,35 +48,35 @@ class AnyValue(_Wire):
     bytes_value: str | None = None
 
 
-class ArrayValue(_Wire):
+class ArrayValue(_Wire, frozen=True):
     values: list[AnyValue] = []
 
 
-class KeyValue(_Wire):
+class KeyValue(_Wire, frozen=True):
     key: str
     value: AnyValue | None = None
 
 
-class KeyValueList(_Wire):
+class KeyValueList(_Wire, frozen=True):
     values: list[KeyValue] = []
 
 
-class Resource(_Wire):
+class Resource(_Wire, frozen=True):
     attributes: list[KeyValue] = []
 
 
-class Status(_Wire):
+class Status(_Wire, frozen=True):
     message: str = ""
     code: int = 0  # 0 unset, 1 ok, 2 error
 
 
-class Event(_Wire):
+class Event(_Wire, frozen=True):
     name: str = ""
     time_unix_nano: int = 0
     attributes: list[KeyValue] = []
 
 
-class Span(_Wire):
+class Span(_Wire, frozen=True):
     trace_id: str = ""
     span_id: str = ""
     parent_span_id: str = ""
@@ -89,27 +89,27 @@ class Span(_Wire):
     status: Status = Status()
 
 
-class ScopeSpans(_Wire):
+class ScopeSpans(_Wire, frozen=True):
     spans: list[Span] = []
 
 
-class ResourceSpans(_Wire):
+class ResourceSpans(_Wire, frozen=True):
     resource: Resource = Resource()
     scope_spans: list[ScopeSpans] = []
 
 
-class TracesRequest(_Wire):
+class TracesRequest(_Wire, frozen=True):
     resource_spans: list[ResourceSpans] = []
 
 
-class NumberDataPoint(_Wire):
+class NumberDataPoint(_Wire, frozen=True):
     attributes: list[KeyValue] = []
     time_unix_nano: int = 0
     as_double: float | None = None
     as_int: int | None = None
 
 
-class HistogramDataPoint(_Wire):
+class HistogramDataPoint(_Wire, frozen=True):
     """A histogram, exponential histogram or summary point: only count and sum are read."""
 
     attributes: list[KeyValue] = []
@@ -118,15 +118,15 @@ class HistogramDataPoint(_Wire):
     sum: float | None = None
 
 
-class Points(_Wire):
+class Points(_Wire, frozen=True):
     data_points: list[NumberDataPoint] = []
 
 
-class HistogramPoints(_Wire):
+class HistogramPoints(_Wire, frozen=True):
     data_points: list[HistogramDataPoint] = []
 
 
-class Metric(_Wire):
+class Metric(_Wire, frozen=True):
     name: str = ""
     unit: str = ""
     gauge: Points | None = None
@@ -136,20 +136,20 @@ class Metric(_Wire):
     summary: HistogramPoints | None = None
 
 
-class ScopeMetrics(_Wire):
+class ScopeMetrics(_Wire, frozen=True):
     metrics: list[Metric] = []
 
 
-class ResourceMetrics(_Wire):
+class ResourceMetrics(_Wire, frozen=True):
     resource: Resource = Resource()
     scope_metrics: list[ScopeMetrics] = []
 
 
-class MetricsRequest(_Wire):
+class MetricsRequest(_Wire, frozen=True):
     resource_metrics: list[ResourceMetrics] = []
 
 
-class LogRecord(_Wire):
+class LogRecord(_Wire, frozen=True):
     time_unix_nano: int = 0
     observed_time_unix_nano: int = 0
     severity_number: int = 0  # 17..20 ERROR, 21..24 FATAL
@@ -160,16 +160,16 @@ class LogRecord(_Wire):
     span_id: str = ""
 
 
-class ScopeLogs(_Wire):
+class ScopeLogs(_Wire, frozen=True):
     log_records: list[LogRecord] = []
 
 
-class ResourceLogs(_Wire):
+class ResourceLogs(_Wire, frozen=True):
     resource: Resource = Resource()
     scope_logs: list[ScopeLogs] = []
 
 
-class LogsRequest(_Wire):
+class LogsRequest(_Wire, frozen=True):
     resource_logs: list[ResourceLogs] = []
 
 
@@ -191,10 +191,10 @@ def decode(signal: Signal, body: bytes, protobuf: bool) -> Request:
         if not protobuf:
             return _json_decoders[signal].decode(body)
         return msgspec.convert(_proto_mapping(signal, body), _TYPES[signal], strict=False)
+    except msgspec.ValidationError as exc:  # a DecodeError too: first
+        raise WireError(path_error("body", exc)) from exc
     except msgspec.DecodeError as exc:
         raise WireError(f"body: malformed JSON: {exc}") from exc
-    except msgspec.ValidationError as exc:
-        raise WireError(path_error("body", exc)) from exc
     except RecursionError as exc:
         raise WireError("body: nested too deeply") from exc
 
