@@ -29,7 +29,9 @@ def litestar_app(client: Client) -> Any:
     def hello() -> str:
         return "hi"
 
-    return Litestar([order, hello], middleware=[DefineMiddleware(ASGIMiddleware, client=client)])
+    # logging_config=None: Litestar would otherwise configure the process's logging
+    return Litestar([order, hello], middleware=[DefineMiddleware(ASGIMiddleware, client=client)],
+                    logging_config=None)
 
 
 @pytest.fixture(scope="module")
