@@ -79,6 +79,20 @@ class Filters:
         return Sql(" AND ".join(parts), tuple(params))
 
 
+def _wide(con: Any) -> bool:
+    """The store's ``items`` is one wide table whose rollups are filled as rows land (the
+    ClickHouse store's reader says so), not DuckDB's per-type tables, batches and watermark."""
+    return bool(getattr(con, "wide_items", False))
+
+
+def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any) -> str:
+    if _wide(con):
+        return (f"SELECT {', '.join(columns or ('*',))} FROM items "
+                f"WHERE ts >= {int(from_ms)} AND ts <= {int(to_ms)}")
+    batches = _batches(con, from_ms, to_ms)
+    return layout.wide_between(from_ms, to_ms, columns, batches)
+
+
 def _batches(con: Any, from_ms: int, to_ms: int) -> tuple[int, int] | None:
     return None if con is None else layout.batch_range(con, from_ms, to_ms)
 
@@ -88,14 +102,12 @@ def raw_items(from_ms: int, to_ms: int, con: Any = None) -> Sql:
 
     Given ``con``, the batches of those items are looked up first, so the join with the batch
     contexts reads only their run of batches."""
-    batches = _batches(con, from_ms, to_ms)
-    return Sql(f"({layout.wide_between(from_ms, to_ms, None, batches)})")
+    return Sql(f"({_between(from_ms, to_ms, None, con)})")
 
 
 def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
     """Items of ``[from_ms, to_ms]`` with just the columns a counter row reads."""
-    batches = _batches(con, from_ms, to_ms)
-    return f"({layout.wide_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, batches)})"
+    return f"({_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, con)})"
 
 
 def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
@@ -142,6 +154,9 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
         return Sql(_narrow(from_ms, to_ms, con))
     first = min(s.start_ms for s in spans)
     end = max(s.end_ms for s in spans)
+    if _wide(con):  # the rollup holds every stored row: only the edges come from raw rows
+        return Sql(f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
+                   f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)})")
     newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
     return Sql(
         f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
@@ -162,7 +177,7 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Win
     rows: the edges that cut a bucket, and batches newer than the rollup's watermark.
     """
     spans = rollup.whole_buckets(from_ms, to_ms, hours)
-    raw = _raw_rest(con, spans, from_ms, to_ms, rollup.through_batch(con))
+    raw = _raw_rest(con, spans, from_ms, to_ms, 0 if _wide(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
     counters, hist = rollup_counters(spans), rollup_hist(spans)
     glue = "\nUNION ALL\n" if spans else ""
@@ -175,7 +190,11 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Win
 
 @contextmanager
 def snapshot(con: Any) -> Iterator[Any]:
-    """One read transaction: every query inside sees the same committed state."""
+    """One read transaction: every query inside sees the same committed state (a wide store
+    has no transactions: each ClickHouse query reads the parts committed when it starts)."""
+    if _wide(con):
+        yield con
+        return
     con.execute("BEGIN TRANSACTION")
     try:
         yield con
