@@ -8,10 +8,10 @@ import { gzipSync } from 'node:zlib'
 
 export const BUDGET = 6 * 1024
 const here = new URL('.', import.meta.url).pathname
-// Internal property names (some of the outbox's and the store's methods, the load hook, the
-// client's counters) are mangled: none is public API, goes over the wire or crosses builds
-// (worker support calls the outbox's push, lose, urgent and flush: those keep their names).
-export const INTERNAL = /^(tick|wake|hide|loaded|syncs|uses|visible|list)$/
+// Internal property names (some of the outbox's and the store's methods, the load hook and its
+// start/end times, the client's counters) are mangled: none is public API, goes over the wire or
+// crosses builds (worker support calls the outbox's push, lose, urgent and flush: those keep their names).
+export const INTERNAL = /^(tick|wake|hide|loaded|syncs|uses|visible|list|start|end|sum)$/
 const common = { bundle: true, minify: true, target: 'es2020', legalComments: 'none', logLevel: 'warning',
   mangleProps: INTERNAL }
 

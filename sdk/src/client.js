@@ -1,7 +1,7 @@
 // The live client: measures the page and the WebAssembly runtime, turns what it sees into
 // protocol items (docs/protocol.md) and hands them to the outbox. Every entry point is
 // guarded: the SDK never throws into the host page, except what a tracked function throws.
-import { describe, createStorm } from './errors.js'
+import { describe, createStorm, stormKey } from './errors.js'
 import { createBaselines } from './ops.js'
 import { createOutbox } from './outbox.js'
 import { idbStore } from './store.js'
@@ -9,6 +9,7 @@ import { instrument } from './wasm.js'
 import { httpTransport, ingestUrl, root } from './transport.js'
 import { rid, sampled, sessionId } from './session.js'
 import { metrics, zero } from './metrics.js'
+import { traceFetch } from './trace.js'
 
 export const VERSION = '0.1.0'
 
@@ -20,10 +21,11 @@ const guard = f => function () { try { return f.apply(this, arguments) } catch {
 /** A started client, or null when this session is sampled out. */
 export function createClient(cfg, onShutdown) {
   const G = globalThis, nav = navigator, perf = performance, W = G.WebAssembly, doc = G.document
-  const session = sessionId(G.sessionStorage)
+  // A worker the page wrapped gets the page's session (workers.js)
+  const session = cfg._session || sessionId(G.sessionStorage)
   if (!sampled(session, cfg.sampleRate ?? 1)) return null
 
-  const t0 = now(), load = rid(8), offs = [], seen = new WeakSet(), mems = new Map()
+  const t0 = now(), load = rid(8), offs = [], seen = new WeakSet(), mems = new Map(), open = new Set()
   const baseline = createBaselines(cfg.baselines, cfg.slowMs)
   const storm = createStorm()
   const recent = new Float64Array(100)
@@ -62,7 +64,7 @@ export function createClient(cfg, onShutdown) {
       if (n != was) grows++, mems.set(mem, n), memDirty = true
     }
     const heap = (perf.memory || {}).usedJSHeapSize
-    if (heap) m.heap_usage = heap
+    if (heap) m.heap = heap
     if ((mems.size || gcCount) && (memDirty || force || Date.now() - memSent > 30000)) {
       memDirty = false
       memSent = Date.now()
@@ -80,26 +82,26 @@ export function createClient(cfg, onShutdown) {
     }
     ctx = ctx || {}
     const d = describe(err, fallbackName)
-    m.error_count++
-    if (!storm(d.kind + d.message + d.frame, Date.now())) return outbox.lose('rate_limited')
+    m.errs++
+    if (!storm(stormKey(d), Date.now())) return outbox.lose('rate_limited')
     const category = ctx.category || d.category
     emit('error', { ...d, category, operation: str(ctx.operation),
-      memory_bytes: sample() || m.heap_usage || undefined })
+      memory_bytes: sample() || m.heap || undefined })
     if (category == 'critical') outbox.urgent()
   }
 
   // -- operations ----------------------------------------------------------------------------
-  function operation(name, ms, ok, err, expected, offline) {
+  function operation(name, ms, ok, err, op, expected, offline) {
     name = str(name) || 'unknown'
     const [base, slow] = baseline(name, ms)
     const given = num(expected)
     expected = given || base
     offline = offline ?? !online()
-    m.operation_count++
-    if (offline) m.offline_operations++
+    m.ops++
+    if (offline) m.offs++
     m.sum += ms - recent[m.n % 100]
     recent[m.n++ % 100] = ms
-    emit('operation', { name, ms, ok, offline: !!offline, expected_ms: expected })
+    emit('operation', { name, ms, ok, offline: !!offline, expected_ms: expected, trace_id: op.t })
     if (err) report(err, { operation: name })
     if (slow || ms > 1.5 * given) outbox.urgent()
   }
@@ -107,8 +109,10 @@ export function createClient(cfg, onShutdown) {
 
   function run(name, fn, self, args) {
     if (typeof fn != 'function') return fn
-    const t = now(), end = (ok, e) => done(name, now() - t, ok, e)
+    // op.t: its trace id, once it made a same-origin fetch (trace.js)
+    const t = now(), op = {}, end = (ok, e) => (open.delete(op), done(name, now() - t, ok, e, op))
     let r
+    open.add(op)
     try {
       r = fn.apply(self, args)
     } catch (e) {
@@ -139,9 +143,9 @@ export function createClient(cfg, onShutdown) {
     if (!e && !late) return setTimeout(guard(bundle), 100, info, 1)
     const start = e ? Math.min(e.startTime, info.start) : info.start
     const known = e && (e.transferSize || e.decodedBodySize)
-    m.bundle_load_time = info.end - start
+    m.load = info.end - start
     emit('bundle_load', { url: str(info.url || (e && e.name)), streaming: !!info.streaming,
-      total_ms: m.bundle_load_time, fetch_ms: e && e.responseEnd - e.startTime, compile_ms: info.compile_ms,
+      total_ms: m.load, fetch_ms: e && e.responseEnd - e.startTime, compile_ms: info.compile_ms,
       instantiate_ms: info.instantiate_ms, ...(known && { transfer_bytes: e.transferSize,
         decoded_bytes: e.decodedBodySize, cached: e.transferSize < e.encodedBodySize }) })
   }
@@ -164,7 +168,7 @@ export function createClient(cfg, onShutdown) {
   }
 
   // -- public API ----------------------------------------------------------------------------
-  const ready = ms => emit('runtime_init', { ms: m.initialization_time = ms })
+  const ready = ms => emit('runtime_init', { ms: m.init = ms })
   const api = {
     runtimeReady(start) {
       const s = typeof start == 'string' ? (perf.getEntriesByName(start, 'mark')[0] || {}).startTime : start
@@ -188,7 +192,7 @@ export function createClient(cfg, onShutdown) {
     feature(name) {
       name = str(name)
       if (!name) return
-      m.feature_usage[name] = (m.feature_usage[name] || 0) + 1
+      m.feats[name] = (m.feats[name] || 0) + 1
       m.uses++
       emit('feature', { name })
     },
@@ -216,6 +220,7 @@ export function createClient(cfg, onShutdown) {
     shutdown() {
       if (closed) return outbox.flush()
       restore()
+      untrace()
       unwrap()
       offs.forEach(f => f())
       clearInterval(timer)
@@ -232,11 +237,12 @@ export function createClient(cfg, onShutdown) {
   const restore = cfg.instrument !== false && W
     ? instrument(W, { loaded: guard(bundle), memory: guard(addMemory), error: guard(report) }, now)
     : () => {}
+  const untrace = G.fetch ? traceFetch(G, session, open) : () => {}
   const dom = {
-    'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.bundle_load_time = num(d.duration) || 0,
+    'wasm-bundle-loaded': d => emit('bundle_load', { total_ms: m.load = num(d.duration) || 0,
       url: str(d.url) }),
     'wasm-runtime-ready': d => ready(num(d.duration) || 0),
-    'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, 0, d.expected,
+    'wasm-operation': d => operation(d.type || d.name, num(d.duration) || 0, d.ok !== false, 0, 0, d.expected,
       d.offline),
     'wasm-error': d => report(d.error || d, d),
     'wasm-feature-used': d => api.feature(d.feature),

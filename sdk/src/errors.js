@@ -1,5 +1,6 @@
-// Pure error analysis: trap kinds, wasm stack frames, categories, fingerprints, storm cap.
-// No DOM here, so `node --test` exercises all of it.
+// Pure error analysis: trap kinds, categories, storm cap. No DOM here, so `node --test`
+// exercises all of it. Wasm frames are read from the stack by the server (one parser, in
+// wasmwatch/ingest/fingerprint.py), which derives each error's `frame` and fingerprint.
 
 // kind:pattern pairs, the first match wins. Covers the trap messages of V8 (Chromium, Node),
 // SpiderMonkey and JSC ("divide by zero", "integer divide by zero", "Division by zero", ...).
@@ -28,32 +29,10 @@ export function errorKind(name, message) {
 /** critical: out of memory, SharedArrayBuffer, compile/link; runtime: traps and faults. */
 export function categorize(name, kind, message) {
   if (kind == 'out_of_memory' || /SharedArrayBuffer|out ?of ?memory/i.test(message) ||
-    name == 'CompileError' || name == 'LinkError') return 'critical'
+    /^(Compile|Link)Error$/.test(name)) return 'critical'
   if (name == 'RuntimeError' || kind != name || /wasm|atomvm/i.test(message)) return 'runtime'
   return 'application'
 }
-
-// Chromium `at NAME (URL:wasm-function[3]:0x5c)` or `at URL:wasm-function[3]:0x5c`;
-// Firefox `NAME@URL:wasm-function[3]:0x5c` (`... > WebAssembly.instantiate:wasm-function[3]:0x5c`
-// for modules compiled from bytes); WebKit `NAME@<?>:wasm-function[3]`, no offset, and the
-// index for a name when the module has no names (`3@<?>:wasm-function[3]`).
-const FRAME = /^\s*(?:at\s+(?:(.*?)\s+\()?|(.*?)@)?.*?wasm-function\[(\d+)\](?::(0x[\da-f]+))?/i
-
-/** The wasm frames of a stack, innermost first: [{fn, index, offset}] (offset: none in WebKit). */
-export function wasmFrames(stack) {
-  const out = []
-  for (const line of String(stack || '').split('\n')) {
-    const m = FRAME.exec(line)
-    const fn = m && (m[1] || m[2])
-    if (m) out.push({ fn: /^$|^wasm-function|^\d+$/.test(fn) ? undefined : fn, index: +m[3],
-      offset: m[4] && +m[4] })
-  }
-  return out
-}
-
-/** `name wasm-function[i]:0xoffset`: one frame as a string (the server's `frame` format). */
-export const frameText = f =>
-  f && `${f.fn ? f.fn + ' ' : ''}wasm-function[${f.index}]${f.offset >= 0 ? ':0x' + f.offset.toString(16) : ''}`
 
 /** Everything the SDK reports about one error (minus operation and memory). */
 export function describe(err, fallbackName = 'Error') {
@@ -63,10 +42,12 @@ export function describe(err, fallbackName = 'Error') {
   const message = String(e.message || '').slice(0, 2048)
   const stack = typeof e.stack == 'string' ? e.stack.slice(0, 16384) : undefined
   const kind = errorKind(name, message)
-  const frames = wasmFrames(stack)
-  return { kind, category: categorize(name, kind, message), message, stack,
-    frame: frameText(frames[0]) }
+  return { kind, category: categorize(name, kind, message), message, stack }
 }
+
+/** What the storm cap tells errors apart by: kind, message and the top wasm function (the
+ * server's grouping, which leaves the byte offset out). */
+export const stormKey = d => d.kind + d.message + /wasm-function\[\d+]|$/.exec(d.stack)[0]
 
 /** Storm cap: at most `perKey` errors per fingerprint and `total` overall per window. */
 export function createStorm(perKey = 5, total = 30, windowMs = 60000) {

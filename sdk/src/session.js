@@ -1,9 +1,9 @@
 // Session identity and per-session sampling. Pure apart from the storage passed in.
 
-/** n random characters of [0-9a-z]. */
-export function rid(n) {
+/** n random digits of base `radix`, [0-9a-z] by default (16: lowercase hex, uniform). */
+export function rid(n, radix = 36) {
   let s = ''
-  for (const b of crypto.getRandomValues(new Uint8Array(n))) s += (b % 36).toString(36)
+  for (const b of crypto.getRandomValues(new Uint8Array(n))) s += (b % radix).toString(radix)
   return s
 }
 

@@ -10,7 +10,8 @@ export const ingestUrl = (endpoint, key) => root(endpoint) + '/api/v1/ingest?key
 const gzip = body => new Response(new Blob([body]).stream()
   .pipeThrough(new CompressionStream('gzip'))).arrayBuffer()
 
-export function httpTransport(url) {
+// The fetch of the moment it is made: requests of its own are not traced (trace.js).
+export function httpTransport(url, post = fetch) {
   let zip = typeof CompressionStream == 'function'
   return {
     async send(body) {
@@ -20,7 +21,7 @@ export function httpTransport(url) {
         headers['Content-Encoding'] = 'gzip'
       }
       try {
-        const r = await fetch(url, { method: 'POST', body, headers,
+        const r = await post(url, { method: 'POST', body, headers,
           keepalive: (body.byteLength || body.length) < 60000 })
         await r.text() // a keepalive request holds its share of the 64 KB quota until read
         return { status: r.status, retryAfter: parseRetryAfter(r.headers.get('Retry-After')) }

@@ -29,7 +29,10 @@ export function wrapWorkers(G, cfg, base, outbox) {
     setTimeout(() => { G.__wasmwatch_echo = 0 })
   }
   const blob = text => U.createObjectURL(new Blob([text], { type: 'text/javascript' }))
-  const start = url => '#wasmwatch=' + encodeURIComponent(J({ ...cfg, transport: 0, ch: name, url }))
+  // The page's session (session.js keeps it there), for the workers' traced requests (trace.js)
+  let _session
+  try { _session = G.sessionStorage.getItem('wasmwatch.session') } catch {}
+  const start = url => '#wasmwatch=' + encodeURIComponent(J({ ...cfg, transport: 0, ch: name, url, _session }))
 
   ch.onmessage = e => {
     const d = e.data

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { categorize, createStorm, describe, errorKind, frameText, trapKind, wasmFrames } from '../src/errors.js'
+import { categorize, createStorm, describe, errorKind, stormKey, trapKind } from '../src/errors.js'
 
 test('trap messages of V8, SpiderMonkey and JSC map to one kind each', () => {
   const cases = {
@@ -61,72 +61,12 @@ test('categories: critical for memory, SharedArrayBuffer, compile and link; runt
   assert.equal(cat('TypeError', 'x is undefined'), 'application')
 })
 
-test('wasm frames are parsed from Chromium and Firefox stacks, innermost first', () => {
-  const chromium = [
-    'RuntimeError: divide by zero',
-    '    at demo.wasm.divide (wasm://wasm/abcd1234:wasm-function[3]:0x5c)',
-    '    at wasm://wasm/abcd1234:wasm-function[12]:0x1a2f',
-    '    at divide (http://127.0.0.1:8000/demo.wasm:wasm-function[4]:0x113)',
-    '    at Object.call (http://127.0.0.1:8000/app.js:38:48)',
-  ].join('\n')
-  assert.deepEqual(wasmFrames(chromium), [
-    { fn: 'demo.wasm.divide', index: 3, offset: 0x5c },
-    { fn: undefined, index: 12, offset: 0x1a2f },
-    { fn: 'divide', index: 4, offset: 0x113 },
-  ])
-  const firefox = [
-    'divide@http://localhost/demo.wasm:wasm-function[3]:0x5c',
-    '@http://localhost/demo.wasm:wasm-function[7]:0x80',
-    'wasm-function[9]@http://localhost/app.js line 2 > WebAssembly.instantiate:wasm-function[9]:0x99',
-    'call@http://localhost/app.js:10:5',
-  ].join('\n')
-  assert.deepEqual(wasmFrames(firefox), [
-    { fn: 'divide', index: 3, offset: 0x5c },
-    { fn: undefined, index: 7, offset: 0x80 },
-    { fn: undefined, index: 9, offset: 0x99 },
-  ])
-  assert.deepEqual(wasmFrames('Error: x\n    at f (app.js:1:2)\ndivide@[wasm code]'), [])
-  assert.deepEqual(wasmFrames(undefined), [])
-})
-
-// Stacks as the engines print them (Firefox ESR 153, WebKitGTK 2.50, Chromium 14x), for a trap
-// in fail_deeper (function 5) called from crash (function 4) called from page JS.
-test('each engine\'s real stack gives the same frames (WebKit: no offsets)', () => {
-  const firefox = 'fail_deeper@http://127.0.0.1:8000/demo.wasm:wasm-function[5]:0x11c\n' +
-    'crash@http://127.0.0.1:8000/demo.wasm:wasm-function[4]:0x117\n' +
-    '@http://127.0.0.1:8000/harness.html line 2 > eval:1:23\n@http://127.0.0.1:8000/harness.html:3:44\n'
-  const chromium = 'RuntimeError: unreachable\n' +
-    '    at fail_deeper (http://127.0.0.1:8000/demo.wasm:wasm-function[5]:0x11c)\n' +
-    '    at crash (http://127.0.0.1:8000/demo.wasm:wasm-function[4]:0x117)\n' +
-    '    at eval (eval at <anonymous> (http://127.0.0.1:8000/harness.html:1:1), <anonymous>:1:23)'
-  const webkit = 'fail_deeper@<?>:wasm-function[5]\ncrash@<?>:wasm-function[4]\n@\n@\n' +
-    'Promise@[native code]\nevaluateJavaScriptFunction@'
-  const full = [{ fn: 'fail_deeper', index: 5, offset: 0x11c }, { fn: 'crash', index: 4, offset: 0x117 }]
-  assert.deepEqual(wasmFrames(firefox), full)
-  assert.deepEqual(wasmFrames(chromium), full)
-  assert.deepEqual(wasmFrames(webkit), full.map(f => ({ ...f, offset: undefined })))
-  // A module without a name section: WebKit prints the index where the name would be.
-  assert.deepEqual(wasmFrames('0@<?>:wasm-function[0]\n12@<?>:wasm-function[12]\nmain@http://h/app.js:3:9'),
-    [{ fn: undefined, index: 0, offset: undefined }, { fn: undefined, index: 12, offset: undefined }])
-  // Firefox names a module compiled from bytes after the call that compiled it.
-  assert.deepEqual(wasmFrames('@http://h/app.js line 2 > WebAssembly.instantiate:wasm-function[2]:0x4f'),
-    [{ fn: undefined, index: 2, offset: 0x4f }])
-})
-
-test('a frame prints as the server stores it: "name wasm-function[i]:0xoff"', () => {
-  assert.equal(frameText({ fn: 'divide', index: 3, offset: 0x113 }), 'divide wasm-function[3]:0x113')
-  assert.equal(frameText({ index: 12, offset: 0x1a2f }), 'wasm-function[12]:0x1a2f')
-  assert.equal(frameText({ fn: 'divide', index: 3 }), 'divide wasm-function[3]', 'WebKit: no offset')
-  assert.equal(frameText({ index: 0, offset: 0 }), 'wasm-function[0]:0x0')
-  assert.equal(frameText(undefined), undefined)
-})
-
-test('describe turns any thrown value into kind, category, message, stack and top frame', () => {
+test('describe turns any thrown value into kind, category, message and stack', () => {
   const e = new Error('divide by zero')
   e.name = 'RuntimeError'
   e.stack = 'RuntimeError: divide by zero\n    at divide (http://h/demo.wasm:wasm-function[3]:0x113)'
   assert.deepEqual(describe(e), { kind: 'divide_by_zero', category: 'runtime', message: 'divide by zero',
-    stack: e.stack, frame: 'divide wasm-function[3]:0x113' })
+    stack: e.stack })
   assert.equal(describe('plain string', 'UnhandledRejection').kind, 'UnhandledRejection')
   assert.equal(describe('plain string').message, 'plain string')
   assert.equal(describe(null).kind, 'Error')
@@ -143,4 +83,14 @@ test('an error storm is capped per fingerprint and overall, per window', () => {
   assert.deepEqual([allow('a', 0), allow('a', 1), allow('a', 2)], [true, true, false])
   assert.deepEqual([allow('b', 3), allow('c', 4)], [true, false])
   assert.equal(allow('a', 1000), true, 'a new window starts afresh')
+})
+
+test('the storm key tells errors apart by kind, message and top wasm function, not byte offset', () => {
+  const at = (index, offset) => describe(Object.assign(new Error('unreachable'), { name: 'RuntimeError',
+    stack: `RuntimeError: unreachable\n    at f (http://h/m.wasm:wasm-function[${index}]:0x${offset})\n` +
+      '    at g (http://h/m.wasm:wasm-function[1]:0x10)' }))
+  assert.equal(stormKey(at(5, '11c')), stormKey(at(5, '2a0')))
+  assert.notEqual(stormKey(at(5, '11c')), stormKey(at(6, '11c')))
+  assert.equal(stormKey(describe(new TypeError('x'))), 'TypeErrorx', 'no wasm frame: kind and message')
+  assert.equal(stormKey(describe('plain')), 'Errorplain', 'no stack at all')
 })

@@ -13,8 +13,8 @@ test('with nothing recorded every figure is defined: no division by zero', () =>
 })
 
 test('running totals: average over the last 100 operations, sync rate, engagement score', () => {
-  const m = { ...zero(), operation_count: 150, sum: 500, n: 150, syncs: 4, synced: 3, uses: 4,
-    visible: 60_000, feature_usage: { a: 4 } }
+  const m = { ...zero(), ops: 150, sum: 500, n: 150, syncs: 4, synced: 3, uses: 4,
+    visible: 60_000, feats: { a: 4 } }
   const got = metrics(m, 30_000, 65536)
   assert.equal(got.performance.average_operation_time, 5)
   assert.equal(got.performance.sync_success_rate, 0.75)
@@ -22,5 +22,5 @@ test('running totals: average over the last 100 operations, sync rate, engagemen
   assert.equal(got.business.engagement_score, Math.round(90_000 / 12_000 + 20))
   assert.equal(got.runtime.heap_usage, 65536, 'linear memory when the JS heap is unknown')
   got.business.feature_usage.a = 99
-  assert.equal(m.feature_usage.a, 4, 'a copy, not the live counters')
+  assert.equal(m.feats.a, 4, 'a copy, not the live counters')
 })

@@ -137,3 +137,26 @@ async def test_v1_upgrade_keeps_rollup_answers_exact(tmp_path: Path) -> None:
     assert approx["events"] == exact["events"] and approx["errors"] == exact["errors"]
     ops = {k: v["count"] for k, v in approx["operations"].items()}
     assert ops == {k: v["count"] for k, v in exact["operations"].items()}
+
+
+def test_v2_dir_from_before_the_server_items_gets_their_columns(tmp_path: Path) -> None:
+    """A v2 file made before ``batches.service`` and ``item_operation.trace_id`` is opened, the
+    columns are added last, and new items (with and without them) append by position."""
+    data = tmp_path / "data"
+    data.mkdir()
+    old = duckdb.connect(str(data / "wasmwatch.duckdb"))
+    for ddl in layout.tables():
+        old.execute(ddl)
+    old.execute("ALTER TABLE batches DROP COLUMN service")
+    old.execute("ALTER TABLE item_operation DROP COLUMN trace_id")
+    old.close()
+    store = DuckDBStore(data)
+    ctx = (*context()[:-1], "api")
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    items: list[s.Item] = [s.Operation(id="o1", ts=float(NOW), name="save", ms=5.0, trace_id=trace),
+                           s.Feature(id="f1", ts=float(NOW), name="x")]
+    write(store, Chunk(ctx, items, 10))
+    assert store.query("SELECT id, trace_id, service FROM items ORDER BY id") == [
+        {"id": "f1", "trace_id": None, "service": "api"},
+        {"id": "o1", "trace_id": trace, "service": "api"}]
+    store.close()

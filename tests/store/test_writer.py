@@ -20,7 +20,7 @@ NOW = 1_764_000_000_000
 
 
 def context(project: str = "default", received: int = NOW) -> tuple[object, ...]:
-    return (project, received, 0, "s1", "1.0", "/", None, None, "Chrome", 120, "Linux", True, "t")
+    return (project, received, 0, "s1", "1.0", "/", None, None, "Chrome", 120, "Linux", True, "t", None)
 
 
 def rows(*ids: str, ts: int = NOW, project: str = "default") -> Chunk:

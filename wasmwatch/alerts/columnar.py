@@ -22,7 +22,8 @@ from wasmwatch.query.sketch import LN_GAMMA, MIN_POSITIVE, ZERO_BIN
 __all__ = ["gather", "select"]
 
 Key = tuple[Any, ...]
-_ATTR = {"operation": "name"}  # the operation label of operations and errors is their name
+# the operation label of operations and errors is their name, the route of server items too
+_ATTR = {"operation": "name", "route": "name"}
 
 
 def _column(label: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from wasmwatch.alerts import columnar
-from wasmwatch.alerts.rules import LABELS, Rule
+from wasmwatch.alerts.rules import LABELS, SERVER_TYPES, Rule
 from wasmwatch.alerts.source import BucketRow, WindowSource
 from wasmwatch.alerts.window import Bucket, Window, bucket_width
 from wasmwatch.query.sketch import bin_of
@@ -32,9 +32,10 @@ Key = tuple[str | None, ...]
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 MAX_GROUPS = 1000  # label sets per rule; more are folded into "other"
-#: the row columns :meth:`Evaluator.observe` reads (labels, values, time; ``operation`` is name)
+#: the row columns :meth:`Evaluator.observe` reads (labels, values, time; ``operation`` and
+#: ``route`` are name)
 COLUMNS = ("project", "type", "ts", "name", "ms", "value", "pending",
-           *(label for label in LABELS if label != "operation"))
+           *(label for label in LABELS if label not in ("operation", "route")))
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,15 @@ class Sample:
 def label_of(row: Row, label: str) -> str | None:
     if label == "operation":
         return row.name if row.type in ("operation", "error") else None
+    if label == "route":
+        return row.name if row.type in SERVER_TYPES else None
     value = getattr(row, label)
     return None if value is None else str(value)
 
 
 _TS = operator.attrgetter("ts")
-_ATTR = {"operation": "name"}  # the operation label of operations and errors is their name
+# the operation label of operations and errors is their name, the route of server items too
+_ATTR = {"operation": "name", "route": "name"}
 
 
 def _value_attr(rule: Rule) -> str | None:

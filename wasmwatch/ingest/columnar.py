@@ -41,11 +41,14 @@ from wasmwatch.store.seen import key_hashes
 __all__ = ["LIMITS", "MAX_MS", "Chunk", "Prepared", "prepare"]
 
 MAX_MS = 60_000.0
+#: a server span's statement is cut to this many characters (the client scrubs literals out)
+STATEMENT_LIMIT = 2048
 DAY_MS = 86_400_000
 LIMITS = {"name": 256, "kind": 256, "url": 1024, "page": 256, "unit": 64, "message": 2048,
           "stack": 16384, "context": 128, "tag_key": 64, "tag_value": 256}
 _STRINGS = {"id", "url", "name", "kind", "category", "message", "stack", "operation", "frame",
-            "fingerprint", "page", "unit", "tags_json"}
+            "fingerprint", "page", "unit", "tags_json", "route", "method", "trace_id", "span_id",
+            "parent_span_id", "service", "statement", "session"}
 _BOOLS = {"cached", "streaming", "ok", "offline", "online"}
 _CONTEXT = tuple(CONTEXT_COLUMNS)
 _tags_encoder = msgspec.json.Encoder()
@@ -88,7 +91,7 @@ def _fix_error(it: s.Error, scrubber: Scrubber | None) -> None:
     it.fingerprint = fingerprint(it.kind, it.message, it.frame)
 
 
-def _fix_tags(it: s.Measurement, scrubber: Scrubber | None) -> None:
+def _fix_tags(it: s.Measurement | s.ServerSpan, scrubber: Scrubber | None) -> None:
     if not it.tags:
         it.tags_json = None
         return
@@ -108,9 +111,9 @@ def prepare(items: Sequence[s.Item], scrubber: Scrubber | None = None) -> None:
         for it in items:
             if type(it) is s.Error:
                 _fix_error(it, scrubber)
-    if s.Measurement in kinds:
+    if s.Measurement in kinds or s.ServerSpan in kinds:
         for it in items:
-            if type(it) is s.Measurement:
+            if type(it) is s.Measurement or type(it) is s.ServerSpan:
                 _fix_tags(it, scrubber)
 
 
@@ -120,6 +123,8 @@ def prepare(items: Sequence[s.Item], scrubber: Scrubber | None = None) -> None:
 _SCRUBBED: dict[str, tuple[str, ...]] = {
     "bundle_load": ("url",), "operation": ("name",), "engagement": ("page",),
     "feature": ("name",), "measurement": ("name", "unit"),
+    "server_request": ("route", "service", "session"),
+    "server_span": ("name", "service", "statement"), "server_process": ("service",),
 }
 
 
@@ -203,7 +208,15 @@ def _trunc(field: str) -> Derive:
     return lambda w: pc.trunc(w[field])
 
 
+def _lower(field: str) -> Derive:
+    return lambda w: pc.utf8_lower(w[field])
+
+
 _NAME = _cut("name", LIMITS["name"])
+_TRACE = {"trace_id": _lower("trace_id"), "span_id": _lower("span_id"),
+          "parent_span_id": _lower("parent_span_id")}
+_SERVICE = _cut("service", LIMITS["context"])
+_FIVE_HUNDRED = pa.scalar(500.0)
 # stored column -> its derivation from the type's wire table, per type
 _DERIVE: dict[str, dict[str, Derive]] = {
     "bundle_load": {"name": _path("url", LIMITS["url"]), "ms": _clamp("total_ms"),
@@ -214,7 +227,8 @@ _DERIVE: dict[str, dict[str, Derive]] = {
                     "decoded_bytes": _count("decoded_bytes")},
     "runtime_init": {"ms": _clamp("ms")},
     "operation": {"name": _NAME, "ms": _clamp("ms"), "ok": _same("ok"),
-                  "offline": _same("offline"), "expected_ms": _clamp("expected_ms")},
+                  "offline": _same("offline"), "expected_ms": _clamp("expected_ms"),
+                  "trace_id": _lower("trace_id")},
     "error": {"kind": _same("kind"), "category": _same("category"), "message": _same("message"),
               "stack": _same("stack"), "frame": _same("frame"),
               "fingerprint": _same("fingerprint"), "name": _cut("operation", LIMITS["name"]),
@@ -231,6 +245,18 @@ _DERIVE: dict[str, dict[str, Derive]] = {
                      "pending": _count("pending")},
     "measurement": {"name": _NAME, "value": _same("value"), "unit": _cut("unit", LIMITS["unit"]),
                     "tags": _same("tags_json")},
+    "server_request": {"name": _path("route", LIMITS["name"]),
+                       "method": lambda w: pc.utf8_slice_codeunits(pc.utf8_upper(w["method"]), 0, 16),
+                       "status": _count("status"), "ms": _clamp("ms"),
+                       "ok": lambda w: pc.coalesce(w["ok"], pc.less(w["status"], _FIVE_HUNDRED)),
+                       **_TRACE, "service": _SERVICE,
+                       "session": _cut("session", LIMITS["context"])},
+    "server_span": {"name": _NAME, "kind": _same("kind"), "ms": _clamp("ms"), "ok": _same("ok"),
+                    **_TRACE, "service": _SERVICE,
+                    "statement": _cut("statement", STATEMENT_LIMIT), "tags": _same("tags_json")},
+    "server_process": {"service": _SERVICE, "rss_bytes": _count("rss_bytes"),
+                       "cpu_s": _same("cpu_s"), "threads": _count("threads"),
+                       "gc_count": _count("gc_count"), "gc_ms": _same("gc_ms")},
 }
 
 

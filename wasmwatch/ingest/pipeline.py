@@ -97,7 +97,8 @@ class Pipeline:
         context = (project, now_ms, skew, scrub(clip(ctx.session, limit)),
                    _release(ctx.release, limit, scrub), scrub(strip_query(ctx.page, LIMITS["page"])),
                    scrub(clip(ctx.connection, limit)), scrub(device), scrub(agent.browser),
-                   agent.browser_major, scrub(agent.os), ctx.online, scrub(clip(ctx.sdk, limit)))
+                   agent.browser_major, scrub(agent.os), ctx.online, scrub(clip(ctx.sdk, limit)),
+                   scrub(clip(ctx.service, limit)))
         return Batch(context, skew, now_ms - self.retention_ms, now_ms + _DAY_MS)
 
     def check(

@@ -23,6 +23,10 @@ MAX_COUNT = 2.0**62
 Count = Annotated[float, msgspec.Meta(ge=0, le=MAX_COUNT)]
 NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 Tags = Annotated[dict[str, str | int | float | bool], msgspec.Meta(max_length=MAX_TAGS)]
+#: W3C trace context ids, lowercase hex as ``traceparent`` carries them (stored lowercased)
+TraceId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{32}$")]
+SpanId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{16}$")]
+HttpStatus = Annotated[int, msgspec.Meta(ge=100, le=599)]
 
 ITEM_TYPES = (
     "bundle_load",
@@ -34,7 +38,11 @@ ITEM_TYPES = (
     "feature",
     "offline_sync",
     "measurement",
+    "server_request",
+    "server_span",
+    "server_process",
 )
+SPAN_KINDS = ("query", "span", "execute")
 ERROR_CATEGORIES = ("critical", "runtime", "application")
 ErrorCategory = Literal["critical", "runtime", "application"]
 
@@ -66,6 +74,8 @@ class Operation(_Item, tag="operation"):
     ok: bool = True
     offline: bool = False
     expected_ms: float | None = None
+    #: the W3C trace id the SDK put in ``traceparent`` of the fetches made inside ``track()``
+    trace_id: TraceId | None = None
 
 
 class Error(_Item, tag="error"):
@@ -113,6 +123,49 @@ class Measurement(_Item, tag="measurement"):
     tags_json: str | None = None  # derived by ingest
 
 
+class ServerRequest(_Item, tag="server_request"):
+    """One HTTP request handled by the app's own server (``wasmwatch.client`` middleware, OTLP)."""
+
+    route: str
+    method: str
+    status: HttpStatus
+    ms: float
+    trace_id: TraceId | None = None
+    span_id: SpanId | None = None
+    parent_span_id: SpanId | None = None
+    service: str | None = None
+    ok: bool | None = None  # derived by ingest when absent: status < 500
+    #: the browser session that made the request (header ``X-WasmWatch-Session``)
+    session: str | None = None
+
+
+class ServerSpan(_Item, tag="server_span"):
+    """A timed piece of server work: a database query, a custom span, an ``execute`` event."""
+
+    name: str
+    ms: float
+    kind: Literal["query", "span", "execute"] = "span"
+    trace_id: TraceId | None = None
+    span_id: SpanId | None = None
+    parent_span_id: SpanId | None = None
+    service: str | None = None
+    ok: bool = True
+    statement: str | None = None
+    tags: Tags | None = None
+    tags_json: str | None = None  # derived by ingest
+
+
+class ServerProcess(_Item, tag="server_process"):
+    """The app server's process, as the client's own poller sees it."""
+
+    service: str | None = None
+    rss_bytes: Count | None = None
+    cpu_s: NonNegative | None = None
+    threads: Count | None = None
+    gc_count: Count | None = None
+    gc_ms: NonNegative | None = None
+
+
 Item = (
     BundleLoad
     | RuntimeInit
@@ -123,6 +176,9 @@ Item = (
     | Feature
     | OfflineSync
     | Measurement
+    | ServerRequest
+    | ServerSpan
+    | ServerProcess
 )
 
 
@@ -135,6 +191,8 @@ class Context(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     online: bool | None = None
     sdk: str | None = None
     user_agent: str | None = None
+    #: the app server's name (server items: the batch's default for items without ``service``)
+    service: str | None = None
 
 
 class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=False):

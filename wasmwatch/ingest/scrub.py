@@ -383,6 +383,9 @@ _ROW_FIELDS: dict[str, tuple[str, ...]] = {
     "feature": ("name",),
     "offline_sync": (),
     "measurement": ("name", "unit"),
+    "server_request": ("name", "service", "session"),
+    "server_span": ("name", "service", "statement"),
+    "server_process": ("service",),
 }
 
 

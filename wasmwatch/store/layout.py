@@ -12,6 +12,13 @@ the rollups and summaries read type-specific columns (``cached``, ``category``,
 The view ``items`` joins everything back into the wide row of :class:`~wasmwatch.store.schema.
 Row` (``client_ts`` is ``ts`` minus the batch's skew), so readers that want the whole item
 keep one shape. Version 1 (one wide ``items`` table) is upgraded in place by :func:`upgrade`.
+
+Within version 2, changes are additive and applied on open by :func:`tables`: a new item type
+is a new table, a new column of an existing table is added last (:data:`ADDED_COLUMNS`), so
+appends by position keep working on data dirs made before it. ``service`` and ``session``
+are both batch context columns (the batch's default) and columns of server item tables (per
+item: a server batch carries requests of many browser sessions); the view shows the item's
+value, else the batch's.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ CONTEXT_COLUMNS: dict[str, str] = {
     "project": "VARCHAR NOT NULL", "received": "BIGINT NOT NULL", "skew": "BIGINT NOT NULL",
     "session": "VARCHAR", "release": "VARCHAR", "page": "VARCHAR", "connection": "VARCHAR",
     "device": "VARCHAR", "browser": "VARCHAR", "browser_major": "BIGINT", "os": "VARCHAR",
-    "online": "BOOLEAN", "sdk": "VARCHAR",
+    "online": "BOOLEAN", "sdk": "VARCHAR", "service": "VARCHAR",
 }
 
 #: per type, the item columns its table keeps (besides ``batch``, ``id`` and ``ts``)
@@ -53,18 +60,29 @@ TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bundle_load": ("name", "ms", "cached", "streaming", "fetch_ms", "compile_ms",
                     "instantiate_ms", "transfer_bytes", "decoded_bytes"),
     "runtime_init": ("ms",),
-    "operation": ("name", "ms", "ok", "offline", "expected_ms"),
+    "operation": ("name", "ms", "ok", "offline", "expected_ms", "trace_id"),
     "error": ("name", "category", "kind", "message", "stack", "frame", "fingerprint", "value"),
     "memory": ("value", "js_heap_bytes", "grow_count", "gc_count", "gc_ms"),
     "engagement": ("name", "ms", "offline"),
     "feature": ("name",),
     "offline_sync": ("ms", "ok", "synced", "conflicts", "pending"),
     "measurement": ("name", "value", "unit", "tags"),
+    "server_request": ("name", "method", "status", "ms", "ok", "trace_id", "span_id",
+                       "parent_span_id", "service", "session"),
+    "server_span": ("name", "kind", "ms", "ok", "trace_id", "span_id", "parent_span_id",
+                    "service", "statement", "tags"),
+    "server_process": ("service", "rss_bytes", "cpu_s", "threads", "gc_count", "gc_ms"),
 }
+#: columns added to a table after data dirs of this layout version existed (each one last)
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"batches": ("service",),
+                                             "item_operation": ("trace_id",)}
 TYPES = tuple(TYPE_COLUMNS)
 _ITEM_KEYS = ("id", "project", "type", "ts", "client_ts", "received")
+#: columns both of a batch (its default) and of an item (its own value, shown first)
+_SHARED = ("service", "session")
 #: the per-item columns of the wide row (not context, not the keys above)
-ITEM_FIELDS = tuple(c for c in COLUMNS if c not in _ITEM_KEYS and c not in CONTEXT_COLUMNS)
+ITEM_FIELDS = tuple(c for c in COLUMNS
+                    if c not in _ITEM_KEYS and (c not in CONTEXT_COLUMNS or c in _SHARED))
 
 
 def table_of(type_: str) -> str:
@@ -134,6 +152,8 @@ def _wide_columns(wanted: tuple[str, ...]) -> str:
     for c in wanted:
         if c == "client_ts":
             wide.append("e.ts - b.skew AS client_ts")
+        elif c in _SHARED:
+            wide.append(f"coalesce(e.{c}, b.{c}) AS {c}")
         elif c in CONTEXT_COLUMNS:
             wide.append(f"b.{c}")
         else:
@@ -148,8 +168,10 @@ def _view() -> str:
 def tables() -> list[str]:
     """Every table of layout version 2 (create them, then :func:`upgrade`, then :func:`view`)."""
     ctx = ", ".join(f"{c} {t}" for c, t in CONTEXT_COLUMNS.items())
+    added = [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c} {COLUMNS[c]}"
+             for table, cols in ADDED_COLUMNS.items() for c in cols]
     return [f"CREATE TABLE IF NOT EXISTS batches (batch BIGINT NOT NULL, {ctx})",
-            *(_type_ddl(t) for t in TYPES)]
+            *(_type_ddl(t) for t in TYPES), *added]
 
 
 def view() -> str:
@@ -182,16 +204,23 @@ def load_wide(con: Connection, source: str) -> None:
     """Append the wide rows of ``source`` (``Row`` columns), one batch per distinct context.
 
     For the upgrade and for loading history or test data; ingest appends through the writer.
+    Columns ``source`` lacks (it is older than this layout) are NULL.
     """
     ctx = [c for c in CONTEXT_COLUMNS if c != "skew"]
     ((base,),) = con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ww_src AS SELECT * FROM {source}")
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = '_ww_src'").fetchall()}
+    for c in (c for c in COLUMNS if c not in have):
+        con.execute(f"ALTER TABLE _ww_src ADD COLUMN {c} {COLUMNS[c]}")
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _ww_load AS SELECT *, ts - client_ts AS skew, {int(base)} + "
-        f"dense_rank() OVER (ORDER BY {', '.join(ctx)}, ts - client_ts) AS batch FROM {source}")
+        f"dense_rank() OVER (ORDER BY {', '.join(ctx)}, ts - client_ts) AS batch FROM _ww_src")
     cols = ", ".join(CONTEXT_COLUMNS)
     con.execute(f"INSERT INTO batches SELECT DISTINCT batch, {cols} FROM _ww_load")
     insert_items(con, "_ww_load")
     con.execute("DROP TABLE _ww_load")
+    con.execute("DROP TABLE _ww_src")
 
 
 def upgrade(con: Connection) -> bool:

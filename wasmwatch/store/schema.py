@@ -8,9 +8,12 @@ use are NULL. Which column holds what, per type:
 
 =============  ===============================================================================
 ``name``       operation name, feature name, measurement name, bundle URL, engagement page,
-               the operation an error happened in
-``ms``         bundle total, runtime init, operation, sync, engagement visible time
-``ok``         operation / sync succeeded
+               the operation an error happened in; server request route template, server span
+               name
+``kind``       error kind; server span kind (``query``, ``span``, ``execute``)
+``ms``         bundle total, runtime init, operation, sync, engagement visible time, server
+               request and span duration
+``ok``         operation / sync / server request (status < 500 unless sent) / span succeeded
 ``offline``    operation ran offline, engagement time spent offline
 ``cached``     bundle came from cache
 ``value``      measurement value; memory: WASM linear memory bytes; error: memory at error
@@ -70,6 +73,17 @@ class Row(msgspec.Struct, frozen=True, omit_defaults=True):
     pending: int | None = None
     unit: str | None = None
     tags: str | None = None
+    # server items (and ``trace_id`` of operations); appended last: stored tables add them last
+    method: str | None = None
+    status: int | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    service: str | None = None
+    statement: str | None = None
+    rss_bytes: int | None = None
+    cpu_s: float | None = None
+    threads: int | None = None
 
 
 def _sql_type(annotation: str) -> str:

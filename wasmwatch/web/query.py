@@ -203,7 +203,7 @@ async def readyz(rt: Runtime, request: Request) -> Response:
     return json_response({"status": "ready", "queue_depth": depth})
 
 
-_ITEM_FILTERS = ("type", "session", "release", "name", "id")
+_ITEM_FILTERS = ("type", "session", "release", "name", "id", "trace_id")
 
 
 def _recent_items(con: duckdb.DuckDBPyConnection, project: str, since_ms: int,

@@ -1,0 +1,232 @@
+"""OTLP/HTTP request bodies as typed values: the OTLP JSON mapping, and protobuf.
+
+JSON follows the OTLP JSON mapping: lowerCamelCase field names, trace and span ids as hex,
+64-bit integers as decimal strings (plain numbers are taken too), enums as integers. Protobuf
+(``application/x-protobuf``, what ``opentelemetry-exporter-otlp-proto-http`` sends) is parsed
+with the ``opentelemetry-proto`` classes, turned into the same mapping (bytes ids to hex), and
+checked by the same types, so both paths give one typed value or one :class:`WireError` naming
+the field. Unknown fields are ignored, as the OTLP specification asks of receivers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from wasmwatch.ingest.validate import path_error
+
+__all__ = ["LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError", "decode"]
+
+Signal = Literal["traces", "metrics", "logs"]
+_ID_FIELDS = frozenset(("traceId", "spanId", "parentSpanId"))
+
+
+class WireError(ValueError):
+    """The body is not an OTLP request of its signal; the message names the problem."""
+
+
+class _Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=False, frozen=True):
+    pass
+
+
+class AnyValue(_Wire, frozen=True):
+    string_value: str | None = None
+    bool_value: bool | None = None
+    int_value: int | None = None
+    double_value: float | None = None
+    array_value: ArrayValue | None = None
+    kvlist_value: KeyValueList | None = None
+    bytes_value: str | None = None
+
+
+class ArrayValue(_Wire, frozen=True):
+    values: list[AnyValue] = []
+
+
+class KeyValue(_Wire, frozen=True):
+    key: str
+    value: AnyValue | None = None
+
+
+class KeyValueList(_Wire, frozen=True):
+    values: list[KeyValue] = []
+
+
+class Resource(_Wire, frozen=True):
+    attributes: list[KeyValue] = []
+
+
+class Status(_Wire, frozen=True):
+    message: str = ""
+    code: int = 0  # 0 unset, 1 ok, 2 error
+
+
+class Event(_Wire, frozen=True):
+    name: str = ""
+    time_unix_nano: int = 0
+    attributes: list[KeyValue] = []
+
+
+class Span(_Wire, frozen=True):
+    trace_id: str = ""
+    span_id: str = ""
+    parent_span_id: str = ""
+    name: str = ""
+    kind: int = 0  # 1 internal, 2 server, 3 client, 4 producer, 5 consumer
+    start_time_unix_nano: int = 0
+    end_time_unix_nano: int = 0
+    attributes: list[KeyValue] = []
+    events: list[Event] = []
+    status: Status = Status()
+
+
+class ScopeSpans(_Wire, frozen=True):
+    spans: list[Span] = []
+
+
+class ResourceSpans(_Wire, frozen=True):
+    resource: Resource = Resource()
+    scope_spans: list[ScopeSpans] = []
+
+
+class TracesRequest(_Wire, frozen=True):
+    resource_spans: list[ResourceSpans] = []
+
+
+class NumberDataPoint(_Wire, frozen=True):
+    attributes: list[KeyValue] = []
+    time_unix_nano: int = 0
+    as_double: float | None = None
+    as_int: int | None = None
+
+
+class HistogramDataPoint(_Wire, frozen=True):
+    """A histogram, exponential histogram or summary point: only count and sum are read."""
+
+    attributes: list[KeyValue] = []
+    time_unix_nano: int = 0
+    count: int = 0
+    sum: float | None = None
+
+
+class Points(_Wire, frozen=True):
+    data_points: list[NumberDataPoint] = []
+
+
+class HistogramPoints(_Wire, frozen=True):
+    data_points: list[HistogramDataPoint] = []
+
+
+class Metric(_Wire, frozen=True):
+    name: str = ""
+    unit: str = ""
+    gauge: Points | None = None
+    sum: Points | None = None
+    histogram: HistogramPoints | None = None
+    exponential_histogram: HistogramPoints | None = None
+    summary: HistogramPoints | None = None
+
+
+class ScopeMetrics(_Wire, frozen=True):
+    metrics: list[Metric] = []
+
+
+class ResourceMetrics(_Wire, frozen=True):
+    resource: Resource = Resource()
+    scope_metrics: list[ScopeMetrics] = []
+
+
+class MetricsRequest(_Wire, frozen=True):
+    resource_metrics: list[ResourceMetrics] = []
+
+
+class LogRecord(_Wire, frozen=True):
+    time_unix_nano: int = 0
+    observed_time_unix_nano: int = 0
+    severity_number: int = 0  # 17..20 ERROR, 21..24 FATAL
+    severity_text: str = ""
+    body: AnyValue | None = None
+    attributes: list[KeyValue] = []
+    trace_id: str = ""
+    span_id: str = ""
+
+
+class ScopeLogs(_Wire, frozen=True):
+    log_records: list[LogRecord] = []
+
+
+class ResourceLogs(_Wire, frozen=True):
+    resource: Resource = Resource()
+    scope_logs: list[ScopeLogs] = []
+
+
+class LogsRequest(_Wire, frozen=True):
+    resource_logs: list[ResourceLogs] = []
+
+
+Request = TracesRequest | MetricsRequest | LogsRequest
+R = TypeVar("R", TracesRequest, MetricsRequest, LogsRequest)
+_TYPES: dict[Signal, type[Request]] = {"traces": TracesRequest, "metrics": MetricsRequest,
+                                       "logs": LogsRequest}
+_PROTO: dict[Signal, Callable[[], Message]] = {
+    "traces": trace_service_pb2.ExportTraceServiceRequest,
+    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
+    "logs": logs_service_pb2.ExportLogsServiceRequest,
+}
+_json_decoders = {signal: msgspec.json.Decoder(kind, strict=False) for signal, kind in _TYPES.items()}
+
+
+def decode(signal: Signal, body: bytes, protobuf: bool) -> Request:
+    """The body as the typed request of ``signal``; raises :class:`WireError`."""
+    try:
+        if not protobuf:
+            return _json_decoders[signal].decode(body)
+        return msgspec.convert(_proto_mapping(signal, body), _TYPES[signal], strict=False)
+    except msgspec.ValidationError as exc:  # a DecodeError too: first
+        raise WireError(path_error("body", exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise WireError(f"body: malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise WireError("body: nested too deeply") from exc
+
+
+def _proto_mapping(signal: Signal, body: bytes) -> Any:
+    message = _PROTO[signal]()
+    try:
+        message.ParseFromString(body)
+    except (DecodeError, RecursionError) as exc:
+        raise WireError(f"body: not a valid protobuf Export{signal.title()}ServiceRequest: "
+                        f"{exc}") from exc
+    mapping = json_format.MessageToDict(message, use_integers_for_enums=True)
+    return _hex_ids(mapping)
+
+
+def _hex_ids(value: Any) -> Any:
+    """Protobuf's JSON form carries bytes as base64: trace and span ids become hex, as in OTLP
+    JSON. In place; returns ``value``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _ID_FIELDS and isinstance(item, str):
+                value[key] = _b64_hex(item)
+            else:
+                _hex_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            _hex_ids(item)
+    return value
+
+
+def _b64_hex(text: str) -> str:
+    try:
+        return base64.b64decode(text, validate=True).hex()
+    except binascii.Error:
+        return text

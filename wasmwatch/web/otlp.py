@@ -1,0 +1,153 @@
+"""OTLP/HTTP receivers: ``POST /v1/traces``, ``/v1/metrics`` and ``/v1/logs``.
+
+Bodies are OTLP JSON (``application/json``) or protobuf (``application/x-protobuf``, the
+default of OpenTelemetry's exporters), plain, gzip or deflate; the answer is in the request's
+encoding: an ``Export<Signal>ServiceResponse`` whose ``partial_success`` counts what was
+rejected (and says why, for the first), and for a refused request a ``google.rpc.Status``
+(``{"code", "message"}`` in JSON) with the HTTP status of the problem.
+
+The project key comes as for ingest (``?key=`` or ``X-WasmWatch-Key``) or as
+``Authorization: Bearer KEY``, so an exporter's ``headers`` setting carries it
+(``OTEL_EXPORTER_OTLP_HEADERS=x-wasmwatch-key=pk_...``). Then the ingest path: rate limits,
+validation, scrubbing, and a durable commit before the 2xx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
+
+from wasmwatch.errors import BadRequest, ClientError, UnsupportedMediaType
+from wasmwatch.ingest import otlp
+from wasmwatch.runtime import Runtime
+from wasmwatch.web.http import Request, Response, gunzip, json_response
+from wasmwatch.web.ingest import admit, counted, log_info, lost, refuse, store
+
+PROTOBUF = "application/x-protobuf"
+_PROTOBUF_TYPES = (PROTOBUF, "application/protobuf")
+_JSON_TYPES = ("application/json", "")
+#: signal -> (the JSON name of its rejected count, its protobuf response and partial success)
+_ANSWERS: dict[otlp.wire.Signal, tuple[str, Callable[..., Message], Callable[..., Message]]] = {
+    "traces": ("rejectedSpans", trace_pb.ExportTraceServiceResponse,
+               trace_pb.ExportTracePartialSuccess),
+    "metrics": ("rejectedDataPoints", metrics_pb.ExportMetricsServiceResponse,
+                metrics_pb.ExportMetricsPartialSuccess),
+    "logs": ("rejectedLogRecords", logs_pb.ExportLogsServiceResponse,
+             logs_pb.ExportLogsPartialSuccess),
+}
+#: HTTP status -> google.rpc.Code
+_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 3, 415: 3, 429: 8, 503: 14}
+
+
+def is_protobuf(request: Request) -> bool:
+    return _content_type(request) in _PROTOBUF_TYPES
+
+
+def _content_type(request: Request) -> str:
+    return str(request.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+
+
+def bearer_as_key(request: Request) -> None:
+    """``Authorization: Bearer KEY`` stands for ``X-WasmWatch-Key`` when neither key form is
+    there (so the rate limits and the key check read it the same way)."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer " and not request.query.get("key") \
+            and "x-wasmwatch-key" not in request.headers:
+        request.headers["x-wasmwatch-key"] = auth[7:].strip()
+
+
+async def read_body(rt: Runtime, request: Request) -> bytes:
+    """The body: size limited before and after inflating gzip or deflate."""
+    if _content_type(request) not in (*_PROTOBUF_TYPES, *_JSON_TYPES):
+        raise UnsupportedMediaType(f"content type {_content_type(request)!r} is not accepted; "
+                                   f"send application/json or {PROTOBUF}")
+    limit = rt.settings.max_body_bytes
+    body = await request.body(limit)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("gzip", "deflate"):
+        body = gunzip(body, limit)
+    elif encoding not in ("identity", ""):
+        raise UnsupportedMediaType(f"content encoding {encoding!r} is not accepted; "
+                                   "use gzip or deflate")
+    return body
+
+
+def answer(signal: otlp.wire.Signal, export: otlp.Export, protobuf: bool) -> Response:
+    """``Export<Signal>ServiceResponse``: partial success when something was rejected or left
+    out (the message then says what)."""
+    message = export.first_error
+    if export.left_out:
+        note = f"{export.left_out} log records below ERROR severity are not stored"
+        message = f"{message}; {note}" if message else note
+    field, response, partial = _ANSWERS[signal]
+    if protobuf:
+        out = response()
+        if message:
+            out = response(partial_success=partial(**{_snake(field): export.rejected},
+                                                   error_message=message))
+        return Response(out.SerializeToString(), 200, content_type=PROTOBUF)
+    body: dict[str, Any] = {}
+    if message:  # int64 as a string, as the OTLP JSON mapping has it
+        body["partialSuccess"] = {field: str(export.rejected), "errorMessage": message}
+    return json_response(body)
+
+
+def status_response(exc: ClientError, protobuf: bool) -> Response:
+    """A refused request as OTLP has it: ``google.rpc.Status``, with the same HTTP status."""
+    code = _RPC_CODES.get(exc.status, 2)
+    if protobuf:
+        body = status_pb2.Status(code=code, message=exc.message).SerializeToString()
+        return Response(body, exc.status, exc.headers, PROTOBUF)
+    return json_response({"code": code, "message": exc.message}, exc.status, exc.headers)
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in camel)
+
+
+def _receiver(signal: otlp.wire.Signal) -> Callable[[Runtime, Request], Awaitable[Response]]:
+    @counted
+    async def export(rt: Runtime, request: Request) -> Response:
+        bearer_as_key(request)
+        project = rt.authorize_ingest(request)
+        body = await read_body(rt, request)
+        protobuf = is_protobuf(request)
+        try:
+            decoded = otlp.decode(signal, body, protobuf)
+        except otlp.wire.WireError as exc:
+            raise BadRequest(str(exc)) from exc
+        mapped = otlp.items(signal, decoded)
+        limit = rt.settings.max_items_per_batch
+        if len(mapped) > limit:
+            raise refuse(BadRequest(f"{len(mapped)} items is over the limit of {limit} per "
+                                    "request; export smaller batches (max_export_batch_size)"),
+                         "too_large", len(mapped), project.id)
+        admit(rt, request, project, len(mapped))
+        result = otlp.chunks(signal, decoded, mapped, rt.pipeline, project.id,
+                             rt.clock.now_ms(), len(body))
+        lost("invalid", result.rejected)
+        if result.first_error:
+            log_info(rt, request.path, "invalid", f"{result.rejected} of {len(mapped)} items "
+                     f"rejected, first {result.first_error}", project.id)
+        await store(rt, project, result.chunks)
+        return answer(signal, result, protobuf)
+
+    async def receive(rt: Runtime, request: Request) -> Response:
+        try:
+            return await export(rt, request)
+        except ClientError as exc:
+            return status_response(exc, is_protobuf(request))
+
+    receive.__name__ = receive.__qualname__ = signal
+    return receive
+
+
+traces = _receiver("traces")
+metrics = _receiver("metrics")
+logs = _receiver("logs")
