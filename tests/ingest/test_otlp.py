@@ -157,5 +157,5 @@ def test_hostile_json_is_a_wire_error(signal: otlp.wire.Signal, body: bytes, rea
 @pytest.mark.parametrize("body", [b"\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x0a\x05abc"])
 def test_hostile_protobuf_is_a_wire_error(body: bytes) -> None:
     """Bytes that are no ExportTraceServiceRequest are refused, naming the message."""
-    with pytest.raises(WireError, match="not a valid protobuf ExportTracesServiceRequest"):
+    with pytest.raises(WireError, match="not a valid protobuf ExportTraceServiceRequest"):
         otlp.decode("traces", body, True)

@@ -24,10 +24,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from wasmwatch.ingest.validate import path_error
 
-__all__ = ["LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError", "decode"]
+__all__ = ["MESSAGE_NAMES", "LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError", "decode"]
 
 Signal = Literal["traces", "metrics", "logs"]
 _ID_FIELDS = frozenset(("traceId", "spanId", "parentSpanId"))
+#: the protobuf message of each signal's request (and answer): Export<name>ServiceRequest
+MESSAGE_NAMES: dict[Signal, str] = {"traces": "Trace", "metrics": "Metrics", "logs": "Logs"}
 
 
 class WireError(ValueError):
@@ -204,7 +206,7 @@ def _proto_mapping(signal: Signal, body: bytes) -> Any:
     try:
         message.ParseFromString(body)
     except (DecodeError, RecursionError) as exc:
-        raise WireError(f"body: not a valid protobuf Export{signal.title()}ServiceRequest: "
+        raise WireError(f"body: not a valid protobuf Export{MESSAGE_NAMES[signal]}ServiceRequest: "
                         f"{exc}") from exc
     mapping = json_format.MessageToDict(message, use_integers_for_enums=True)
     return _hex_ids(mapping)
