@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import msgspec
 
 from wasmwatch.ingest import schema as s
-from wasmwatch.ingest.columnar import Chunk, prepare
+from wasmwatch.ingest.columnar import Chunk
 from wasmwatch.ingest.pipeline import Batch, Pipeline
 from wasmwatch.ingest.validate import ItemError, path_error
 
@@ -186,5 +186,5 @@ def _one_by_one(pipeline: Pipeline, items: list[dict[str, Any]], indexes: list[i
             rejected.append(s.Rejection(index, path_error(f"metrics[{index}]", exc)))
         except ItemError as exc:
             rejected.append(s.Rejection(index, str(exc)))
-    prepare(good)
-    return Chunk(batch.context, good, nbytes), rejected
+    chunk, _ = pipeline.check(good, batch, nbytes, typed=True)  # prepared and scrubbed as any
+    return chunk, rejected
