@@ -3,20 +3,18 @@
 JSON follows the OTLP JSON mapping: lowerCamelCase field names, trace and span ids as hex,
 64-bit integers as decimal strings (plain numbers are taken too), enums as integers. Protobuf
 (``application/x-protobuf``, what ``opentelemetry-exporter-otlp-proto-http`` sends) is parsed
-with the ``opentelemetry-proto`` classes, turned into the same mapping (bytes ids to hex), and
-checked by the same types, so both paths give one typed value or one :class:`WireError` naming
+with the ``opentelemetry-proto`` classes, turned into the same mapping (bytes, such as the ids,
+as hex), and checked by the same types, so both paths give one typed value or one :class:`WireError` naming
 the field. Unknown fields are ignored, as the OTLP specification asks of receivers.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 import msgspec
-from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -27,7 +25,6 @@ from wasmwatch.ingest.validate import path_error
 __all__ = ["MESSAGE_NAMES", "LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError", "decode"]
 
 Signal = Literal["traces", "metrics", "logs"]
-_ID_FIELDS = frozenset(("traceId", "spanId", "parentSpanId"))
 #: the protobuf message of each signal's request (and answer): Export<name>ServiceRequest
 MESSAGE_NAMES: dict[Signal, str] = {"traces": "Trace", "metrics": "Metrics", "logs": "Logs"}
 
@@ -201,34 +198,44 @@ def decode(signal: Signal, body: bytes, protobuf: bool) -> Request:
         raise WireError("body: nested too deeply") from exc
 
 
-def _proto_mapping(signal: Signal, body: bytes) -> Any:
+def _proto_mapping(signal: Signal, body: bytes) -> dict[str, Any]:
     message = _PROTO[signal]()
     try:
         message.ParseFromString(body)
     except (DecodeError, RecursionError) as exc:
         raise WireError(f"body: not a valid protobuf Export{MESSAGE_NAMES[signal]}ServiceRequest: "
                         f"{exc}") from exc
-    mapping = json_format.MessageToDict(message, use_integers_for_enums=True)
-    return _hex_ids(mapping)
+    return _mapping(message)
 
 
-def _hex_ids(value: Any) -> Any:
-    """Protobuf's JSON form carries bytes as base64: trace and span ids become hex, as in OTLP
-    JSON. In place; returns ``value``."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in _ID_FIELDS and isinstance(item, str):
-                value[key] = _b64_hex(item)
-            else:
-                _hex_ids(item)
-    elif isinstance(value, list):
-        for item in value:
-            _hex_ids(item)
-    return value
+_MESSAGE, _BYTES, _REPEATED = 1, 2, 4
+#: field full name -> (its JSON name, flags): worked out once per field
+_plans: dict[str, tuple[str, int]] = {}
 
 
-def _b64_hex(text: str) -> str:
-    try:
-        return base64.b64decode(text, validate=True).hex()
-    except binascii.Error:
-        return text
+def _plan(field: FieldDescriptor) -> tuple[str, int]:
+    plan = _plans.get(field.full_name)
+    if plan is None:
+        repeated = getattr(field, "is_repeated", None)  # protobuf >= 6; before, the label
+        if repeated is None:
+            repeated = field.label == FieldDescriptor.LABEL_REPEATED
+        flags = ((_MESSAGE if field.message_type is not None else 0)
+                 | (_BYTES if field.type == FieldDescriptor.TYPE_BYTES else 0)
+                 | (_REPEATED if repeated else 0))
+        plan = _plans[field.full_name] = (field.json_name, flags)
+    return plan
+
+
+def _mapping(message: Message) -> dict[str, Any]:
+    """A message as the OTLP JSON mapping has it, set fields only: JSON names, enums as
+    integers, bytes (trace and span ids) as hex. Nesting is bounded by protobuf's parser."""
+    out: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        name, flags = _plan(field)
+        if flags & _MESSAGE:
+            out[name] = [_mapping(v) for v in value] if flags & _REPEATED else _mapping(value)
+        elif flags & _BYTES:
+            out[name] = value.hex()
+        else:
+            out[name] = list(value) if flags & _REPEATED else value
+    return out
