@@ -21,6 +21,7 @@ BENCHES = [
     ["overload.py"],
     ["alert_latency.py"],
     ["alert_eval.py"],
+    ["client_overhead.py"],
 ]
 
 

@@ -8,6 +8,7 @@ import { $, fill, h } from './dom.js'
 import { renderErrors } from './errors.js'
 import * as fmt from './format.js'
 import { createLive } from './live.js'
+import { renderBackend } from './backend.js'
 import { renderInsights } from './insights.js'
 import { renderReleasesView } from './releases.js'
 import { renderSession } from './session.js'
@@ -171,6 +172,11 @@ const refreshDetail = serial(async gen => {
   } else if (state.page === 'insights') {
     const { operation, ...rest } = params() // per session: an operation filter does not apply
     tasks = [get(state.token, '/api/v1/insights', rest).then(answer => { if (gen === state.gen) renderInsights(answer) })]
+  } else if (state.page === 'server') {
+    const { project, from, to, window } = params() // client filters do not apply to server routes
+    const span = { project, from, to, window }
+    tasks = [Promise.all([get(state.token, '/api/v1/linked', span), get(state.token, '/api/v1/routes', span)])
+      .then(([linked, routes]) => { if (gen === state.gen) renderBackend(linked, routes) })]
   } else if (state.page === 'session') {
     tasks = state.session
       ? [get(state.token, '/api/v1/session', { project: state.project, id: state.session }).then(answer => { if (gen === state.gen) renderSession(answer) })]

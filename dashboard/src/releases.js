@@ -50,17 +50,18 @@ export function renderReleasesView (answer) {
       errorCell(r.error_rate, factor),
       metricCell(r.metrics.transfer_bytes, fmt.bytes, factor, { show: 'mean' })))
     : [empty(10, 'No releases in this window.')])
-  renderOperationMatrix(list.slice(0, MAX_OP_COLUMNS), factor)
+  renderMatrix($('release-ops-table'), list.slice(0, MAX_OP_COLUMNS), factor, 'operations', 'Operation p95', 'op')
+  renderMatrix($('release-routes-table'), list.slice(0, MAX_OP_COLUMNS), factor, 'routes', 'Route p95', 'route')
 }
 
-function renderOperationMatrix (list, factor) {
-  const table = $('release-ops-table')
+/** One row per operation (or server route), one column per release. */
+function renderMatrix (table, list, factor, key, title, data) {
   const head = table.tHead.rows[0]
-  head.replaceChildren(h('th', {}, 'Operation p95'), ...list.map(r => h('th', { class: 'n' }, r.release)))
-  const names = [...new Set(list.flatMap(r => Object.keys(r.operations)))].sort()
+  head.replaceChildren(h('th', {}, title), ...list.map(r => h('th', { class: 'n' }, r.release)))
+  const names = [...new Set(list.flatMap(r => Object.keys(r[key] || {})))].sort()
   fillTable(table, names.length
-    ? names.map(name => h('tr', { dataset: { op: name } },
+    ? names.map(name => h('tr', { dataset: { [data]: name } },
       h('td', { class: 'name' }, name),
-      list.map(r => metricCell(r.operations[name], fmt.ms, factor))))
-    : [empty(Math.max(1, list.length + 1), 'No operations in this window.')])
+      list.map(r => metricCell((r[key] || {})[name], fmt.ms, factor))))
+    : [empty(Math.max(1, list.length + 1), `No ${key} in this window.`)])
 }

@@ -3,7 +3,7 @@
 
 export const WINDOWS = { '5m': 'Last 5 minutes', '1h': 'Last hour', '24h': 'Last 24 hours', '7d': 'Last 7 days', '30d': 'Last 30 days' }
 export const FILTERS = ['release', 'browser', 'operation']
-export const PAGES = ['overview', 'releases', 'insights', 'session']
+export const PAGES = ['overview', 'releases', 'insights', 'server', 'session']
 
 export const state = {
   token: '',

@@ -10,12 +10,14 @@ from wasmwatch.client._statement import normalize, operation_name
 
 
 def test_traceparent_is_parsed_or_refused() -> None:
-    """A valid traceparent gives (trace, parent span); bad versions, ids and shapes give None."""
+    """A valid traceparent gives (trace, parent span); bad versions, ids, case and shapes give
+    None; a future version's extra fields are ignored."""
     trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
     assert parse_traceparent(f"00-{trace}-{span}-01") == Span(trace, span)
-    assert parse_traceparent(f" 00-{trace.upper()}-{span}-00 ") == Span(trace, span)
+    assert parse_traceparent(f"01-{trace}-{span}-00-future") == Span(trace, span)
     for bad in (f"ff-{trace}-{span}-01", f"00-{'0' * 32}-{span}-01", f"00-{trace}-{'0' * 16}-01",
-                f"00-{trace}-{span}", "garbage", "", None):
+                f"00-{trace}-{span}", f"00-{trace.upper()}-{span}-01", f"00-{trace}-{span}-01-x",
+                f"00-{trace[:-1]}g-{span}-01", "garbage", "", None):
         assert parse_traceparent(bad) is None
 
 

@@ -75,3 +75,20 @@ def test_error_rate_regression(con: duckdb.DuckDBPyConnection) -> None:
     er = newest["error_rate"]
     assert (er["errors"], er["operations"], er["rate"]) == (6, 20, 0.3)
     assert er["regressed"] is True and "error_rate" in newest["regressions"]
+
+
+def test_a_slower_server_route_is_flagged(con: duckdb.DuckDBPyConnection) -> None:
+    """Server routes are compared per release like operations and flagged as route:METHOD route."""
+    rows = []
+    for i in range(10):
+        for release, ts, ms in (("1.0.0", NOW - 50 * MINUTE, 20.0), ("1.1.0", NOW - 20 * MINUTE, 40.0)):
+            rows.append(row("server_request", ts + i, release=release, name="/api/save",
+                            method="POST", status=200, ms=ms, ok=True, service="api"))
+            rows.append(row("server_request", ts + i, release=release, name="/api/load",
+                            method="GET", status=200, ms=10.0, ok=True, service="api"))
+    write(con, rows)
+    newest, oldest = releases(con, project=PROJECT, window_s=3600, now_ms=NOW)["releases"]
+    save = newest["routes"]["POST /api/save"]
+    assert save["count"] == 10 and save["ratio"] == 2.0 and save["regressed"] is True
+    assert newest["routes"]["GET /api/load"]["regressed"] is False
+    assert newest["regressions"] == ["route:POST /api/save"] and oldest["regressions"] == []

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from wasmwatch.alerts.rules import Rule
+from wasmwatch.alerts.rules import SERVER_TYPES, Rule
 from wasmwatch.alerts.source import BucketRow, WindowSource
 from wasmwatch.alerts.window import Bucket, Window, bucket_width
 from wasmwatch.query.sketch import bin_of
@@ -45,12 +45,15 @@ class Sample:
 def label_of(row: Row, label: str) -> str | None:
     if label == "operation":
         return row.name if row.type in ("operation", "error") else None
+    if label == "route":
+        return row.name if row.type in SERVER_TYPES else None
     value = getattr(row, label)
     return None if value is None else str(value)
 
 
 _TS = operator.attrgetter("ts")
-_ATTR = {"operation": "name"}  # the operation label of operations and errors is their name
+# the operation label of operations and errors is their name, the route of server items too
+_ATTR = {"operation": "name", "route": "name"}
 
 
 def _value_attr(rule: Rule) -> str | None:

@@ -9,7 +9,8 @@ Kinds and metrics:
 
 ==============  ==================================================================================
 ``threshold``   ``stat`` (p50 p95 p99 avg max min last count) of ``metric`` (``bundle_load``,
-                ``runtime_init``, ``operation``, ``offline_sync``: their ms; ``memory``: WASM
+                ``runtime_init``, ``operation``, ``offline_sync``, ``server_request``,
+                ``server_span``: their ms; ``memory``: WASM
                 bytes; ``measurement:NAME``: its value; ``error``: count) over ``window``,
                 compared with ``threshold`` by ``op``
 ``rate``        ``error_rate`` (errors over operations in the window) or ``offline_pending``
@@ -50,11 +51,15 @@ QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 OPS = (">", "<", ">=", "<=")
 SEVERITIES = ("critical", "warning", "info")
 #: labels a rule can group by or filter on (``operation`` is the name of an operation, or the
-#: operation an error happened in)
-LABELS = ("release", "operation", "browser", "category", "page", "device", "connection", "os")
+#: operation an error happened in; ``route``, ``method``, ``service`` are labels of server items)
+LABELS = ("release", "operation", "browser", "category", "page", "device", "connection", "os",
+          "route", "method", "service")
 #: metric -> item type it reads
 TIMED = {"bundle_load": "bundle_load", "runtime_init": "runtime_init", "operation": "operation",
-         "offline_sync": "offline_sync", "memory": "memory", "error": "error"}
+         "offline_sync": "offline_sync", "memory": "memory", "error": "error",
+         "server_request": "server_request", "server_span": "server_span"}
+#: item types whose ``name`` is the ``route`` label (a request's template, a span's name)
+SERVER_TYPES = ("server_request", "server_span")
 RATE_METRICS = ("error_rate", "offline_pending")
 _FIELDS = ("name", "kind", "metric", "stat", "op", "threshold", "window", "baseline", "for",
            "keep_firing_for", "min_samples", "group_by", "where", "severity", "description",
@@ -263,6 +268,11 @@ def _check(rule: Rule) -> None:
             raise _Bad("group_by", "operation is a label of operations and errors only")
         if "operation" in dict(rule.where):
             raise _Bad("where", "operation is a label of operations and errors only")
+    if rule.item_type not in SERVER_TYPES:
+        for label in ("route", "method", "service"):
+            if label in rule.group_by or label in dict(rule.where):
+                raise _Bad("group_by" if label in rule.group_by else "where",
+                           f"{label} is a label of server_request and server_span only")
     if rule.window_ms < 1000 or rule.window_ms > 86_400_000:
         raise _Bad("window", "must be between 1s and 1d")
     if rule.kind == "regression" and rule.baseline_ms < rule.window_ms:

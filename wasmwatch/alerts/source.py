@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from wasmwatch.alerts.rules import Rule
+from wasmwatch.alerts.rules import SERVER_TYPES, Rule
 from wasmwatch.query.sketch import bin_of, bin_sql
 from wasmwatch.store.schema import Row
 
@@ -58,7 +58,8 @@ def _parts(rule: Rule) -> list[tuple[str, tuple[str, ...], tuple[tuple[str, str]
 
 # -- DuckDB -------------------------------------------------------------------------------------
 
-_LABEL_SQL = {"operation": "CASE WHEN type IN ('operation', 'error') THEN name END"}
+_LABEL_SQL = {"operation": "CASE WHEN type IN ('operation', 'error') THEN name END",
+              "route": "CASE WHEN type IN ('server_request', 'server_span') THEN name END"}
 
 
 def _label_sql(label: str) -> str:
@@ -119,6 +120,8 @@ class DuckDBSource:
 def _label(row: Row, label: str) -> str:
     if label == "operation":
         value = row.name if row.type in ("operation", "error") else None
+    elif label == "route":
+        value = row.name if row.type in SERVER_TYPES else None
     else:
         value = getattr(row, label)
     return "" if value is None else str(value)

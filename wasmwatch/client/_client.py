@@ -49,7 +49,7 @@ class Client:
         self.sender = Sender(transport or UrllibTransport(endpoint, timeout_s), key, context,
                              max_queue=max_queue, batch_size=batch_size,
                              flush_interval_s=flush_interval_s, max_attempts=max_attempts,
-                             tick=self._poll if poll_interval_s > 0 else None)
+                             tick=self._poll if poll_interval_s > 0 else None, shape=self._wire)
         self._prefix = f"{getrandbits(48):012x}-"
         self._ids = itertools.count()
         self._statements: dict[str, tuple[str, str]] = {}
@@ -72,19 +72,28 @@ class Client:
 
     def request(self, route: str, method: str, status: int, ms: float, ts_ms: float,
                 span: Span, parent_span_id: str | None = None, session: str | None = None) -> None:
-        """Record one handled HTTP request (the middleware calls this)."""
+        """Record one handled HTTP request (the middleware calls this). Only a tuple is queued
+        here; the sender thread makes the wire item of it."""
         try:
-            item: dict[str, Any] = {
-                "id": self._id(), "type": "server_request", "ts": ts_ms, "route": route,
-                "method": method, "status": status if 100 <= status <= 599 else 500, "ms": ms,
-                "trace_id": span.trace_id, "span_id": span.span_id}
-            if parent_span_id:
-                item["parent_span_id"] = parent_span_id
-            if session:
-                item["session"] = session[:128]
-            self.sender.submit(item)
+            self.sender.submit((ts_ms, route, method, status, ms, span, parent_span_id, session))
         except Exception:
             log.exception("wasmwatch: could not record a request")
+
+    def _wire(self, entry: Any) -> dict[str, Any]:
+        """The wire item of a queued entry (on the sender thread): a request tuple or an item."""
+        if type(entry) is not tuple:
+            entry["id"] = self._id()
+            return dict(entry)
+        ts, route, method, status, ms, span, parent, session = entry
+        item: dict[str, Any] = {
+            "id": self._id(), "type": "server_request", "ts": ts, "route": route,
+            "method": method, "status": status if 100 <= status <= 599 else 500, "ms": ms,
+            "trace_id": span.trace_id, "span_id": span.span_id}
+        if parent:
+            item["parent_span_id"] = parent
+        if session:
+            item["session"] = session[:128]
+        return item
 
     def record_span(self, name: str, kind: str, ms: float, ts_ms: float, *, ok: bool = True,
                     statement: str | None = None, tags: Mapping[str, Any] | None = None,
@@ -94,7 +103,7 @@ class Client:
         try:
             if own is None:
                 parent = current.get()
-            item: dict[str, Any] = {"id": self._id(), "type": "server_span", "ts": ts_ms,
+            item: dict[str, Any] = {"type": "server_span", "ts": ts_ms,
                                     "name": name, "kind": kind, "ms": ms, "ok": ok,
                                     "span_id": own.span_id if own else new_span_id()}
             if parent is not None:
@@ -153,7 +162,7 @@ class Client:
         if now < self._next_poll:
             return
         self._next_poll = now + self.poll_interval_s
-        item = {"id": self._id(), "type": "server_process", "ts": now * 1000.0,
+        item = {"type": "server_process", "ts": now * 1000.0,
                 **_process.sample(self._gc)}
         self.sender.submit(item)
 

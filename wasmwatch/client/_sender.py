@@ -89,7 +89,8 @@ class Sender:
 
     def __init__(self, transport: Transport, key: str, context: Mapping[str, Any], *,
                  max_queue: int = 10_000, batch_size: int = 200, flush_interval_s: float = 1.0,
-                 max_attempts: int = 6, tick: Callable[[float], None] | None = None) -> None:
+                 max_attempts: int = 6, tick: Callable[[float], None] | None = None,
+                 shape: Callable[[Any], dict[str, Any]] | None = None) -> None:
         self.transport = transport
         self.headers = {"content-type": "application/json", "content-encoding": "gzip",
                         "x-wasmwatch-key": key}
@@ -97,7 +98,9 @@ class Sender:
         self.max_queue, self.batch_size = max_queue, min(batch_size, 1000)
         self.flush_interval_s, self.max_attempts = flush_interval_s, max_attempts
         self.tick = tick  # called on every wake-up with the time (the process poller)
-        self.queue: deque[dict[str, Any]] = deque()
+        #: makes a wire item of a queued entry, on the sender thread (default: it is one)
+        self.shape: Callable[[Any], dict[str, Any]] = shape or dict
+        self.queue: deque[Any] = deque()
         self.lost: Counter[str] = Counter()
         self._unreported: Counter[str] = Counter()
         self._wake = threading.Event()
@@ -110,8 +113,9 @@ class Sender:
 
     # -- the host's side ---------------------------------------------------------------------
 
-    def submit(self, item: dict[str, Any]) -> bool:
-        """Queue one item; False (and counted as lost) when the queue is full."""
+    def submit(self, item: Any) -> bool:
+        """Queue one entry (an item, or what ``shape`` makes one of); False (and counted as
+        lost) when the queue is full."""
         queue = self.queue
         if len(queue) >= self.max_queue:
             self._lose("queue_full", 1)
@@ -170,16 +174,23 @@ class Sender:
                 if self.tick is not None:
                     self.tick(time.time())
                 while self.queue and not self._stop:
-                    self._deliver(self._take())
+                    batch = self._take()
+                    if batch:
+                        self._deliver(batch)
+                    elif not self.queue:
+                        self._idle.set()
             except Exception:  # never let the thread die silently
                 log.exception("wasmwatch: sender error")
 
     def _take(self) -> list[dict[str, Any]]:
         self._idle.clear()
         batch: list[dict[str, Any]] = []
-        queue = self.queue
+        queue, shape = self.queue, self.shape
         while queue and len(batch) < self.batch_size:
-            batch.append(queue.popleft())
+            try:
+                batch.append(shape(queue.popleft()))
+            except Exception:  # a malformed entry is one lost item, never a dead sender
+                self._lose("invalid", 1)
         return batch
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
@@ -201,7 +212,8 @@ class Sender:
         body = {"sent_at": time.time() * 1000.0, "context": self.context, "items": batch}
         if lost:
             body["lost"] = dict(lost)
-        answer = self.transport.send(gzip.compress(json.dumps(body).encode(), 5), self.headers)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        answer = self.transport.send(gzip.compress(data, 1), self.headers)
         if answer.status == 200:
             self._count_rejected(answer.body)
             return None

@@ -6,7 +6,6 @@ the way the host app's own code does; spans and queries recorded inside a reques
 
 from __future__ import annotations
 
-import re
 from contextvars import ContextVar
 from random import getrandbits
 from typing import NamedTuple
@@ -16,7 +15,7 @@ __all__ = ["HEADER", "SESSION_HEADER", "Span", "current", "new_span_id", "new_tr
 
 HEADER = "traceparent"
 SESSION_HEADER = "x-wasmwatch-session"
-_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_HEX = frozenset("0123456789abcdef")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
@@ -33,23 +32,26 @@ current: ContextVar[Span | None] = ContextVar("wasmwatch_span", default=None)
 
 
 def new_trace_id() -> str:
-    return f"{getrandbits(128) or 1:032x}"
+    return "%032x" % (getrandbits(128) or 1)
 
 
 def new_span_id() -> str:
-    return f"{getrandbits(64) or 1:016x}"
+    return "%016x" % (getrandbits(64) or 1)
 
 
 def parse_traceparent(value: str | None) -> Span | None:
     """(trace id, parent span id) of a valid ``traceparent`` header value, else None.
 
-    Version ``ff`` and all-zero ids are invalid (W3C Trace Context, section 3.2)."""
-    if not value:
+    Lowercase hex only; version ``ff`` and all-zero ids are invalid (W3C Trace Context 3.2).
+    A later version may append fields after the flags (``-...``); they are ignored."""
+    if not value or len(value) < 55 or value[2] != "-" or value[35] != "-" or value[52] != "-":
         return None
-    match = _TRACEPARENT.fullmatch(value.strip().lower()[:55])
-    if match is None or match.group(1) == "ff":
+    if len(value) > 55 and (value[:2] == "00" or value[55] != "-"):
         return None
-    trace_id, span_id = match.group(2), match.group(3)
-    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
+    hexes = _HEX.issuperset
+    trace_id, span_id = value[3:35], value[36:52]
+    if not (hexes(value[:2]) and hexes(trace_id) and hexes(span_id) and hexes(value[53:55])):
+        return None
+    if value[:2] == "ff" or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
     return Span(trace_id, span_id)

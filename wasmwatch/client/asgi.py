@@ -68,18 +68,21 @@ class ASGIMiddleware:
         span = Span(parent.trace_id if parent else new_trace_id(), new_span_id())
         token = current.set(span)
         root_path = scope.get("root_path", "")
-        status = [500]
+        status, end = [500], [0.0]
 
         async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            kind = message["type"]
+            if kind == "http.response.start":
                 status[0] = message["status"]
             await send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                end[0] = time.perf_counter()  # the response is out: what the caller waited for
 
         try:
             await self.app(scope, receive, send_status)
         finally:
             current.reset(token)
-            ms = (time.perf_counter() - start) * 1000.0
+            ms = ((end[0] or time.perf_counter()) - start) * 1000.0
             route = self._route(scope, root_path)
             client.request(route, scope.get("method", "GET"), status[0], ms, ts, span,
                            parent.span_id if parent else None, session)

@@ -10,7 +10,9 @@ the p95. It is ``regressed`` when ``ratio >= factor`` and both releases have at 
 ``min_samples`` values of it: the same comparison as the alert rule of kind ``regression``
 (recent mean against baseline mean, per release and operation). The error rate is compared as
 a rate (errors per operation), and going from no errors to at least ``min_samples`` is flagged
-too; bytes are the mean transfer of network (uncached) loads.
+too; bytes are the mean transfer of network (uncached) loads. The app server's routes
+(``server_request`` items, keyed ``METHOD route``) are compared the same way as operations and
+flagged as ``route:METHOD route``.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def _ops_sql(items: str, where: str) -> str:
     return f"""
 SELECT release, name, {_STAT.format(c='ms')}
 FROM {items} WHERE {where} AND release IS NOT NULL AND type = 'operation' GROUP BY ALL"""
+
+
+def _routes_sql(items: str, where: str) -> str:
+    return f"""
+SELECT release, method || ' ' || name, {_STAT.format(c='ms')}
+FROM {items} WHERE {where} AND release IS NOT NULL AND type = 'server_request' GROUP BY ALL"""
 
 
 def _stat(count: int | None, mean: float | None, p95: float | None) -> Json:
@@ -98,11 +106,15 @@ def releases(
     ops: dict[str, dict[str, Json]] = defaultdict(dict)
     for release, name, n, mean, p95 in con.execute(_ops_sql(items.text, where.text), params).fetchall():
         ops[release][name or "unknown"] = _stat(n, mean, p95)
+    routes: dict[str, dict[str, Json]] = defaultdict(dict)
+    for release, name, n, mean, p95 in con.execute(_routes_sql(items.text, where.text),
+                                                   params).fetchall():
+        routes[release][name or "unknown"] = _stat(n, mean, p95)
     rows = sorted(base, key=lambda r: (r[1], r[0]))[-MAX_RELEASES:]
     out: list[Json] = []
     previous: Json | None = None
     for row in rows:
-        raw = _raw(row, ops.get(row[0], {}))
+        raw = {**_raw(row, ops.get(row[0], {})), "routes": routes.get(row[0], {})}
         out.append(_entry(raw, previous, factor, min_samples))
         previous = raw
     out.reverse()
@@ -137,6 +149,9 @@ def _entry(now: Json, before: Json | None, factor: float, min_samples: int) -> J
                for name, stat in now["metrics"].items()}
     ops = {name: _compare(stat, was_op(name), factor, min_samples)
            for name, stat in sorted(now["operations"].items())}
+    routes = {name: _compare(stat, None if before is None else before["routes"].get(name),
+                             factor, min_samples)
+              for name, stat in sorted(now["routes"].items())}
     errors = _error_rate(
         {"errors": now["errors_total"], "operations": now["operations_total"]},
         None if before is None else {"errors": before["errors_total"],
@@ -144,9 +159,10 @@ def _entry(now: Json, before: Json | None, factor: float, min_samples: int) -> J
         factor, min_samples)
     flagged = [name for name, m in metrics.items() if m["regressed"]]
     flagged += [f"operation:{name}" for name, m in ops.items() if m["regressed"]]
+    flagged += [f"route:{name}" for name, m in routes.items() if m["regressed"]]
     if errors["regressed"]:
         flagged.append("error_rate")
     return {"release": now["release"], "previous": None if before is None else before["release"],
             "first_seen": now["first_seen"], "last_seen": now["last_seen"],
-            "sessions": now["sessions"], "metrics": metrics, "operations": ops,
+            "sessions": now["sessions"], "metrics": metrics, "operations": ops, "routes": routes,
             "error_rate": errors, "regressions": flagged}

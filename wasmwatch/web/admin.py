@@ -165,7 +165,7 @@ def _op(summary: str, status: str, schema: dict[str, Any], codes: tuple[int, ...
 
 
 PROJECT_SCOPED = ("/api/v1/summary", "/api/v1/series", "/api/v1/errors", "/api/v1/items",
-                  "/api/v1/stream")
+                  "/api/v1/stream", "/api/v1/routes", "/api/v1/linked")
 
 
 def with_project_param(paths: dict[str, Any]) -> dict[str, Any]:

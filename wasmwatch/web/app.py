@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import admin, alerts, ingest, insights, otlp, query, static, symbols
+from wasmwatch.web import admin, alerts, backend, ingest, insights, otlp, query, static, symbols
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
@@ -35,6 +35,8 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/api/v1/errors/state": {"POST": insights.error_state},
     "/api/v1/session": {"GET": insights.session},
     "/api/v1/insights": {"GET": insights.insights},
+    "/api/v1/routes": {"GET": backend.routes},
+    "/api/v1/linked": {"GET": backend.linked},
     "/api/v1/alerts": {"GET": alerts.alerts},
     "/api/v1/alerts/test": {"POST": alerts.test},
     "/api/v1/rules": {"GET": alerts.rules},

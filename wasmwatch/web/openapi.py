@@ -119,6 +119,14 @@ def _paths() -> dict[str, Any]:
         "/api/v1/insights": admin_get(
             "Load time against bounce, bandwidth cost, engagement and adoption",
             [_query("window", "time window, 5m to 30d", "24h"), *_RANGE, *_FILTERS[:2]]),
+        "/api/v1/routes": admin_get(
+            "The app server's routes: requests, failures, p50/p95/p99 ms, queries per request",
+            [_query("window", "time window, 5m to 30d", "1h"), *_RANGE,
+             _query("service", "only this app server")]),
+        "/api/v1/linked": admin_get(
+            "Client operations split into client, server and network time by trace id",
+            [_query("window", "time window, 5m to 30d", "1h"), *_RANGE,
+             _query("operation", "only this operation"), _limit(200)]),
         "/api/v1/session": admin_get("One session's items in time order, with offline periods",
                                      [_query("id", "the session id")]),
         "/api/v1/items": admin_get("The newest raw items", [
