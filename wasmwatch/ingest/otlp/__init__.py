@@ -16,13 +16,12 @@ import msgspec
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk
-from wasmwatch.ingest.otlp import common, logs, metrics, spans, wire
+from wasmwatch.ingest.otlp import common, logs, metrics, proto, spans, wire
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.validate import ItemError, path_error
 
 __all__ = ["Export", "chunks", "decode", "items", "wire"]
 
-decode = wire.decode
 _item_decoder = msgspec.json.Decoder(s.Item)
 _encoder = msgspec.json.Encoder()
 _MAPPERS: dict[wire.Signal, Callable[[Any], Iterator[common.Mapped]]] = {
@@ -38,6 +37,12 @@ class Export(NamedTuple):
     first_error: str | None
     #: log records below ERROR, left out on purpose (not rejected)
     left_out: int = 0
+
+
+def decode(signal: wire.Signal, body: bytes, protobuf: bool) -> wire.Request:
+    """The body (protobuf, else OTLP JSON) as the typed request of ``signal``; raises
+    :class:`~.wire.WireError` naming the problem."""
+    return proto.decode(signal, body) if protobuf else wire.decode_json(signal, body)
 
 
 def items(signal: wire.Signal, request: wire.Request) -> list[common.Mapped]:

@@ -1,28 +1,23 @@
 """OTLP/HTTP request bodies as typed values: the OTLP JSON mapping, and protobuf.
 
 JSON follows the OTLP JSON mapping: lowerCamelCase field names, trace and span ids as hex,
-64-bit integers as decimal strings (plain numbers are taken too), enums as integers. Protobuf
-(``application/x-protobuf``, what ``opentelemetry-exporter-otlp-proto-http`` sends) is parsed
-with the ``opentelemetry-proto`` classes, turned into the same mapping (bytes, such as the ids,
-as hex), and checked by the same types, so both paths give one typed value or one :class:`WireError` naming
-the field. Unknown fields are ignored, as the OTLP specification asks of receivers.
+64-bit integers as decimal strings (plain numbers are taken too), enums as integers; unknown
+fields are ignored, as the OTLP specification asks of receivers. Protobuf
+(``application/x-protobuf``, what ``opentelemetry-exporter-otlp-proto-http`` sends) is read
+into the same types by :mod:`.proto`, so both give one typed value, or one
+:class:`WireError` naming the problem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import msgspec
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from wasmwatch.ingest.validate import path_error
 
-__all__ = ["MESSAGE_NAMES", "LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError", "decode"]
+__all__ = ["MESSAGE_NAMES", "LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError",
+           "decode_json"]
 
 Signal = Literal["traces", "metrics", "logs"]
 #: the protobuf message of each signal's request (and answer): Export<name>ServiceRequest
@@ -173,69 +168,18 @@ class LogsRequest(_Wire, frozen=True):
 
 
 Request = TracesRequest | MetricsRequest | LogsRequest
-R = TypeVar("R", TracesRequest, MetricsRequest, LogsRequest)
 _TYPES: dict[Signal, type[Request]] = {"traces": TracesRequest, "metrics": MetricsRequest,
                                        "logs": LogsRequest}
-_PROTO: dict[Signal, Callable[[], Message]] = {
-    "traces": trace_service_pb2.ExportTraceServiceRequest,
-    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
-    "logs": logs_service_pb2.ExportLogsServiceRequest,
-}
 _json_decoders = {signal: msgspec.json.Decoder(kind, strict=False) for signal, kind in _TYPES.items()}
 
 
-def decode(signal: Signal, body: bytes, protobuf: bool) -> Request:
-    """The body as the typed request of ``signal``; raises :class:`WireError`."""
+def decode_json(signal: Signal, body: bytes) -> Request:
+    """A JSON body as the typed request of ``signal``; raises :class:`WireError`."""
     try:
-        if not protobuf:
-            return _json_decoders[signal].decode(body)
-        return msgspec.convert(_proto_mapping(signal, body), _TYPES[signal], strict=False)
+        return _json_decoders[signal].decode(body)
     except msgspec.ValidationError as exc:  # a DecodeError too: first
         raise WireError(path_error("body", exc)) from exc
     except msgspec.DecodeError as exc:
         raise WireError(f"body: malformed JSON: {exc}") from exc
     except RecursionError as exc:
         raise WireError("body: nested too deeply") from exc
-
-
-def _proto_mapping(signal: Signal, body: bytes) -> dict[str, Any]:
-    message = _PROTO[signal]()
-    try:
-        message.ParseFromString(body)
-    except (DecodeError, RecursionError) as exc:
-        raise WireError(f"body: not a valid protobuf Export{MESSAGE_NAMES[signal]}ServiceRequest: "
-                        f"{exc}") from exc
-    return _mapping(message)
-
-
-_MESSAGE, _BYTES, _REPEATED = 1, 2, 4
-#: field full name -> (its JSON name, flags): worked out once per field
-_plans: dict[str, tuple[str, int]] = {}
-
-
-def _plan(field: FieldDescriptor) -> tuple[str, int]:
-    plan = _plans.get(field.full_name)
-    if plan is None:
-        repeated = getattr(field, "is_repeated", None)  # protobuf >= 6; before, the label
-        if repeated is None:
-            repeated = field.label == FieldDescriptor.LABEL_REPEATED
-        flags = ((_MESSAGE if field.message_type is not None else 0)
-                 | (_BYTES if field.type == FieldDescriptor.TYPE_BYTES else 0)
-                 | (_REPEATED if repeated else 0))
-        plan = _plans[field.full_name] = (field.json_name, flags)
-    return plan
-
-
-def _mapping(message: Message) -> dict[str, Any]:
-    """A message as the OTLP JSON mapping has it, set fields only: JSON names, enums as
-    integers, bytes (trace and span ids) as hex. Nesting is bounded by protobuf's parser."""
-    out: dict[str, Any] = {}
-    for field, value in message.ListFields():
-        name, flags = _plan(field)
-        if flags & _MESSAGE:
-            out[name] = [_mapping(v) for v in value] if flags & _REPEATED else _mapping(value)
-        elif flags & _BYTES:
-            out[name] = value.hex()
-        else:
-            out[name] = list(value) if flags & _REPEATED else value
-    return out
