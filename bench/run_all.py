@@ -13,6 +13,7 @@ HERE = Path(__file__).parent
 BENCHES = [
     ["ingest/run.py"],
     ["summary_bench.py"],
+    ["query_bench.py"],
     ["metrics_observe.py"],
     ["limits_bench.py"],
     ["scrub_bench.py"],

@@ -42,3 +42,20 @@ async def test_summary_reads_rollups_after_flush(
     op = body["operations"]["render"]
     assert op["count"] == 100
     assert abs(op["p50_ms"] - 50.5) / 50.5 <= 0.01
+
+
+async def test_summary_counts_items_not_yet_aggregated_and_not_future_ones(
+    client: httpx.AsyncClient, runtime: Runtime, admin: dict[str, str], clock: ManualClock
+) -> None:
+    """Before any flush a 24 h rollup answer already counts new items; future ones wait."""
+    await client.post(f"/api/v1/ingest?key={KEY}", json=envelope(
+        [item(ms=5.0, ts=NOW - 3_600_000 * 5) for _ in range(7)]
+        + [item(ms=5.0, ts=NOW + 3_600_000) for _ in range(3)]))
+    body = (await client.get("/api/v1/summary?window=24h", headers=admin)).json()
+    assert body["source"] == "rollup" and body["to_ms"] == clock.now_ms()
+    assert body["operations"]["render"]["count"] == 7
+    clock.advance(3_600_000 + 1)
+    assert runtime.store is not None
+    await runtime.writer.run_exclusive(runtime.store.flush, True)
+    body = (await client.get("/api/v1/summary?window=24h", headers=admin)).json()
+    assert body["operations"]["render"]["count"] == 10

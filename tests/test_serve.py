@@ -169,7 +169,7 @@ def test_metrics_show_ingest_and_process(live_server: LiveServer) -> None:
 
 
 def test_replay_with_changed_ts_is_stored_once_across_kill_9(live_server: LiveServer) -> None:
-    """An item replayed with another ts is stored once, before and after a kill -9."""
+    """An item replayed with another ts is stored once, before and after a kill -9 and a restart."""
     now = int(time.time() * 1000)
     one = item(ts=now, id="replay-1")
     with httpx.Client() as client:
@@ -181,4 +181,8 @@ def test_replay_with_changed_ts_is_stored_once_across_kill_9(live_server: LiveSe
     live_server.start()
     with httpx.Client() as client:
         assert post(live_server, [{**one, "ts": now - 3_600_000}], client).json()["duplicates"] == 1
+    assert live_server.stop() == 0  # and after a clean restart
+    live_server.start()
+    with httpx.Client() as client:
+        assert post(live_server, [{**one, "ts": now + 60_000}], client).json()["duplicates"] == 1
     assert [r["ts"] for r in live_server.items(id="replay-1")] == [now]

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import prometheus_client
 
+from wasmwatch.alerts.evaluate import COLUMNS as ALERT_COLUMNS
 from wasmwatch.alerts.service import AlertService
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
@@ -28,6 +29,7 @@ from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
 from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
 from wasmwatch.ingest.useragent import parse_agent
+from wasmwatch.live import COLUMNS as LIVE_COLUMNS
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
@@ -104,6 +106,7 @@ class Runtime:
         )
         if store.upgraded:
             log.warning("data dir upgraded to storage layout %d", layout.LAYOUT_VERSION)
+            store.catalog(rollup.mark_complete)  # the old rollup already held the old rows
         now = self.clock.now_ms()
         if store.recover(now):
             log.warning("the last stop was not clean: rollups rebuilt from raw items")
@@ -127,7 +130,9 @@ class Runtime:
             queue_max_bytes=self.settings.queue_max_mb << 20,
             commit_max_items=self.settings.commit_max_items,
             on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
-            commit_columns=None,  # the alert evaluator reads any column
+            # only what the hooks read becomes Row fields (the rest stays None for them)
+            commit_columns=tuple(dict.fromkeys(
+                (*client_metrics.columns, *LIVE_COLUMNS, *ALERT_COLUMNS))),
         )
         attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
                               max_label_values=self.settings.max_tag_values)

@@ -137,7 +137,7 @@ function response(status, hdrs, body)
       ok_in_window = ok_in_window + 1
     end
     last_ack = t
-    local a = body:match('"accepted":%s*(%d+)')
+    local a = body:match('"accepted":%s*(%d+)') or body:match('"success":%s*(%d+)')
     if a then
       accepted = accepted + tonumber(a)
       duplicates = duplicates + tonumber(body:match('"duplicates":%s*(%d+)') or "0")

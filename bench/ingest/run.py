@@ -52,6 +52,9 @@ KEY = "benchkey"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BATCH = 1000
 KINDS = ("wasmwatch", "wasmwatch-1cpu", "bare", "naive")
+#: the ``wasmwatch serve`` executable per server kind (default: this checkout's; targets.py adds
+#: ``wasmwatch-base``, an older checkout's, to compare against in the same run)
+WASMWATCH_BINS: dict[str, Path] = {}
 BEGIN_MARK = "<!-- figures:begin (written by run.py) -->"
 END_MARK = "<!-- figures:end -->"
 
@@ -225,7 +228,7 @@ class Server:
                    # all load comes from one address and key: measure ingest, not the limits
                    WASMWATCH_KEY_RATE_LIMIT="0", WASMWATCH_ADDRESS_RATE_LIMIT="0")
         if kind.startswith("wasmwatch"):
-            cmd = [str(VENV_BIN / "wasmwatch"), "serve", "--host", "127.0.0.1", "--port",
+            cmd = [str(WASMWATCH_BINS.get(kind, VENV_BIN / "wasmwatch")), "serve", "--host", "127.0.0.1", "--port",
                    str(self.port), "--data-dir", str(data_dir)]
         elif kind == "bare":
             cmd = [sys.executable, str(HERE / "bare_app.py"), "--port", str(self.port)]

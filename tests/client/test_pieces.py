@@ -54,3 +54,26 @@ def test_importing_the_client_loads_no_server_dependency() -> None:
             " 'starlette', 'flask', 'django', 'sqlalchemy') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_broken_client_never_breaks_the_app() -> None:
+    """When queueing itself fails, the request is still answered, unchanged."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from wasmwatch.client import ASGIMiddleware
+
+    client = Client("http://127.0.0.1:9", "k", service="s", poll_interval_s=0)
+
+    def explode(item: object) -> bool:
+        raise RuntimeError("queue on fire")
+
+    client.sender.submit = explode  # type: ignore[method-assign]
+    app = Starlette(routes=[Route("/x/{n}", lambda r: PlainTextResponse("fine"))],
+                    middleware=[Middleware(ASGIMiddleware, client=client)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        r = await http.get("/x/1", headers={"traceparent": "garbage"})
+    assert (r.status_code, r.text) == (200, "fine")

@@ -9,7 +9,7 @@ from tests.query.conftest import HOUR, MINUTE, NOW, op, row, write
 from wasmwatch.query import rollup
 from wasmwatch.query.rollup import HOUR as HOUR_TIER
 from wasmwatch.query.rollup import MINUTE as MINUTE_TIER
-from wasmwatch.query.rollup import Span, cover
+from wasmwatch.query.rollup import Span, whole_buckets
 
 TABLES = [t for tier in rollup.TIERS for t in (tier.table, tier.hist)]
 
@@ -140,21 +140,33 @@ def test_rebuild_makes_the_same_rollup_from_raw_items(con: duckdb.DuckDBPyConnec
     assert all(_count(con, table, "NOT merged") == 0 for table in TABLES)
 
 
-def test_cover_of_aligned_day_is_hours_only() -> None:
-    """An hour-aligned 24 h window reads 24 hour buckets and no minutes."""
-    assert cover(NOW - 24 * HOUR, NOW) == (Span(HOUR_TIER, NOW - 24 * HOUR, NOW + 1),)
-
-
-def test_cover_of_unaligned_window_adds_leading_minutes() -> None:
-    """An unaligned window reads minutes up to the first whole hour, then hours."""
-    start = NOW - 5 * HOUR + 17 * MINUTE + 5_000
-    assert cover(start, NOW + 30 * MINUTE) == (
-        Span(MINUTE_TIER, NOW - 5 * HOUR + 17 * MINUTE, NOW - 4 * HOUR),
-        Span(HOUR_TIER, NOW - 4 * HOUR, NOW + 30 * MINUTE + 1),
+def test_whole_buckets_of_aligned_day_are_hours_only() -> None:
+    """A 24 h window from a whole hour reads 24 hours (the item at exactly ``to`` is raw)."""
+    assert whole_buckets(NOW - 24 * HOUR, NOW) == (Span(HOUR_TIER, NOW - 24 * HOUR, NOW),)
+    assert whole_buckets(NOW - 24 * HOUR, NOW - 2) == (
+        Span(HOUR_TIER, NOW - 24 * HOUR, NOW - HOUR),
+        Span(MINUTE_TIER, NOW - HOUR, NOW - MINUTE),
     )
 
 
-def test_cover_of_short_window_is_minutes_only() -> None:
-    """A window inside one hour reads only minute buckets."""
-    assert cover(NOW + 10 * MINUTE + 1, NOW + 40 * MINUTE) == (
-        Span(MINUTE_TIER, NOW + 10 * MINUTE, NOW + 40 * MINUTE + 1),)
+def test_whole_buckets_of_unaligned_window_have_minutes_at_both_ends() -> None:
+    """An unaligned window reads minutes up to the first whole hour, hours, then minutes."""
+    start = NOW - 5 * HOUR + 17 * MINUTE + 5_000
+    assert whole_buckets(start, NOW + 30 * MINUTE + 59_000) == (
+        Span(MINUTE_TIER, NOW - 5 * HOUR + 18 * MINUTE, NOW - 4 * HOUR),
+        Span(HOUR_TIER, NOW - 4 * HOUR, NOW),
+        Span(MINUTE_TIER, NOW, NOW + 30 * MINUTE),
+    )
+
+
+def test_whole_buckets_of_short_window_are_minutes_only() -> None:
+    """A window inside one hour reads only the minute buckets wholly inside it."""
+    assert whole_buckets(NOW + 10 * MINUTE + 1, NOW + 40 * MINUTE) == (
+        Span(MINUTE_TIER, NOW + 11 * MINUTE, NOW + 40 * MINUTE),)
+    assert whole_buckets(NOW + 10 * MINUTE + 1, NOW + 11 * MINUTE + 59_998) == ()
+
+
+def test_whole_buckets_without_hours_are_minutes() -> None:
+    """With hours off (a series whose step is not whole hours) only minutes are read."""
+    assert whole_buckets(NOW - 3 * HOUR, NOW, hours=False) == (
+        Span(MINUTE_TIER, NOW - 3 * HOUR, NOW),)

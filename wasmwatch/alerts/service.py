@@ -45,7 +45,7 @@ from wasmwatch.alerts.source import DuckDBSource
 from wasmwatch.alerts.state import Alert, Change, StateMachine
 from wasmwatch.clock import Clock
 from wasmwatch.config import Settings
-from wasmwatch.store.schema import Row, rows_of
+from wasmwatch.store.schema import Row
 
 __all__ = ["AlertService", "build_channels"]
 
@@ -148,14 +148,15 @@ class AlertService:
         if not self.ready or not len(rows):
             return
         project = self.project  # alerts are per project
+        now = self.clock.now_ms()
         if isinstance(rows, pa.Table):
             if "project" in rows.column_names:
-                rows = rows.filter(pc.equal(rows["project"], project))
-            rows = rows_of(rows)
-        elif any(row.project != project for row in rows):
-            rows = [row for row in rows if row.project == project]
-        now = self.clock.now_ms()
-        hits = self.evaluator.observe(rows, now)
+                rows = rows.filter(pc.equal(rows["project"], pa.scalar(project, pa.string())))
+            hits = self.evaluator.observe_table(rows, now)
+        else:
+            if any(row.project != project for row in rows):
+                rows = [row for row in rows if row.project == project]
+            hits = self.evaluator.observe(rows, now)
         if hits:
             by_rule: dict[str, list[Sample]] = defaultdict(list)
             for sample in hits:

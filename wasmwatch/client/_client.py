@@ -6,6 +6,7 @@ the host app never sees an exception from here, and nothing here waits on the ne
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import os
@@ -55,6 +56,7 @@ class Client:
         self._statements: dict[str, tuple[str, str]] = {}
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
+        atexit.register(self.close, 2.0)  # deliver what is queued when the app exits
 
     @property
     def lost(self) -> dict[str, int]:

@@ -31,6 +31,15 @@ log = logging.getLogger("wasmwatch.client")
 MAX_WAIT_S = 300.0
 
 
+class _Mark:
+    """A flush's place in the queue: set once everything before it was handled."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
 class Answer(NamedTuple):
     status: int  # 0: no answer (network error)
     headers: Mapping[str, str]
@@ -104,9 +113,7 @@ class Sender:
         self.lost: Counter[str] = Counter()
         self._unreported: Counter[str] = Counter()
         self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._stop = False
+        self._stop = self._closed = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._retry_reason = "network"
@@ -117,7 +124,7 @@ class Sender:
         """Queue one entry (an item, or what ``shape`` makes one of); False (and counted as
         lost) when the queue is full."""
         queue = self.queue
-        if len(queue) >= self.max_queue:
+        if len(queue) >= self.max_queue:  # (flush marks count too: a few more never matter)
             self._lose("queue_full", 1)
             return False
         queue.append(item)
@@ -138,21 +145,27 @@ class Sender:
     def after_fork(self) -> None:
         """In a forked child: the parent's thread is gone; start afresh on the next item."""
         self._thread, self._lock = None, threading.Lock()
-        self._wake, self._idle = threading.Event(), threading.Event()
-        self._idle.set()
+        self._wake = threading.Event()
 
     def flush(self, timeout_s: float = 5.0) -> bool:
-        """Wait until the queue is delivered (or dropped); True if it emptied in time."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not self.queue and self._idle.is_set():
+        """Wait until everything queued before this call is delivered (or dropped as lost);
+        True if that happened within ``timeout_s``. Items queued meanwhile do not delay it."""
+        if self._thread is None or not self._thread.is_alive():
+            if not self.queue:
                 return True
-            self._wake.set()
-            time.sleep(0.01)
-        return not self.queue and self._idle.is_set()
+            if self._closed:
+                return False
+            self.start()
+        mark = _Mark()
+        self.queue.append(mark)  # the sender reaches it after all that was queued before
+        self._wake.set()
+        return mark.done.wait(timeout_s)
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Deliver what is queued (for up to ``timeout_s``), then stop the thread."""
+        """Deliver what is queued (for up to ``timeout_s``), then stop the thread; once."""
+        if self._closed:
+            return
+        self._closed = True
         if self._thread is not None:
             self.flush(timeout_s)
         self._stop = True
@@ -174,37 +187,39 @@ class Sender:
                 if self.tick is not None:
                     self.tick(time.time())
                 while self.queue and not self._stop:
-                    batch = self._take()
+                    batch, marks = self._take()
                     if batch:
                         self._deliver(batch)
-                    elif not self.queue:
-                        self._idle.set()
+                    for mark in marks:
+                        mark.done.set()
             except Exception:  # never let the thread die silently
                 log.exception("wasmwatch: sender error")
 
-    def _take(self) -> list[dict[str, Any]]:
-        self._idle.clear()
+    def _take(self) -> tuple[list[dict[str, Any]], list[_Mark]]:
+        """Up to ``batch_size`` items, stopping after a flush mark (returned to be set once
+        the batch is done)."""
         batch: list[dict[str, Any]] = []
+        marks: list[_Mark] = []
         queue, shape = self.queue, self.shape
         while queue and len(batch) < self.batch_size:
+            entry = queue.popleft()
+            if type(entry) is _Mark:
+                marks.append(entry)
+                break
             try:
-                batch.append(shape(queue.popleft()))
+                batch.append(shape(entry))
             except Exception:  # a malformed entry is one lost item, never a dead sender
                 self._lose("invalid", 1)
-        return batch
+        return batch, marks
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
-        try:
-            for attempt in range(self.max_attempts):
-                wait = self._send_once(batch, attempt)
-                if wait is None:
-                    return
-                if self._sleep(wait):
-                    break
-            self._lose(self._retry_reason, len(batch))
-        finally:
-            if not self.queue:
-                self._idle.set()
+        for attempt in range(self.max_attempts):
+            wait = self._send_once(batch, attempt)
+            if wait is None:
+                return
+            if self._sleep(wait):
+                break
+        self._lose(self._retry_reason, len(batch))
 
     def _send_once(self, batch: list[dict[str, Any]], attempt: int) -> float | None:
         """Send the batch once; None when done with it, else the seconds to wait first."""

@@ -7,8 +7,10 @@ item, a timestamp out of range) are the items looked at one by one, to name each
 Clamping, truncation and derived columns happen later, on columns (:mod:`.columnar`).
 
 Every client string is scrubbed of PII by :mod:`wasmwatch.ingest.scrub`: the batch's context
-once per batch here, the items' strings and ids in :func:`~wasmwatch.ingest.columnar.prepare`
-(the scrubber's per-string cached call, per item: not yet columnar).
+once per batch here, an error's strings and a measurement's tags per item in
+:func:`~wasmwatch.ingest.columnar.prepare` (the fingerprint is made of the scrubbed text), and
+the other strings and the ids a column at a time when the group is committed
+(:class:`~wasmwatch.ingest.columnar.Prepared`).
 """
 
 from __future__ import annotations
@@ -111,11 +113,14 @@ class Pipeline:
             good: list[s.Item] = items  # type: ignore[assignment]
             lo, hi = int(min(map(_ts, good))), int(max(map(_ts, good)))
             if lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts:
-                prepare(good, self._item_scrubber)
-                return Chunk(batch.context, good, nbytes), []
+                return self.chunk(batch, good, nbytes), []
         good, rejected = self._one_by_one(items, batch)
+        return self.chunk(batch, good, nbytes), rejected
+
+    def chunk(self, batch: Batch, good: list[s.Item], nbytes: int) -> Chunk:
+        """The checked items as a chunk: derived fields filled, strings scrubbed at commit."""
         prepare(good, self._item_scrubber)
-        return Chunk(batch.context, good, nbytes), rejected
+        return Chunk(batch.context, good, nbytes, self._item_scrubber)
 
     def _one_by_one(self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch
                     ) -> tuple[list[s.Item], list[s.Rejection]]:

@@ -21,7 +21,8 @@ kind          what                                                     becomes
               ``/invite/``, ``/verify/`` ... or of 16+ random-looking
               characters (``/reset/9f8a...``, ``/s/AbC9...``)
 ``card``      card numbers, 13-19 digits with optional spaces or       ``[card]``
-              dashes, first digit 2-6, Luhn-checked
+              dashes, first digit 2-6, Luhn-checked (the whole run
+              or a run of its groups: ``4111 1111 1111 1111 0``)
 ``ip``        IPv4 and IPv6 addresses (IPv6 checked with ``ipaddress``)  ``[ip]``
               except loopback and unspecified (``127.x``, ``::1``, ``0.0.0.0``)
 ``custom``    each extra pattern from the ``scrub_patterns`` setting   ``[redacted]``
@@ -90,6 +91,16 @@ def _luhn(text: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def _card(text: str) -> bool:
+    """A card number: the whole run, or a run of its space- or dash-separated groups (a card
+    followed by another number, ``4111 1111 1111 1111 0``), Luhn-checked."""
+    if _luhn(text):
+        return True
+    groups = re.split(r"[ -]", text)
+    return any(_luhn("".join(groups[i:j])) for i in range(len(groups))
+               for j in range(i + 1, len(groups) + 1) if (i, j) != (0, len(groups)))
 
 
 def _ipv4(text: str) -> bool:
@@ -179,7 +190,7 @@ _GROUPS: tuple[tuple[Gate, tuple[_Rule, ...]], ...] = (
         # each starts with a plain character class (the look-behind comes after it), which
         # lets the regex engine skip ahead fast; measured 2-3x faster on stacks
         # a card stands alone: not inside a hex string or a longer word
-        _Rule("card", r"[2-6](?<![\w.\-][2-6])(?:[ -]?\d){12,18}(?!\w)", "[card]", _luhn),
+        _Rule("card", r"[2-6](?<![\w.\-][2-6])(?:[ -]?\d){12,18}(?!\w)", "[card]", _card),
         _Rule("ip", r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)", "[ip]", _ipv4),
         _Rule("secret", r"[A-Za-z0-9+_-]{40,}+={0,2}", "[secret]", _long_secret))),
 )

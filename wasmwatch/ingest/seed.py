@@ -186,5 +186,4 @@ def _one_by_one(pipeline: Pipeline, items: list[dict[str, Any]], indexes: list[i
             rejected.append(s.Rejection(index, path_error(f"metrics[{index}]", exc)))
         except ItemError as exc:
             rejected.append(s.Rejection(index, str(exc)))
-    chunk, _ = pipeline.check(good, batch, nbytes, typed=True)  # prepared and scrubbed as any
-    return chunk, rejected
+    return pipeline.chunk(batch, good, nbytes), rejected

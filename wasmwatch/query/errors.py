@@ -49,7 +49,7 @@ def error_groups(
     if limit <= 0:
         raise QueryError(f"limit must be greater than zero, got {limit}")
     from_ms = now_ms - window_s * 1000
-    items, where = raw_items(from_ms, now_ms), Filters(project, release, browser, operation).where()
+    items, where = raw_items(from_ms, now_ms, con), Filters(project, release, browser, operation).where()
     sql = _SQL.format(items=items.text, where=where.text, max_releases=MAX_RELEASES)
     rows = con.execute(sql, [*items.params, *where.params, limit]).fetchall()
     groups = [dict(zip(_FIELDS, row[:12], strict=True)) for row in rows]

@@ -117,7 +117,7 @@ def insights(con: Any, *, project: str, window_s: int, now_ms: int,
              server_cost_per_million_ops: float = 0.40) -> Json:
     """Bounce by load time, cost and engagement over the last ``window_s`` before ``now_ms``."""
     from_ms = now_ms - window_s * 1000
-    items, where = raw_items(from_ms, now_ms), Filters(project, release, browser).where()
+    items, where = raw_items(from_ms, now_ms, con), Filters(project, release, browser).where()
     params = [*items.params, *where.params]
 
     def run(sql: str) -> list[tuple[Any, ...]]:

@@ -31,7 +31,7 @@ def _stats(row: tuple[Any, ...] | None) -> Json:
 
 def bundle_split(con: Any, filters: Filters, from_ms: int, to_ms: int) -> Json:
     """``{"first": stats, "cached": stats, "compile_instantiate_p95_ms": ms}`` of the range."""
-    items, where = raw_items(from_ms, to_ms), filters.where()
+    items, where = raw_items(from_ms, to_ms, con), filters.where()
     sql = _SQL.format(items=items.text, where=where.text)
     rows = con.execute(sql, [*items.params, *where.params]).fetchall()
     by_key = {(bool(r[0]), r[1]): r for r in rows}

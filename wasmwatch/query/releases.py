@@ -100,7 +100,7 @@ def releases(
     if factor <= 1.0:
         raise QueryError(f"factor must be greater than 1, got {factor}")
     from_ms = now_ms - window_s * 1000
-    items, where = raw_items(from_ms, now_ms), Filters(project, None, browser, operation).where()
+    items, where = raw_items(from_ms, now_ms, con), Filters(project, None, browser, operation).where()
     params = [*items.params, *where.params]
     base = con.execute(_sql_base(items.text, where.text), params).fetchall()
     ops: dict[str, dict[str, Json]] = defaultdict(dict)

@@ -13,15 +13,24 @@ Two tiers, each a pair of tables:
   :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
   ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
 
-The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 59 minute
-buckets at its leading edge (see :func:`cover`) instead of 1440 minute buckets.
+The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 2 x 59 minute
+buckets at its edges (see :func:`whole_buckets`) instead of 1440 minute buckets. Only buckets
+wholly inside a window are read from the rollup; the parts of a window that cut a bucket, and
+items committed since the last aggregation, come from raw rows (see
+:func:`wasmwatch.query.sources.rollup_window`), so counts are exact at every edge.
+
+``rollup_state`` holds one row: ``through_batch``, the highest batch number the rollup holds.
+:func:`apply` sets it in the same transaction that appends the aggregates, so a reader in one
+transaction sees rollup rows and watermark that agree; rows of later batches are read raw.
 
 How the writer uses it:
 
-* :func:`apply` inside the write transaction, right after inserting the new (deduplicated)
-  rows, which sit in a table or view ``batch`` with the columns of ``items``. It reads the
-  batch once into a temp table, then appends one pre-aggregated row per key and bucket to each
-  of the four tables (four ``INSERT ... SELECT ... GROUP BY``), marked ``merged = false``.
+* :func:`apply` in a transaction of the writer, over the committed (deduplicated) rows not yet
+  aggregated, which sit in a table or view ``batch`` with the columns of ``items``. It reads
+  the batch once into a temp table, then appends one pre-aggregated row per key and bucket to
+  each of the four tables (four ``INSERT ... SELECT ... GROUP BY``), marked ``merged = false``,
+  and moves ``rollup_state.through_batch`` to the newest stored batch. Call it only when every
+  committed batch is in ``batch`` or already aggregated (the store's flush does).
 * :func:`compact` every 30-60 s, from one task, outside any transaction (it runs its own). It
   rewrites every bucket that started more than ``settle_ms`` ago and holds unmerged rows as one
   merged row per key. Readers always re-aggregate, so answers are the same before and after;
@@ -50,9 +59,11 @@ __all__ = [
     "apply",
     "compact",
     "counter_rows",
-    "cover",
     "delete_before",
+    "mark_complete",
     "rebuild",
+    "through_batch",
+    "whole_buckets",
 ]
 
 Connection = Any  # a duckdb.DuckDBPyConnection or a cursor of one
@@ -127,13 +138,27 @@ _HIST_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT
   release VARCHAR, browser VARCHAR, name VARCHAR, bin INTEGER NOT NULL,
   merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
 
+#: the columns of a counter row and of a histogram row, in order (a UNION reads them so)
+COUNTER_FIELDS = (f"t, {KEY}, n, ms_n, ms_sum, ms_max, bytes_sum, value_max, value_last, "
+                  "last_ts, synced_sum, pending_last")
+HIST_FIELDS = f"t, {HIST_KEY}, n"
+
+_MARK = ("UPDATE rollup_state SET through_batch = "
+         "greatest(through_batch, (SELECT coalesce(max(batch), 0) FROM batches))")
+
 ROLLUP_DDL: list[str] = [
-    stmt
-    for tier in TIERS
-    for stmt in (
-        f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
-        f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
-    )
+    *(
+        stmt
+        for tier in TIERS
+        for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
+            f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
+        )
+    ),
+    "CREATE TABLE IF NOT EXISTS rollup_state (through_batch BIGINT NOT NULL)",
+    # a data dir from before the watermark: its rollup holds every stored batch
+    "INSERT INTO rollup_state SELECT coalesce(max(batch), 0) FROM batches "
+    "WHERE NOT EXISTS (SELECT 1 FROM rollup_state)",
 ]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
@@ -162,6 +187,18 @@ def apply(con: Connection, batch: str) -> None:
         hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
     con.execute("DROP TABLE _ww_stage")
+    con.execute(_MARK)
+
+
+def mark_complete(con: Connection) -> None:
+    """Say the rollup holds every stored batch (after loading old rows that it already held)."""
+    con.execute(_MARK)
+
+
+def through_batch(con: Connection) -> int:
+    """The highest batch the rollup holds; later batches are read from raw rows."""
+    rows = con.execute("SELECT max(through_batch) FROM rollup_state").fetchall()
+    return int(rows[0][0] or 0) if rows else 0
 
 
 def _compact_table(con: Connection, table: str, key: str, merge: str, cutoff_ms: int) -> None:
@@ -235,18 +272,21 @@ def floor_to(ms: int, width_ms: int) -> int:
     return ms - ms % width_ms
 
 
-def cover(from_ms: int, to_ms: int) -> tuple[Span, ...]:
-    """Buckets covering ``[from_ms, to_ms]``: whole hours where they fit, minutes before them.
+def whole_buckets(from_ms: int, to_ms: int, hours: bool = True) -> tuple[Span, ...]:
+    """The rollup buckets lying wholly inside ``[from_ms, to_ms]``, fewest first.
 
-    The cover starts at the minute holding ``from_ms`` and ends with the bucket holding
-    ``to_ms``; the trailing hour is read from the hour tier, which is complete up to the
-    last write.
+    Whole hours where they fit (when ``hours``), whole minutes around them. What the buckets
+    leave out, ``[from_ms, first start)`` and ``[last end, to_ms]``, is less than a minute at
+    each end and is read from raw rows. Empty when no whole minute fits.
     """
-    first_minute = floor_to(from_ms, MINUTE.width_ms)
-    first_hour = -floor_to(-first_minute, HOUR.width_ms)  # ceiling
-    if first_hour > to_ms:
-        return (Span(MINUTE, first_minute, to_ms + 1),)
-    hours = Span(HOUR, first_hour, to_ms + 1)
-    if first_minute == first_hour:
-        return (hours,)
-    return (Span(MINUTE, first_minute, first_hour), hours)
+    first = -floor_to(-from_ms, MINUTE.width_ms)  # ceiling
+    end = floor_to(to_ms + 1, MINUTE.width_ms)  # the last whole minute ends here
+    if end <= first:
+        return ()
+    first_hour = -floor_to(-first, HOUR.width_ms)
+    end_hour = floor_to(end, HOUR.width_ms)
+    if not hours or end_hour <= first_hour:
+        return (Span(MINUTE, first, end),)
+    spans = (Span(MINUTE, first, first_hour), Span(HOUR, first_hour, end_hour),
+             Span(MINUTE, end_hour, end))
+    return tuple(s for s in spans if s.start_ms < s.end_ms)

@@ -16,8 +16,10 @@ fields of their points (besides ``t``, the bucket start in epoch ms):
 =================  ==========================================================================
 
 Windows up to 1 h, ``exact=True``, and steps that are not whole minutes read raw items; other
-steps read the rollup (the hour tier when the step is whole hours, else the minute tier), and
-latency percentiles are then within 1 % (``"approximate": true``).
+steps read the rollup (the hour tier when the step is whole hours, else the minute tier),
+completed from raw rows where a bucket is cut by ``now`` or not yet aggregated (see
+:func:`~wasmwatch.query.sources.rollup_window`): counts stay exact, latency percentiles are
+then within 1 % (``"approximate": true``). Items dated after ``now`` are in no point.
 """
 
 from __future__ import annotations
@@ -27,15 +29,16 @@ from typing import Any
 
 from wasmwatch.query import sketch
 from wasmwatch.query.exceptions import UnknownMetric
-from wasmwatch.query.rollup import HOUR, MINUTE, Span, floor_to
+from wasmwatch.query.rollup import floor_to
 from wasmwatch.query.sources import (
     EXACT_MAX_S,
     Filters,
     Sql,
+    Window,
     raw_counters,
     raw_items,
-    rollup_counters,
-    rollup_hist,
+    rollup_window,
+    snapshot,
 )
 from wasmwatch.query.windows import check_series
 
@@ -69,16 +72,16 @@ def _bucketed(con: Any, source: Sql, filters: Filters, step_ms: int, select: str
 
 def _latency_raw(con: Any, metric: str, filters: Filters, start: int, now: int,
                  step_ms: int) -> dict[int, list[float | None]]:
-    items = raw_items(start, now)
+    items = raw_items(start, now, con)
     source = Sql(f"(SELECT ts AS t, * FROM {items.text})", items.params)
     rows = _bucketed(con, source, filters, step_ms, f"quantile_cont(ms, {_QS})",
                      f" AND type = '{metric}' AND ms IS NOT NULL")
     return {b: list(q) for b, q in rows}
 
 
-def _latency_rollup(con: Any, metric: str, filters: Filters, span: Span,
+def _latency_rollup(con: Any, metric: str, filters: Filters, window: Window,
                     step_ms: int) -> dict[int, list[float | None]]:
-    hist, where = rollup_hist((span,)), filters.where()
+    hist, where = window.hist, filters.where()
     sql = f"""
 SELECT b, list(bin ORDER BY bin), list(n ORDER BY bin) FROM (
   SELECT (t // {step_ms}) * {step_ms} AS b, bin, CAST(sum(n) AS BIGINT) AS n
@@ -95,10 +98,10 @@ def _latency_points(con: Any, metric: str, filters: Filters, plan: _Plan) -> dic
     counts = _bucketed(con, plan.counters, filters, plan.step_ms,
                        "CAST(sum(n) AS BIGINT), sum(ms_sum) / nullif(sum(ms_n), 0)",
                        f" AND type = '{metric}'")
-    if plan.span is None:
+    if plan.window is None:
         qs = _latency_raw(con, metric, filters, plan.start_ms, plan.now_ms, plan.step_ms)
     else:
-        qs = _latency_rollup(con, metric, filters, plan.span, plan.step_ms)
+        qs = _latency_rollup(con, metric, filters, plan.window, plan.step_ms)
     return {
         b: dict(zip(("count", "p50", "p95", "p99", "avg"),
                     (n, *qs.get(b, (None, None, None)), avg), strict=True))
@@ -144,22 +147,22 @@ def _empty(metric: str) -> Json:
 
 @dataclass(frozen=True)
 class _Plan:
-    """Where and how a series reads: bucket range, step, and rollup span (None: raw items)."""
+    """Where and how a series reads: bucket range, step, and rollup window (None: raw items)."""
 
     step_ms: int
     now_ms: int
     start_ms: int
-    span: Span | None
+    window: Window | None
     counters: Sql
 
 
-def _plan(window_s: int, step_s: int, now_ms: int, raw: bool) -> _Plan:
+def _plan(con: Any, window_s: int, step_s: int, now_ms: int, raw: bool) -> _Plan:
     step_ms = step_s * 1000
     start_ms = floor_to(now_ms - window_s * 1000, step_ms)
     if raw:
-        return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms))
-    span = Span(HOUR if step_s % 3600 == 0 else MINUTE, start_ms, now_ms + 1)
-    return _Plan(step_ms, now_ms, start_ms, span, rollup_counters((span,)))
+        return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms, con))
+    window = rollup_window(con, start_ms, now_ms, hours=step_s % 3600 == 0)
+    return _Plan(step_ms, now_ms, start_ms, window, window.counters)
 
 
 def _points(con: Any, metric: str, filters: Filters, plan: _Plan) -> dict[int, Json]:
@@ -191,8 +194,9 @@ def series(
         raise UnknownMetric(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
     check_series(window_s, step_s)
     raw = exact or window_s <= exact_max_s or step_s % 60 != 0
-    plan = _plan(window_s, step_s, now_ms, raw)
-    found = _points(con, metric, Filters(project, release, browser, operation), plan)
+    with snapshot(con):
+        plan = _plan(con, window_s, step_s, now_ms, raw)
+        found = _points(con, metric, Filters(project, release, browser, operation), plan)
     buckets = range(plan.start_ms, floor_to(now_ms, plan.step_ms) + 1, plan.step_ms)
     approximate = not raw and metric in LATENCY_METRICS
     return {

@@ -3,23 +3,38 @@
 Both kinds of source are SQL yielding the same columns (see :func:`wasmwatch.query.rollup.
 counter_rows`), so one aggregate serves both: a raw source yields one counter row per item, a
 rollup source yields pre-aggregated rows. :class:`Filters` then narrows either by column.
+
+:func:`rollup_window` mixes the two so that a long window is exact in its counts: whole
+buckets from the rollup, and from raw rows the parts of the window that cut a bucket plus the
+items committed since the rollup was last brought up to date (batches above its watermark).
+Items dated after the window's end are in no part, so future-dated items count only once
+their time has come. Call it, and the queries over its answer, inside one transaction
+(:func:`snapshot`) so the watermark and the rollup rows agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from wasmwatch.query import rollup
-from wasmwatch.query.rollup import Span
+from wasmwatch.query.rollup import HIST_TYPES, Span
+from wasmwatch.query.sketch import bin_sql
+from wasmwatch.store import layout
 
 __all__ = [
     "EXACT_MAX_S",
     "Filters",
     "Sql",
+    "Window",
     "raw_counters",
     "raw_items",
     "rollup_counters",
     "rollup_hist",
+    "rollup_window",
+    "snapshot",
 ]
 
 EXACT_MAX_S = 3600  # windows up to this long are answered exactly from raw rows
@@ -64,20 +79,36 @@ class Filters:
         return Sql(" AND ".join(parts), tuple(params))
 
 
-def raw_items(from_ms: int, to_ms: int) -> Sql:
-    """Raw items with ``from_ms <= ts <= to_ms``, as a parenthesised subquery."""
-    return Sql("(SELECT * FROM items WHERE ts >= ? AND ts <= ?)", (from_ms, to_ms))
+def _batches(con: Any, from_ms: int, to_ms: int) -> tuple[int, int] | None:
+    return None if con is None else layout.batch_range(con, from_ms, to_ms)
 
 
-def raw_counters(from_ms: int, to_ms: int) -> Sql:
-    """One counter row per raw item with ``from_ms <= ts <= to_ms``."""
-    items = raw_items(from_ms, to_ms)
-    return Sql(rollup.counter_rows(items.text), items.params)
+def raw_items(from_ms: int, to_ms: int, con: Any = None) -> Sql:
+    """Raw items with ``from_ms <= ts <= to_ms``, as a parenthesised subquery.
+
+    Given ``con``, the batches of those items are looked up first, so the join with the batch
+    contexts reads only their run of batches."""
+    batches = _batches(con, from_ms, to_ms)
+    return Sql(f"({layout.wide_between(from_ms, to_ms, None, batches)})")
+
+
+def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
+    """Items of ``[from_ms, to_ms]`` with just the columns a counter row reads."""
+    batches = _batches(con, from_ms, to_ms)
+    return f"({layout.wide_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, batches)})"
+
+
+def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
+    """One counter row per raw item with ``from_ms <= ts <= to_ms`` (``con``: see
+    :func:`raw_items`)."""
+    return Sql(rollup.counter_rows(_narrow(from_ms, to_ms, con)))
 
 
 def _union(spans: tuple[Span, ...], hist: bool) -> Sql:
+    fields = rollup.HIST_FIELDS if hist else rollup.COUNTER_FIELDS
     parts = [
-        f"SELECT * FROM {span.tier.hist if hist else span.tier.table} WHERE t >= ? AND t < ?"
+        f"SELECT {fields} FROM {span.tier.hist if hist else span.tier.table} "
+        "WHERE t >= ? AND t < ?"
         for span in spans
     ]
     params = tuple(ms for span in spans for ms in (span.start_ms, span.end_ms))
@@ -92,3 +123,61 @@ def rollup_counters(spans: tuple[Span, ...]) -> Sql:
 def rollup_hist(spans: tuple[Span, ...]) -> Sql:
     """Histogram rows of the rollup buckets in ``spans``."""
     return _union(spans, hist=True)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window read from the rollup: counter rows and histogram rows covering it exactly."""
+
+    counters: Sql
+    hist: Sql
+    spans: tuple[Span, ...]
+
+
+def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
+              after_batch: int) -> Sql:
+    """Raw items of ``[from_ms, to_ms]`` the rollup buckets in ``spans`` do not hold (the
+    columns of :data:`~wasmwatch.query.rollup.SOURCE_COLUMNS`)."""
+    if not spans:
+        return Sql(_narrow(from_ms, to_ms, con))
+    first = min(s.start_ms for s in spans)
+    end = max(s.end_ms for s in spans)
+    newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
+    return Sql(
+        f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
+        f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)}\n"
+        f" UNION ALL SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?)", (first, end))
+
+
+def _raw_hist(counters: str) -> str:
+    return (f"SELECT t, project, type, release, browser, "
+            f"CASE WHEN type = 'operation' THEN name END AS name, {bin_sql('ms_sum')} AS bin, "
+            f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
+
+
+def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Window:
+    """Counter and histogram rows of every item with ``from_ms <= ts <= to_ms``.
+
+    Whole buckets come from the rollup (hour buckets only when ``hours``), the rest from raw
+    rows: the edges that cut a bucket, and batches newer than the rollup's watermark.
+    """
+    spans = rollup.whole_buckets(from_ms, to_ms, hours)
+    raw = _raw_rest(con, spans, from_ms, to_ms, rollup.through_batch(con))
+    raw_counter_rows = rollup.counter_rows(raw.text)
+    counters, hist = rollup_counters(spans), rollup_hist(spans)
+    glue = "\nUNION ALL\n" if spans else ""
+    return Window(
+        Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
+            (*counters.params, *raw.params)),
+        Sql(f"{hist.text}{glue}{_raw_hist(raw_counter_rows)}", (*hist.params, *raw.params)),
+        spans)
+
+
+@contextmanager
+def snapshot(con: Any) -> Iterator[Any]:
+    """One read transaction: every query inside sees the same committed state."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    finally:
+        con.execute("ROLLBACK")

@@ -2,10 +2,13 @@
 
 Windows up to ``EXACT_MAX_S`` (1 h), and any window asked with ``exact=True``, are answered
 from raw items, with percentiles from DuckDB's ``quantile_cont`` (numpy's ``linear``).
-Longer windows are answered from the rollup (see :mod:`wasmwatch.query.rollup`): counts, sums,
-averages, maxima and rates stay exact, percentiles come from 1 %-accurate histograms, and the
-answer says ``"approximate": true, "relative_error": 0.01, "source": "rollup"``. A rollup answer
-covers whole minutes: from the minute holding ``now - window`` to ``now``.
+Longer windows are answered from the rollup (see :mod:`wasmwatch.query.rollup`), its whole
+buckets completed from raw rows at the edges and for items not yet aggregated (see
+:func:`~wasmwatch.query.sources.rollup_window`): counts, sums, averages, maxima and rates are
+exact, percentiles come from 1 %-accurate histograms, and the answer says
+``"approximate": true, "relative_error": 0.01, "source": "rollup"``. Either way the answer covers
+exactly ``from_ms <= ts <= to_ms`` (``now - window`` to ``now``), which it states; items dated
+after ``now`` are counted once their time has come.
 
 Undefined numbers are ``None`` (a percentile of nothing, the success rate of no syncs), except
 the error rate, which is 0 when there are no operations. Items without a release are listed
@@ -26,8 +29,8 @@ from wasmwatch.query.sources import (
     Sql,
     raw_counters,
     raw_items,
-    rollup_counters,
-    rollup_hist,
+    rollup_window,
+    snapshot,
 )
 from wasmwatch.query.windows import WindowError
 
@@ -86,7 +89,7 @@ def _counters(con: Any, source: Sql, filters: Filters) -> list[Counter]:
 
 
 def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters) -> LatencyMap:
-    items, where = raw_items(from_ms, to_ms), filters.where()
+    items, where = raw_items(from_ms, to_ms, con), filters.where()
     sql = f"""
 WITH x AS (
   SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
@@ -133,16 +136,16 @@ def summary(
         raise WindowError(f"window must be greater than zero, got {window_s}s")
     filters = Filters(project, release, browser, operation)
     from_ms = now_ms - window_s * 1000
-    if exact or window_s <= exact_max_s:
-        counters = _counters(con, raw_counters(from_ms, now_ms), filters)
-        latency = _exact_latency(con, from_ms, now_ms, filters)
-        meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
-    else:
-        spans = rollup.cover(from_ms, now_ms)
-        counters = _counters(con, rollup_counters(spans), filters)
-        latency = _sketch_latency(con, rollup_hist(spans), filters)
-        meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
-        from_ms = spans[0].start_ms
+    with snapshot(con):
+        if exact or window_s <= exact_max_s:
+            counters = _counters(con, raw_counters(from_ms, now_ms, con), filters)
+            latency = _exact_latency(con, from_ms, now_ms, filters)
+            meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
+        else:
+            window = rollup_window(con, from_ms, now_ms)
+            counters = _counters(con, window.counters, filters)
+            latency = _sketch_latency(con, window.hist, filters)
+            meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
     return {
         "window_s": window_s,
         "from_ms": from_ms,

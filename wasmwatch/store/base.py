@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
-from wasmwatch.store import layout
 from wasmwatch.store.schema import Row, rows_of
 
 if TYPE_CHECKING:
@@ -43,15 +41,13 @@ class Store(Protocol):
 
 
 class MemoryStore:
-    """Keeps rows in a dict; for tests. (Derivation runs on an in-memory DuckDB, as in the
-    real store, so rows have the same values.)"""
+    """Keeps rows in a dict; for tests. (The rows are derived by the same Arrow code as the
+    real store's, so they have the same values.)"""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
         self.writes = 0
-        self._con = duckdb.connect(":memory:")
-        for ddl in layout.tables():
-            self._con.execute(ddl)
+        self._batch = 1
 
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:
@@ -62,16 +58,8 @@ class MemoryStore:
             key = prepared.key(pos)
             duplicate[pos] = key in seen
             seen.add(key)
-        for type_ in layout.TYPES:
-            self._con.execute(f"DELETE FROM {layout.table_of(type_)}")
-        self._con.execute("DELETE FROM batches")
-        prepared.register(self._con)
-        self._con.register("_ww_dup", pa.table({"pos": np.flatnonzero(duplicate)}))
-        self._con.execute("INSERT INTO batches SELECT batch + 1, * EXCLUDE (batch) FROM _ww_ctx")
-        prepared.insert(self._con, 1, "_ww_dup")
-        prepared.unregister(self._con)
-        self._con.unregister("_ww_dup")
-        table = self._con.sql(layout.wide_select()).to_arrow_table()
+        table = prepared.rows(self._batch, ~duplicate)
+        self._batch += len(prepared.chunks)
         for row in rows_of(table):
             self.rows[(row.project, row.id)] = row
         return Written(duplicate, table.select(list(columns or table.column_names))

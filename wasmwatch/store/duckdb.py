@@ -2,8 +2,10 @@
 
 Writes come from one writer thread (``write``, ``flush`` and ``maintain``). A group commit
 arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); the duplicates are
-found (below), then one transaction appends the batch contexts and each item type's rows,
-derived on the way (one ``INSERT ... SELECT`` per type present), columnar, never row by row.
+found (below), then one transaction appends the batch contexts and each item type's rows
+(derived already, in Arrow: one ``INSERT ... SELECT`` per type present), columnar, never row by
+row. Each statement costs this DuckDB about 0.5-1 ms whatever its size, so a commit has as few
+as that allows.
 No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
 
 Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
@@ -13,12 +15,12 @@ when the store opens (so it survives restarts and kill -9) and after retention d
 
 Readers take their own cursor (``reader()``), one per thread.
 
-Aggregates (the query rollups) are kept off the commit path: committed rows also go to an
-in-memory pending table, and the ``after_insert`` hooks aggregate it at most every
-``flush_interval_s`` (or every ``flush_rows`` rows) in their own transaction, so their fixed
-cost is paid once per second instead of once per commit. A crash loses only that pending
-table; the next open sees the unclean flag in ``meta`` and runs the ``recover`` hooks (a
-rebuild from raw items), so aggregates stay exact.
+Aggregates (the query rollups) are kept off the commit path: committed rows are also kept in
+memory (Arrow tables, copied into a temp table once per flush), and the ``after_insert`` hooks
+aggregate them at most every ``flush_interval_s`` (or every ``flush_rows`` rows) in their own
+transaction, so their fixed cost is paid once per second instead of once per commit. A crash
+loses only those pending rows; the next open sees the unclean flag in ``meta`` and runs the
+``recover`` hooks (a rebuild from raw items), so aggregates stay exact.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.base import Written
 from wasmwatch.store.projects import Project
-from wasmwatch.store.seen import SeenFilter
+from wasmwatch.store.schema import COLUMNS
+from wasmwatch.store.seen import SeenFilter, key_hashes
 
 if TYPE_CHECKING:
     from wasmwatch.ingest.columnar import Prepared
@@ -58,7 +61,13 @@ _CLEAN = "aggregates_clean"
 _VERSION = "schema_version"
 
 _META_DDL = ("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",)
-_KEYS = f"SELECT hash(b.project, u.id) AS h FROM ({layout.id_union()}) u JOIN batches b ON u.batch = b.batch"
+_KEYS = f"SELECT b.project, u.id FROM ({layout.id_union()}) u JOIN batches b ON u.batch = b.batch"
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    """``INSERT`` the Arrow table ``rows`` (columns in the table's order) into ``table``."""
+    _ww_rows = rows  # DuckDB reads the local variable by its name
+    con.execute(f"INSERT INTO {table} SELECT * FROM _ww_rows")
 
 
 class DuckDBStore:
@@ -103,9 +112,9 @@ class DuckDBStore:
         self._lossy = False  # aggregates missed rows: leave the unclean flag for the next open
         self._flushed_at = time.monotonic()
         # only what the aggregates read is staged (not messages and stacks)
-        self._staged = ", ".join(aggregate_columns) if aggregate_columns else "*"
-        self._staged_columns = tuple(aggregate_columns) if aggregate_columns else None
-        every = ", ".join(aggregate_columns) if aggregate_columns else "*"
+        self._staged_columns = tuple(aggregate_columns or COLUMNS)
+        self._staged_tables: list[pa.Table] = []
+        every = ", ".join(self._staged_columns)
         self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {every} FROM items LIMIT 0")
         ((last,),) = self._con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
         self._next_batch = int(last) + 1
@@ -121,42 +130,41 @@ class DuckDBStore:
         self.seen.clear()
         reader = self._con.sql(_KEYS).to_arrow_reader(1 << 20)
         for chunk in reader:
-            self.seen.add(chunk.column(0).to_numpy(zero_copy_only=False))
+            self.seen.add(key_hashes(chunk.column(0).to_pylist(), chunk.column(1).to_pylist()))
 
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:
-        """Store the new items of ``prepared`` in one transaction; say which were duplicates."""
+        """Store the new items of ``prepared`` in one transaction; say which were duplicates.
+
+        Statements per commit: one ``INSERT`` of the batch contexts and one per item type
+        present, each reading its Arrow table directly, between ``BEGIN`` and ``COMMIT``;
+        a lookup only when the filter says "maybe" for some key. The rows for the hooks and
+        the rollups come from the same Arrow tables, not from the store."""
         if not prepared.size:
             return Written(np.zeros(0, dtype=np.bool_), None)
         con, base = self._con, self._next_batch
-        duplicate = np.zeros(prepared.size, dtype=np.bool_)
-        prepared.register(con)
+        keys = prepared.keys
         try:
-            keys = np.zeros(prepared.size, dtype=np.uint64)
-            found = con.execute(prepared.keys_sql()).fetchnumpy()
-            keys[found["pos"]] = found["h"]
             duplicate = self._duplicates(prepared, keys)
-            skip = None
-            if duplicate.any():
-                con.register("_ww_dup", pa.table({"pos": np.flatnonzero(duplicate)}))
-                skip = "_ww_dup"
+            keep = ~duplicate
             con.execute("BEGIN TRANSACTION")
-            con.execute("INSERT INTO batches SELECT batch + ?, * EXCLUDE (batch) FROM _ww_ctx", [base])
-            prepared.insert(con, base, skip)
+            _append(con, "batches", prepared.context_table(base))
+            for type_, table in prepared.tables(base, keep).items():
+                _append(con, layout.table_of(type_), table)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             self._rollback()
             raise StoreError(f"write failed: {exc}") from exc
-        finally:
-            with contextlib.suppress(duckdb.Error, KeyError):
-                prepared.unregister(con)
-                if duplicate.any():
-                    con.unregister("_ww_dup")
         self._next_batch += len(prepared.chunks)
-        self.seen.add(keys[~duplicate])
-        rows = con.sql(layout.wide_select(base, columns)).to_arrow_table() if want_rows else None
-        if self._after_insert:
-            self._stage(prepared.size - int(duplicate.sum()), base)
+        self.seen.add(keys[keep])
+        wanted = tuple(dict.fromkeys(((*(columns or COLUMNS),) if want_rows else ())
+                                     + (self._staged_columns if self._after_insert else ())))
+        wide = prepared.rows(base, keep, wanted) if wanted else None
+        if self._after_insert and wide is not None:
+            self._stage(wide)
+        rows = None
+        if want_rows and wide is not None:
+            rows = wide.select(list(columns)) if columns else wide
         return Written(duplicate, rows)
 
     def _duplicates(self, prepared: Prepared, keys: np.ndarray) -> np.ndarray:
@@ -188,21 +196,12 @@ class DuckDBStore:
             self._con.unregister("_ww_maybe")
         return {(str(p), str(i)) for p, i in rows} & candidates
 
-    def _stage(self, n: int, base: int) -> None:
-        """Keep committed rows for the aggregates; temp tables are memory only, not logged.
-
-        They are read back from the latest batches (zone maps skip the older row groups)."""
-        try:
-            self._con.execute(f"INSERT INTO {_PENDING} SELECT {self._staged} FROM "
-                              f"({layout.wide_select(base, self._staged_columns)})")
-        except duckdb.Error:
-            # the rows are durable already, so the request still succeeds; the aggregates now
-            # miss them, and the next open rebuilds them from raw items
-            log.exception("staging rows for the rollups failed; they are rebuilt on next start")
-            self._lossy = True
-            self._mark(clean=False)
+    def _stage(self, wide: pa.Table) -> None:
+        """Keep committed rows for the aggregates, in memory (Arrow tables, not logged)."""
+        if not wide.num_rows:
             return
-        self._pending += n
+        self._staged_tables.append(wide.select(list(self._staged_columns)))
+        self._pending += wide.num_rows
         if self._pending >= self.flush_rows:
             self.flush()
 
@@ -215,17 +214,23 @@ class DuckDBStore:
         if not (force or due or self._pending >= self.flush_rows):
             return 0
         con = self._con
+        staged, self._staged_tables = self._staged_tables, []
+        done, self._pending = self._pending, 0
         try:
+            _ww_staged = pa.concat_tables(staged)  # read by name by the SQL below
+            con.execute(f"INSERT INTO {_PENDING} SELECT * FROM _ww_staged")
             con.execute("BEGIN")
             for hook in self._after_insert:
                 hook(con, _PENDING)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             self._rollback()
+            self._lossy = True  # the rows are stored; the next open rebuilds the aggregates
             self._mark(clean=False)
             raise StoreError(f"aggregating failed: {exc}") from exc
-        con.execute(f"DELETE FROM {_PENDING}")
-        done, self._pending = self._pending, 0
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DELETE FROM {_PENDING}")
         self._flushed_at = time.monotonic()
         return done
 

@@ -32,6 +32,7 @@ __all__ = [
     "LAYOUT_VERSION",
     "TYPES",
     "TYPE_COLUMNS",
+    "batch_range",
     "id_union",
     "insert_items",
     "load_wide",
@@ -39,6 +40,7 @@ __all__ = [
     "tables",
     "upgrade",
     "view",
+    "wide_between",
     "wide_select",
 ]
 
@@ -105,8 +107,47 @@ def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = 
     context; only batches from ``min_batch`` on when given (zone maps skip older rows)."""
     where = "" if min_batch is None else f"batch >= {int(min_batch)}"
     wanted = tuple(COLUMNS) if columns is None else columns
+    cond = f" AND b.{where}" if where else ""
+    return (f"SELECT {_wide_columns(wanted)}\nFROM ({_union(wanted, where)}) e "
+            f"JOIN batches b ON e.batch = b.batch{cond}")
+
+
+def wide_between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None = None,
+                 batches: tuple[int, int] | None = None) -> str:
+    """Stored items with ``from_ms <= ts <= to_ms`` in the wide row shape (``columns`` of it,
+    default all).
+
+    ``batches`` (the lowest and highest batch of those items, see :func:`batch_range`) narrows
+    the join to that run of ``batches``: zone maps then skip the other batch contexts, so a short
+    range does not hash every stored one.
+    """
+    where = f"ts >= {int(from_ms)} AND ts <= {int(to_ms)}"
+    wanted = tuple(COLUMNS) if columns is None else columns
+    context = "batches"
+    if batches is not None:
+        context = (f"(SELECT * FROM batches WHERE batch >= {int(batches[0])} "
+                   f"AND batch <= {int(batches[1])})")
+    return (f"SELECT {_wide_columns(wanted)}\nFROM ({_union(wanted, where)}) e "
+            f"JOIN {context} b ON e.batch = b.batch")
+
+
+def batch_range(con: Connection, from_ms: int, to_ms: int) -> tuple[int, int]:
+    """The lowest and highest batch holding an item with ``from_ms <= ts <= to_ms``
+    (``(1, 0)``, an empty range, when none does)."""
+    where = f"ts >= {int(from_ms)} AND ts <= {int(to_ms)}"
+    parts = " UNION ALL ".join(
+        f"SELECT min(batch) AS lo, max(batch) AS hi FROM {table_of(t)} WHERE {where}"
+        for t in TYPES)
+    ((lo, hi),) = con.execute(f"SELECT min(lo), max(hi) FROM ({parts})").fetchall()
+    return (1, 0) if lo is None else (int(lo), int(hi))
+
+
+def _union(wanted: tuple[str, ...], where: str) -> str:
     fields = tuple(c for c in ITEM_FIELDS if c in wanted)
-    union = "\n  UNION ALL ".join(_branch_of(t, fields, where) for t in TYPES)
+    return "\n  UNION ALL ".join(_branch_of(t, fields, where) for t in TYPES)
+
+
+def _wide_columns(wanted: tuple[str, ...]) -> str:
     wide = []
     for c in wanted:
         if c == "client_ts":
@@ -117,8 +158,7 @@ def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = 
             wide.append(f"b.{c}")
         else:
             wide.append(f"e.{c}")
-    cond = f" AND b.{where}" if where else ""
-    return f"SELECT {', '.join(wide)}\nFROM ({union}) e JOIN batches b ON e.batch = b.batch{cond}"
+    return ", ".join(wide)
 
 
 def _view() -> str:
@@ -203,3 +243,4 @@ def upgrade(con: Connection) -> bool:
         con.execute("ROLLBACK")
         raise
     return True
+

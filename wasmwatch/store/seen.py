@@ -1,7 +1,7 @@
 """A blocked Bloom filter of stored item keys: "surely new" or "maybe seen".
 
-Each key (a 64-bit hash of project and item id) sets ``K`` bits inside one 64-bit word, so a
-lookup or an insert touches one word, and whole arrays of keys are handled by numpy at once.
+Each key (a 64-bit hash of project and item id, :func:`key_hashes`) sets ``K`` bits inside one
+64-bit word, so a lookup or an insert touches one word, and whole arrays of keys are handled by numpy at once.
 The filter only ever answers "surely new" or "maybe seen"; the store confirms every "maybe"
 against the stored ids, so idempotency stays exact whatever the false-positive rate.
 
@@ -13,12 +13,21 @@ rebuilds the filter from the stored ids on open and after retention deletes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["SeenFilter"]
+__all__ = ["SeenFilter", "key_hashes"]
 
 K = 8
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def key_hashes(projects: Sequence[str], ids: Sequence[str]) -> np.ndarray:
+    """The 64-bit key of each ``(project, id)``: Python's tuple hash, stable within this
+    process, which is all the filter needs (it is rebuilt from the stored ids on every open)."""
+    return np.fromiter(map(hash, zip(projects, ids, strict=True)), np.int64,
+                       len(ids)).view(np.uint64)
 
 
 class SeenFilter:

@@ -8,9 +8,11 @@ one commit runs the next group gathers, so the commit rate adapts to the load by
 the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of request bodies, ``submit``
 raises :class:`QueueFull` at once: honest backpressure instead of unbounded memory.
 
-After each commit the ``on_commit`` hooks get the newly stored items as one Arrow table in the
-wide :class:`~wasmwatch.store.schema.Row` shape (:func:`~wasmwatch.store.schema.rows_of` makes
-``Row`` values of it).
+After each commit the ``on_commit`` hooks get the newly stored items in the wide
+:class:`~wasmwatch.store.schema.Row` shape, only its ``commit_columns``: from
+:data:`COLUMNAR_MIN_ROWS` rows on as the Arrow table (the metrics and the alert windows read it
+a column at a time), below that as ``Row`` values made once for all hooks (Arrow kernels have
+a fixed price per call that a small commit does not repay; measured in ``bench/RESULTS.md``).
 
 A commit has a fixed price (about 3 ms of DuckDB work here, whatever its size), so when fewer
 than ``gather_items`` rows wait the writer gives more requests ``gather_s`` to join the group
@@ -32,12 +34,15 @@ import pyarrow as pa
 from wasmwatch.errors import QueueFull, StoreError
 from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.store.base import Store
+from wasmwatch.store.schema import Row, rows_of
 from wasmwatch.telemetry import bus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-OnCommit = Callable[[pa.Table], None]
+OnCommit = Callable[[pa.Table | list[Row]], None]
 _COMMIT = ("wasmwatch", "store", "commit")
+#: commits of at least this many rows reach the hooks as Arrow, smaller ones as Row values
+COLUMNAR_MIN_ROWS = 8192
 
 
 class _Pending:
@@ -191,9 +196,16 @@ class Writer:
                 pending.future.set_result(dup)
         if rows is None:
             return
+        values: pa.Table | list[Row] = rows
+        if rows.num_rows < COLUMNAR_MIN_ROWS:
+            try:
+                values = rows_of(rows)
+            except Exception:
+                log.exception("committed rows could not be read for the on_commit hooks")
+                return
         for hook in self._on_commit:
             try:
-                hook(rows)
+                hook(values)
             except Exception:
                 log.exception("on_commit hook failed")
 

@@ -34,12 +34,13 @@ import dataclasses
 import logging
 import re
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -49,7 +50,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
-from wasmwatch.store.schema import Row, rows_of
+from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
 from wasmwatch.telemetry._labels import LabelResolver, TagCap
@@ -67,6 +68,22 @@ _PROMETHEUS_TYPE = {
 }
 _type_of = attrgetter("type")
 PROJECT_TAG = Tag("project", ("project",))
+
+
+def _kept(table: pa.Table, keep: Callable[[Row], object], fields: Sequence[str]) -> pa.Table:
+    """The rows ``keep`` keeps, asking it once per distinct combination of ``fields``."""
+    combos = table.group_by(list(fields), use_threads=False).aggregate([])
+    mask = None
+    for values in zip(*(combos[f].to_pylist() for f in fields), strict=True):
+        if not keep(Row("", "", "", 0, 0, 0, **dict(zip(fields, values, strict=True)))):
+            continue
+        match = None
+        for f, v in zip(fields, values, strict=True):
+            m = pc.is_null(table[f]) if v is None else pc.fill_null(
+                pc.equal(table[f], pa.scalar(v, table.schema.field(f).type)), False)
+            match = m if match is None else pc.and_(match, m)
+        mask = match if mask is None else pc.or_(mask, match)
+    return table.filter(mask) if mask is not None else table.slice(0, 0)
 
 
 def prometheus_name(definition: MetricDefinition) -> str:
@@ -133,7 +150,8 @@ class _Family:
 class _Plan:
     """One definition compiled: getters, the aggregation to use, and where it merges."""
 
-    __slots__ = ("bounds", "family", "keep", "key", "mode", "resolver", "value")
+    __slots__ = ("bounds", "family", "keep", "keep_fields", "key", "measurement", "mode",
+                 "resolver", "value")
 
     def __init__(self, definition: MetricDefinition, family: _Family) -> None:
         self.family = family
@@ -141,6 +159,8 @@ class _Plan:
         self.key = self.resolver.key_getter()
         self.value = attrgetter(definition.measurement) if definition.measurement else None
         self.keep = definition.keep
+        self.keep_fields = definition.keep_fields
+        self.measurement = definition.measurement
         self.bounds = definition.bounds
         self.mode = {"counter": "count" if self.value is None else "total", "sum": "total",
                      "last_value": "last"}.get(definition.kind, "histogram")
@@ -155,6 +175,15 @@ class _Plan:
         if self.mode == "last":
             return _aggregate.last(rows, self.key, self.value)
         return _aggregate.histogram(rows, self.key, self.value, self.bounds)
+
+    def aggregate_table(self, table: pa.Table) -> dict[Hashable, Any]:
+        """:meth:`aggregate` of an Arrow table's rows, a column at a time; ``keep`` is asked
+        once per distinct value of its ``keep_fields``."""
+        if self.keep is not None:
+            table = _kept(table, self.keep, self.keep_fields)
+        mode = "count" if self.value is None else self.mode
+        return _aggregate.columnar(table, self.resolver.fields, self.measurement, mode,
+                                   self.bounds)
 
     def merge(self, partials: dict[Hashable, Any]) -> None:
         resolve, series, kind = self.resolver.resolve, self.family.series, self.family.kind
@@ -223,17 +252,27 @@ class ClientMetrics:
         raises (a failure is logged)."""
         try:
             if isinstance(rows, pa.Table):
-                rows = rows_of(rows)
-            results = [
-                (plan, plan.aggregate(selected))
-                for event, selected in self._by_event(rows).items()
-                for plan in self._plans[event]
-            ]
+                results = [(plan, plan.aggregate_table(selected))
+                           for event, selected in self._by_event_table(rows)
+                           for plan in self._plans[event]]
+            else:
+                results = [
+                    (plan, plan.aggregate(selected))
+                    for event, selected in self._by_event(rows).items()
+                    for plan in self._plans[event]
+                ]
             with self._lock:
                 for plan, partials in results:
                     plan.merge(partials)
         except Exception:
             _log.exception("client metrics could not observe %d rows", len(rows))
+
+    def _by_event_table(self, table: pa.Table) -> list[tuple[str, pa.Table]]:
+        if not table.num_rows:
+            return []
+        present = set(table["type"].unique().to_pylist())
+        return [(event, table.filter(pc.equal(table["type"], pa.scalar(event, pa.string()))))
+                for event in self._plans if event in present]
 
     def _by_event(self, rows: Sequence[Row]) -> dict[str, list[Row]]:
         groups: dict[str, list[Row]] = {event: [] for event in self._plans}

@@ -1,0 +1,267 @@
+"""Query benchmark (issue 8, point 5): the HTTP query API over 10 M items spread over 30 days.
+
+Builds (once, cached under ``bench/out/query/``, an ignored directory) two data dirs of
+``--items`` items (default 10 M) over 30 days with 35 % in the last 24 h, written through the
+store's own columnar append path for history (``layout.load_wide`` from an Arrow/DuckDB
+relation, then ``rollup.apply`` per chunk, as the store's flush does), in two orders:
+
+* ``ordered``: chunks in time order, the way live traffic lands;
+* ``shuffled``: every chunk spread over the whole 30 days (an offline replay, a history load),
+  so no row group is narrower in time than the whole data set.
+
+For each it first times a raw DuckDB scan of the 24 h rows in this process (the baseline for
+``exact=true``: one grouped aggregate with ``quantile_cont`` over the same rows), then starts a
+real ``wasmwatch serve`` on a copy-free data dir (retention off, so nothing is deleted) and
+times, through HTTP on loopback, ``/api/v1/summary`` for 5m, 1h, 24h, 7d, 30d, the 24 h summary
+with ``exact=true``, ``/api/v1/errors`` and ``/api/v1/series`` for 24 h (median of ``--runs``
+after one warm-up). Windows are given as ``from``/``to`` ranges ending at the data set's fixed
+"now" (hh:01:17, the worst case for bucket edges), so a cached data set stays valid. Reports
+the server's RSS after the queries (and its peak), then stops it.
+
+With ``--base DIR`` the same queries then go to the server of another checkout (main before
+this work) on the same data dir, and the figures include the ratios new / base.
+
+Run: ``.venv/bin/python bench/query_bench.py [--items N] [--runs R] [--order ordered|shuffled]
+[--base DIR]``
+(``make bench`` runs it through ``bench/run_all.py``). Writes ``bench/out/query.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+from summary_bench import batch_sql, machine
+
+from wasmwatch.query import rollup
+from wasmwatch.store import layout
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "out" / "query"
+OUT = HERE / "out" / "query.json"
+DAY_MS = 86_400_000
+NOW_MS = 1_764_000_000_000 + 61 * 60_000 + 17_000  # hh:01:17: windows cut buckets at both ends
+START_MS = NOW_MS - 30 * DAY_MS
+LAST_DAY_SHARE = 0.35
+TOKEN = "adm_query_bench_token"
+WINDOWS = {"5m": 300, "1h": 3600, "24h": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
+PRIME = 1_000_003  # steps through the items in a scattered order (coprime with --items)
+
+
+def _ts_sql(total: int, shuffled: bool, item: str = "i") -> str:
+    """``ts`` of item ``i``: 65 % spread over days 1-29, 35 % over the last 24 h."""
+    pos = f"(({item} * {PRIME}) % {total})" if shuffled else f"({item})"
+    share, old = LAST_DAY_SHARE, 29 * DAY_MS
+    cut = int(total * (1 - share))
+    return (f"CASE WHEN {pos} < {cut} THEN {START_MS} + ({pos} * {old}) // {cut} "
+            f"ELSE {NOW_MS - DAY_MS} + (({pos} - {cut}) * {DAY_MS}) // {total - cut} END")
+
+
+def items_sql(lo: int, hi: int, total: int, shuffled: bool) -> str:
+    """Items ``lo..hi-1`` of the 30-day set (the columns and mix of ``summary_bench``)."""
+    sql = batch_sql(lo, hi, total)
+    even = f"{NOW_MS - DAY_MS} + (i * {DAY_MS}) // {total} AS ts"
+    assert even in sql, "summary_bench.batch_sql changed its ts expression"
+    sql = sql.replace(even, f"{_ts_sql(total, shuffled)} AS ts")
+    # an SDK batch: 20 consecutive items of one session, received together (a replay: at
+    # "now", whatever their ts; live: 40 ms after the first of them)
+    received = (f"{NOW_MS} + i // 20" if shuffled
+                else f"{_ts_sql(total, False, '(i // 20) * 20')} + 40")
+    assert "ts - ts % 1000 + 40" in sql
+    sql = sql.replace("ts - ts % 1000 + 40", received)
+    return sql
+
+
+def build(path: Path, total: int, shuffled: bool, chunk: int) -> dict[str, Any]:
+    """Write the data set into ``path`` (a data dir's DuckDB file); seconds taken."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(path))
+    for ddl in [*layout.tables(), layout.view(), *rollup.ROLLUP_DDL]:
+        con.execute(ddl)
+    for lo in range(0, total, chunk):
+        hi = min(total, lo + chunk)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {items_sql(lo, hi, total, shuffled)}")
+        layout.load_wide(con, "batch")
+        rollup.apply(con, "batch")
+        con.execute("COMMIT")
+        print(f"  wrote {hi:>10,} items", file=sys.stderr, end="\r")
+    print(file=sys.stderr)
+    rollup.compact(con, NOW_MS + 10 * 60_000)
+    con.execute("DROP TABLE IF EXISTS batch")
+    con.execute("CHECKPOINT")
+    con.close()
+    return {"build_s": round(time.perf_counter() - started, 1)}
+
+
+def _median_ms(call: Any, runs: int) -> dict[str, Any]:
+    call()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(statistics.median(times), 1), "runs_ms": [round(t, 1) for t in times]}
+
+
+RAW_SCAN = """
+SELECT type, release, name, count(*), sum(ms), max(ms), sum(transfer_bytes), max(value),
+  quantile_cont(ms, [0.5, 0.95, 0.99])
+FROM items WHERE project = 'default' AND ts >= ? AND ts <= ? GROUP BY ALL"""
+
+
+def raw_scan(path: Path, runs: int, threads: int) -> dict[str, Any]:
+    """The raw DuckDB baseline: one grouped scan of the last 24 h's rows."""
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute(f"SET threads = {threads}")
+    params = [NOW_MS - DAY_MS, NOW_MS]
+    (n,) = con.execute("SELECT count(*) FROM items WHERE ts >= ? AND ts <= ?", params).fetchone()
+    figure = _median_ms(lambda: con.execute(RAW_SCAN, params).fetchall(), runs)
+    con.close()
+    return {**figure, "rows": int(n)}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mb": fields["VmRSS"], "peak_rss_mb": fields["VmHWM"]}
+
+
+def serve(data_dir: Path, base: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A real ``wasmwatch serve`` on the data dir, retention off; waits until it answers.
+
+    With ``base`` (a checkout of another commit) that code is run, by the same interpreter."""
+    port = _port()
+    env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500"}
+    if base is not None:
+        env["PYTHONPATH"] = str(base)
+    proc = subprocess.Popen([sys.executable, "-m", "wasmwatch", "serve", "--port", str(port),
+                             "--data-dir", str(data_dir)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def _range(window_s: int) -> dict[str, str]:
+    return {"from": str(NOW_MS - window_s * 1000), "to": str(NOW_MS)}
+
+
+def http_queries(url: str, runs: int) -> dict[str, Any]:
+    """Every query of the target, through HTTP, and what each answer says it is."""
+    client = httpx.Client(base_url=url, timeout=60, headers={"authorization": f"Bearer {TOKEN}"})
+    calls: dict[str, tuple[str, dict[str, str]]] = {
+        **{f"summary_{w}": ("/api/v1/summary", _range(s)) for w, s in WINDOWS.items()},
+        "summary_24h_exact": ("/api/v1/summary", {**_range(86_400), "exact": "true"}),
+        "errors_24h": ("/api/v1/errors", _range(86_400)),
+        "series_24h": ("/api/v1/series", {**_range(86_400), "metric": "operation"}),
+    }
+    out: dict[str, Any] = {}
+    for name, (path, params) in calls.items():
+        def get(path: str = path, params: dict[str, str] = params) -> httpx.Response:
+            response = client.get(path, params=params)
+            response.raise_for_status()
+            return response
+        figure = _median_ms(get, runs)
+        body = get().json()
+        figure["source"] = body.get("source")
+        if "events" in body:
+            figure["items"] = sum(body["events"].values())
+        out[name] = figure
+        print(f"  {name:20} {figure['median_ms']:8.1f} ms  {figure.get('source') or ''}",
+              file=sys.stderr)
+    client.close()
+    return out
+
+
+def _serve_and_query(data_dir: Path, runs: int,
+                     base: Path | None = None) -> tuple[dict[str, Any], dict[str, float]]:
+    proc, url = serve(data_dir, base)
+    try:
+        figures = http_queries(url, runs)
+        return figures, _rss_mb(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = CACHE / f"{order}-{args.items}"
+    db = data_dir / "wasmwatch.duckdb"
+    info: dict[str, Any] = {"data_dir": str(data_dir)}
+    if not db.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        info.update(build(db, args.items, order == "shuffled", args.chunk))
+    info["file_mb"] = round(db.stat().st_size / 2**20)
+    info["raw_scan_24h"] = raw_scan(db, args.runs, args.threads)
+    info["http"], info["server_after"] = _serve_and_query(data_dir, args.runs)
+    info["exact_vs_raw_scan"] = round(info["http"]["summary_24h_exact"]["median_ms"]
+                                      / info["raw_scan_24h"]["median_ms"], 2)
+    if args.base is not None:
+        info["base_http"], info["base_server_after"] = _serve_and_query(
+            data_dir, args.runs, args.base)
+        info["new_vs_base"] = {k: round(v["median_ms"] / info["base_http"][k]["median_ms"], 3)
+                               for k, v in info["http"].items()}
+    info["slowest_ms"] = max(v["median_ms"] for v in info["http"].values())
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000_000)
+    parser.add_argument("--chunk", type=int, default=500_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="DuckDB threads of the raw-scan baseline (the server uses its own)")
+    parser.add_argument("--order", choices=("ordered", "shuffled", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="1 M items, 3 runs")
+    parser.add_argument("--base", type=Path, default=None,
+                        help="a checkout of the commit to compare with (e.g. `git archive main "
+                        "wasmwatch | tar -x -C DIR`): its server answers the same queries")
+    args = parser.parse_args()
+    if args.quick:
+        args.items, args.runs = 1_000_000, 3
+    info = machine()
+    print(f"machine: {info['nproc']} CPUs, load average {info['loadavg_1m_at_start']}")
+    orders = ("ordered", "shuffled") if args.order == "both" else (args.order,)
+    result: dict[str, Any] = {"machine": info, "items": args.items, "now_ms": NOW_MS,
+                              "target_ms": 100, "memory_bound_mb": 400}
+    for order in orders:
+        print(f"== {order}", file=sys.stderr)
+        result[order] = run_order(order, args)
+        print(json.dumps({k: v for k, v in result[order].items() if k != "http"}), file=sys.stderr)
+    info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
