@@ -4,7 +4,8 @@
 :mod:`.spans`, :mod:`.metrics` and :mod:`.logs` map them onto item types (each module's
 docstring says how); :func:`chunks` validates the items like every other item (one typed
 check, timestamps within retention, the pipeline's scrubbing and enrichment) and groups them
-by resource into chunks to commit. An item that fails is counted as rejected and named in :attr:`Export.first_error`.
+by resource into chunks to commit. An item that fails is counted as rejected and named in
+:attr:`Export.first_error`.
 """
 
 from __future__ import annotations
