@@ -81,3 +81,19 @@ def test_route_label_is_refused_on_client_metrics() -> None:
     with pytest.raises(ConfigError, match="route is a label of server_request"):
         parse_rule({"name": "x", "kind": "threshold", "metric": "operation", "threshold": 1.0,
                     "group_by": ["route"]}, {})
+
+
+def test_columnar_feed_reads_routes_like_rows() -> None:
+    """An Arrow commit table (the commit hook's fast path) gives the same per-route readings."""
+    import pyarrow as pa
+
+    from wasmwatch.alerts.evaluate import COLUMNS as READ
+
+    rows = [req(f"/r{k % 2}", float(400 + 300 * (k % 2)), ts=NOW - k) for k in range(20)]
+    table = pa.table({c: [getattr(r, c) for r in rows] for c in READ})
+    by_rows, by_table = Evaluator([parse_rule(SLOW, {})]), Evaluator([parse_rule(SLOW, {})])
+    by_rows.observe(rows, NOW)
+    by_table.observe_table(table, NOW)
+    want = {s.labels: (s.value, s.samples, s.breach) for s in by_rows.evaluate(NOW)}
+    got = {s.labels: (s.value, s.samples, s.breach) for s in by_table.evaluate(NOW)}
+    assert want == got and want[(("route", "/r1"),)][2] and not want[(("route", "/r0"),)][2]

@@ -32,9 +32,10 @@ Key = tuple[str | None, ...]
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
 MAX_GROUPS = 1000  # label sets per rule; more are folded into "other"
-#: the row columns :meth:`Evaluator.observe` reads (labels, values, time; ``operation`` is name)
+#: the row columns :meth:`Evaluator.observe` reads (labels, values, time; ``operation`` and
+#: ``route`` are name)
 COLUMNS = ("project", "type", "ts", "name", "ms", "value", "pending",
-           *(label for label in LABELS if label != "operation"))
+           *(label for label in LABELS if label not in ("operation", "route")))
 
 
 @dataclass(frozen=True)
