@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 HOST     ?= 127.0.0.1
 PORT     ?= 8787
 
-.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps promtool-deps symbols-deps bench clean
+.PHONY: install assets run test test-py test-sdk test-dashboard lint browser-deps promtool-deps symbols-deps clickhouse-deps bench clean
 
 install: $(STAMP) assets
 
@@ -68,12 +68,20 @@ symbols-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends clang lld >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang lld >/dev/null; fi; }
 
+# the ClickHouse store's extra (clickhouse-connect, sqlglot, chdb: the engine in process, ~530 MB)
+# for the conformance suite (tests/store/test_conformance.py) and the ClickHouse benchmark
+CH_STAMP := $(VENV)/.clickhouse
+clickhouse-deps: $(CH_STAMP)
+$(CH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,clickhouse]'
+	touch $(CH_STAMP)
+
 # real WebAssembly apps from npm for the browser tests (esbuild-wasm)
 tests/browser/fixtures/node_modules: tests/browser/fixtures/package-lock.json
 	cd tests/browser/fixtures && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-lint: install
+lint: install clickhouse-deps
 	$(BIN)/ruff check wasmwatch tests bench
 	$(BIN)/mypy
 
@@ -83,12 +91,12 @@ test-sdk: install
 test-dashboard: install
 	cd dashboard && npm test --silent
 
-test-py: install browser-deps promtool-deps symbols-deps tests/browser/fixtures/node_modules
+test-py: install clickhouse-deps browser-deps promtool-deps symbols-deps tests/browser/fixtures/node_modules
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint test-sdk test-dashboard test-py
 
-bench: install
+bench: install clickhouse-deps
 	$(BIN)/python bench/run_all.py
 
 clean:

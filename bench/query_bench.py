@@ -11,15 +11,15 @@ relation, then ``rollup.apply`` per chunk, as the store's flush does), in two or
 
 For each it first times a raw DuckDB scan of the 24 h rows in this process (the baseline for
 ``exact=true``: one grouped aggregate with ``quantile_cont`` over the same rows), then starts a
-real ``wasmwatch serve`` on a copy-free data dir (retention off, so nothing is deleted) and
-times, through HTTP on loopback, ``/api/v1/summary`` for 5m, 1h, 24h, 7d, 30d, the 24 h summary
+real ``wasmwatch serve`` on the data dir (retention off, so nothing is deleted) and times, through HTTP on loopback, ``/api/v1/summary`` for 5m, 1h, 24h, 7d, 30d, the 24 h summary
 with ``exact=true``, ``/api/v1/errors`` and ``/api/v1/series`` for 24 h (median of ``--runs``
 after one warm-up). Windows are given as ``from``/``to`` ranges ending at the data set's fixed
 "now" (hh:01:17, the worst case for bucket edges), so a cached data set stays valid. Reports
 the server's RSS after the queries (and its peak), then stops it.
 
-With ``--base DIR`` the same queries then go to the server of another checkout (main before
-this work) on the same data dir, and the figures include the ratios new / base.
+With ``--base DIR`` a second server runs the code of another checkout (main before this work)
+on a copy of the data dir; the two take turns request by request, so the ratios new / base in
+the figures are measured under the same load.
 
 Run: ``.venv/bin/python bench/query_bench.py [--items N] [--runs R] [--order ordered|shuffled]
 [--base DIR]``
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -174,42 +175,45 @@ def _range(window_s: int) -> dict[str, str]:
     return {"from": str(NOW_MS - window_s * 1000), "to": str(NOW_MS)}
 
 
-def http_queries(url: str, runs: int) -> dict[str, Any]:
-    """Every query of the target, through HTTP, and what each answer says it is."""
-    client = httpx.Client(base_url=url, timeout=60, headers={"authorization": f"Bearer {TOKEN}"})
-    calls: dict[str, tuple[str, dict[str, str]]] = {
+def _calls() -> dict[str, tuple[str, dict[str, str]]]:
+    return {
         **{f"summary_{w}": ("/api/v1/summary", _range(s)) for w, s in WINDOWS.items()},
         "summary_24h_exact": ("/api/v1/summary", {**_range(86_400), "exact": "true"}),
         "errors_24h": ("/api/v1/errors", _range(86_400)),
         "series_24h": ("/api/v1/series", {**_range(86_400), "metric": "operation"}),
     }
-    out: dict[str, Any] = {}
-    for name, (path, params) in calls.items():
-        def get(path: str = path, params: dict[str, str] = params) -> httpx.Response:
-            response = client.get(path, params=params)
-            response.raise_for_status()
-            return response
-        figure = _median_ms(get, runs)
-        body = get().json()
-        figure["source"] = body.get("source")
-        if "events" in body:
-            figure["items"] = sum(body["events"].values())
-        out[name] = figure
-        print(f"  {name:20} {figure['median_ms']:8.1f} ms  {figure.get('source') or ''}",
-              file=sys.stderr)
-    client.close()
+
+
+def http_queries(urls: dict[str, str], runs: int) -> dict[str, dict[str, Any]]:
+    """Every query of the target through HTTP, per server; the servers take turns, request by
+    request, so a change in the machine's other load hits them alike."""
+    clients = {name: httpx.Client(base_url=url, timeout=120,
+                                  headers={"authorization": f"Bearer {TOKEN}"})
+               for name, url in urls.items()}
+    out: dict[str, dict[str, Any]] = {name: {} for name in urls}
+    for query, (path, params) in _calls().items():
+        times: dict[str, list[float]] = {name: [] for name in urls}
+        for attempt in range(runs + 1):  # the first round warms up
+            for name, client in clients.items():
+                started = time.perf_counter()
+                response = client.get(path, params=params)
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                if attempt:
+                    times[name].append(elapsed)
+                else:
+                    body = response.json()
+                    out[name][query] = {"source": body.get("source"),
+                                        "items": sum(body["events"].values())
+                                        if "events" in body else None}
+        for name in urls:
+            out[name][query].update(median_ms=round(statistics.median(times[name]), 1),
+                                    runs_ms=[round(t, 1) for t in times[name]])
+        print(f"  {query:20} " + "  ".join(f"{n} {out[n][query]['median_ms']:8.1f} ms"
+                                           for n in urls), file=sys.stderr)
+    for client in clients.values():
+        client.close()
     return out
-
-
-def _serve_and_query(data_dir: Path, runs: int,
-                     base: Path | None = None) -> tuple[dict[str, Any], dict[str, float]]:
-    proc, url = serve(data_dir, base)
-    try:
-        figures = http_queries(url, runs)
-        return figures, _rss_mb(proc.pid)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
 
 
 def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -221,13 +225,26 @@ def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
         info.update(build(db, args.items, order == "shuffled", args.chunk))
     info["file_mb"] = round(db.stat().st_size / 2**20)
     info["raw_scan_24h"] = raw_scan(db, args.runs, args.threads)
-    info["http"], info["server_after"] = _serve_and_query(data_dir, args.runs)
+    dirs: dict[str, tuple[Path, Path | None]] = {"new": (data_dir, None)}
+    if args.base is not None:  # the base server gets its own copy (a DuckDB file has one owner)
+        copy = CACHE / f"{order}-{args.items}-base"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(data_dir, copy)
+        dirs["base"] = (copy, args.base)
+    procs = {name: serve(d, base) for name, (d, base) in dirs.items()}
+    try:
+        figures = http_queries({name: url for name, (_, url) in procs.items()}, args.runs)
+        rss = {name: _rss_mb(proc.pid) for name, (proc, _) in procs.items()}
+    finally:
+        for proc, _ in procs.values():
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    info["http"], info["server_after"] = figures["new"], rss["new"]
     info["exact_vs_raw_scan"] = round(info["http"]["summary_24h_exact"]["median_ms"]
                                       / info["raw_scan_24h"]["median_ms"], 2)
-    if args.base is not None:
-        info["base_http"], info["base_server_after"] = _serve_and_query(
-            data_dir, args.runs, args.base)
-        info["new_vs_base"] = {k: round(v["median_ms"] / info["base_http"][k]["median_ms"], 3)
+    if "base" in figures:
+        info["base_http"], info["base_server_after"] = figures["base"], rss["base"]
+        info["new_vs_base"] = {k: round(v["median_ms"] / figures["base"][k]["median_ms"], 3)
                                for k, v in info["http"].items()}
     info["slowest_ms"] = max(v["median_ms"] for v in info["http"].values())
     return info

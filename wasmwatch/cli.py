@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="port to listen on (default 8787)")
     serve.add_argument("--data-dir", dest="data_dir", help="where the store lives")
     serve.add_argument("--config", help="a TOML settings file")
+    serve.add_argument("--role", choices=("ingest", "evaluator", "all"),
+                       help="ingest (stateless), evaluator (rules, alerts, dashboard; one), "
+                            "or all (default)")
     admin_cli.add_commands(commands)
     symbols = commands.add_parser("symbols", help="symbol files for wasm frames")
     symbol_commands = symbols.add_subparsers(dest="action", required=True)
@@ -71,6 +74,8 @@ def banner(rt: Runtime) -> str:
         f"wasmwatch {__version__} listening on {url}",
         f"  data dir     {rt.data_dir}" + ("  (created)" if rt.first_start else ""),
     ]
+    if rt.store_url.kind != "duckdb" or rt.role != "all":
+        lines.append(f"  store        {rt.store_url.redacted()}  (role {rt.role})")
     if s.dashboard:
         lines.append(f"  dashboard    {url}/dashboard#token={rt.admin_token}")
     lines += [

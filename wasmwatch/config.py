@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -136,6 +136,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     symbols_fetch_projects: list[str] = []
     #: largest module fetched or uploaded for symbols
     symbols_max_bytes: int = 128 << 20
+    # -- scale-out (see docs/clickhouse.md) --
+    #: where items live: "duckdb:///path" (empty: DuckDB in the data dir),
+    #: "clickhouse://user:pass@host:8123/db", "chdb:///path"
+    store: str = ""
+    #: what this node does: "ingest" (stateless, any number), "evaluator" (rules, alerts,
+    #: dashboard; exactly one), "all" (both, one node)
+    role: Literal["ingest", "evaluator", "all"] = "all"
+    #: how often an ingest node reloads projects and keys from the shared store
+    key_refresh_s: float = 5.0
 
 
 def _fields() -> dict[str, Any]:

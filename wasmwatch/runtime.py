@@ -15,15 +15,17 @@ import logging
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+import msgspec
 import prometheus_client
 
 from wasmwatch.alerts.evaluate import COLUMNS as ALERT_COLUMNS
 from wasmwatch.alerts.service import AlertService
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
-from wasmwatch.errors import RateLimited, StoreError, Unauthorized
+from wasmwatch.errors import ConfigError, RateLimited, StoreError, Unauthorized
 from wasmwatch.guard import FailureGuard
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
@@ -36,8 +38,11 @@ from wasmwatch.query import rollup
 from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.duckdb import DuckDBStore
+from wasmwatch.store.tail import Tail
+from wasmwatch.store.url import parse_store_url
 from wasmwatch.store.writer import Writer
 from wasmwatch.telemetry import (
+    AlreadyAttachedError,
     ClientMetrics,
     Poller,
     attach_server_metrics,
@@ -47,15 +52,25 @@ from wasmwatch.telemetry import (
 from wasmwatch.web.address import TrustedProxies, client_address
 from wasmwatch.web.http import Request
 
+if TYPE_CHECKING:  # the clickhouse extra is imported only when a store URL asks for it
+    from wasmwatch.store.clickhouse import ClickHouseStore
+
 log = logging.getLogger(__name__)
 _DAY_MS = 86_400_000
 
 
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        if settings.role == "ingest":  # stateless: no dashboard, no demo (the evaluator has them)
+            settings = msgspec.structs.replace(settings, dashboard=False, demo=False)
         self.settings = settings
+        self.role = settings.role
         self.clock: Clock = clock or SystemClock()
         self.data_dir: Path = data_path(settings)
+        self.store_url = parse_store_url(settings.store, self.data_dir)
+        if self.role != "all" and self.store_url.kind == "duckdb":
+            raise ConfigError(f"role {self.role} needs a shared store: set store to a "
+                              "clickhouse:// URL (a DuckDB file serves one node, role all)")
         self.scrubber = Scrubber(settings.scrub_patterns)
         self.pipeline = Pipeline(retention_days=settings.retention_days,
                                  skew_tolerance_ms=settings.skew_tolerance_ms, scrubber=self.scrubber)
@@ -72,13 +87,14 @@ class Runtime:
         self.live = LiveHub()
         #: alerting; rules are checked here, so a bad one stops the start (ConfigError)
         self.alerts = AlertService(settings, self.clock, self.registry, self.live.send)
-        self.store: DuckDBStore | None = None
+        self.store: DuckDBStore | ClickHouseStore | None = None
         self._writer: Writer | None = None
         self.keyring = Keyring()
         self._admin: ProjectAdmin | None = None
         self.admin_token = ""
         self.first_start = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._metrics_attached = False
         self._stop = asyncio.Event()
 
     @property
@@ -93,12 +109,15 @@ class Runtime:
             raise StoreError("the server is not started")
         return self._admin
 
-    def open_store(self) -> DuckDBStore:
+    def open_store(self) -> DuckDBStore | ClickHouseStore:
         # ua-parser compiles its regexes on first use (~0.7 s): pay that here, not in a request
         parse_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36")
-        self.first_start = not (self.data_dir / "wasmwatch.duckdb").exists()
+        if self.store_url.kind != "duckdb":
+            return self._open_clickhouse()
+        assert self.store_url.path is not None
+        self.first_start = not (self.store_url.path / "wasmwatch.duckdb").exists()
         store = DuckDBStore(
-            self.data_dir, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
+            self.store_url.path, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
             maintenance=[_rollup_maintenance], recover=[rollup.rebuild],
             aggregate_columns=rollup.SOURCE_COLUMNS,
             memory_limit_mb=self.settings.store_memory_mb,
@@ -122,6 +141,39 @@ class Runtime:
         self.scrubber.id_key = store.secret("scrub_id_key", None, "").encode()
         return store
 
+    def _open_clickhouse(self) -> ClickHouseStore:
+        """The shared store of a scale-out deployment; only an evaluator changes projects."""
+        from wasmwatch.store.clickhouse import ClickHouseStore
+
+        store = ClickHouseStore(self.store_url, self.data_dir,
+                                retention_days=self.settings.retention_days,
+                                local_state=self.role != "ingest")
+        try:
+            if self.role != "ingest":
+                now = self.clock.now_ms()
+                store.catalog(lambda con: project_tables.ensure_default(
+                    con, self.settings.ingest_key, self.settings.allowed_origins, now))
+            self.keyring.load(store.snapshot())
+            self.admin_token = store.secret("admin_token", self.settings.admin_token, "adm_")
+            self.scrubber.id_key = store.secret("scrub_id_key", None, "").encode()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    async def _refresh_keys(self) -> None:
+        """An ingest node: take the evaluator's changes to projects and keys."""
+        store = self.store
+        if store is not None and self.store_url.kind != "duckdb":
+            self.keyring.load(await asyncio.to_thread(store.snapshot))  # type: ignore[union-attr]
+
+    async def _follow(self, tail: Tail) -> None:
+        """A separate evaluator: feed what ingest nodes committed to alerts and the stream."""
+        rows = await asyncio.to_thread(tail.poll)
+        if rows is not None:
+            for hook in (self.live.publish, self.alerts.on_commit):
+                hook(rows)
+
     async def start(self) -> None:
         self.store = await asyncio.to_thread(self.open_store)
         client_metrics = ClientMetrics(self.registry, max_tag_values=self.settings.max_tag_values)
@@ -129,22 +181,34 @@ class Runtime:
             self.store, queue_max_items=self.settings.queue_max_items,
             queue_max_bytes=self.settings.queue_max_mb << 20,
             commit_max_items=self.settings.commit_max_items,
-            on_commit=[client_metrics.observe, self.live.publish, self.alerts.on_commit],
+            on_commit=[client_metrics.observe, self.live.publish,
+                       *([] if self.role == "ingest" else [self.alerts.on_commit])],
             # only what the hooks read becomes Row fields (the rest stays None for them)
             commit_columns=tuple(dict.fromkeys(
                 (*client_metrics.columns, *LIVE_COLUMNS, *ALERT_COLUMNS))),
         )
-        attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
-                              max_label_values=self.settings.max_tag_values)
+        try:
+            attach_server_metrics(default_bus, self.registry, lambda: self.writer.depth,
+                                  max_label_values=self.settings.max_tag_values)
+            self._metrics_attached = True
+        except AlreadyAttachedError:  # a second node in this process (tests): the first reports
+            self._metrics_attached = False
         self._writer.start()
         store = self.store
         self._admin = ProjectAdmin(
             self.keyring, lambda fn: self.writer.run_exclusive(store.catalog, fn))
-        await self.alerts.start(self.store.reader, self._writer.run_exclusive)
-        self._spawn(self.alerts.run(self._stop), "alerts")
         poller = Poller(self.registry)
         self._spawn(poller.run(self.settings.poll_interval_s, self._stop), "poller")
+        if self.role == "ingest":  # no evaluator, no retention: the evaluator and the TTL do it
+            self._spawn(self._every(self.settings.key_refresh_s, self._refresh_keys), "keys")
+            return
+        await self.alerts.start(self.store.reader, self._writer.run_exclusive)
+        self._spawn(self.alerts.run(self._stop), "alerts")
         self._spawn(self._every(self.settings.maintenance_interval_s, self.retain), "maintenance")
+        if self.role == "evaluator":
+            tail = Tail(self.store, self.clock.now_ms())  # type: ignore[arg-type]
+            self._spawn(self._every(self.settings.alert_eval_interval_s,
+                                    lambda: self._follow(tail)), "follow")
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))  # type: ignore[arg-type]
@@ -190,7 +254,8 @@ class Runtime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        detach_server_metrics(default_bus)
+        if self._metrics_attached:
+            detach_server_metrics(default_bus)
         await self.alerts.stop()
         await self.alerts.write_remaining()  # the writer thread is gone: nobody else writes
         if self.store is not None:

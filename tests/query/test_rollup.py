@@ -170,3 +170,20 @@ def test_whole_buckets_without_hours_are_minutes() -> None:
     """With hours off (a series whose step is not whole hours) only minutes are read."""
     assert whole_buckets(NOW - 3 * HOUR, NOW, hours=False) == (
         Span(MINUTE_TIER, NOW - 3 * HOUR, NOW),)
+
+
+def test_any_browser_histograms_are_filled_at_open_for_an_old_data_dir(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """A data dir from before the any-browser table gets it filled from the full one."""
+    write(con, [op("render", float(k + 1), NOW - k * 50_000, browser=b)
+                for k, b in enumerate(["Chrome", "Firefox"] * 40)])
+    tables = [tier.hist_any for tier in rollup.TIERS if tier.hist_any]
+    before = {t: con.execute(f"SELECT name, bin, sum(n) FROM {t} GROUP BY ALL ORDER BY ALL")
+              .fetchall() for t in tables}
+    assert all(before.values())
+    for table in tables:
+        con.execute(f"DELETE FROM {table}")
+    for ddl in rollup.ROLLUP_DDL:
+        con.execute(ddl)
+    assert {t: con.execute(f"SELECT name, bin, sum(n) FROM {t} GROUP BY ALL ORDER BY ALL")
+            .fetchall() for t in tables} == before

@@ -9,9 +9,13 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from tests.conftest import settings_for
 from tests.store.test_writer import NOW, context, rows, write
+from wasmwatch.clock import ManualClock
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk
+from wasmwatch.query import summary
+from wasmwatch.runtime import Runtime
 from wasmwatch.store import layout
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.seen import SeenFilter
@@ -138,3 +142,21 @@ def test_v2_dir_from_before_the_server_items_gets_their_columns(tmp_path: Path) 
         {"id": "f1", "trace_id": None, "service": "api"},
         {"id": "o1", "trace_id": trace, "service": "api"}]
     store.close()
+
+
+async def test_v1_upgrade_keeps_rollup_answers_exact(tmp_path: Path) -> None:
+    """After the upgrade the old rollup holds the old rows once: 24 h rollup = raw answer."""
+    now = NOW + 61_234
+    rt = Runtime(settings_for(_v1_dir(tmp_path)), clock=ManualClock(now))
+    await rt.start()
+    try:
+        assert rt.store is not None
+        con = rt.store.reader()
+        approx = summary(con, project="default", window_s=86_400, now_ms=now)
+        exact = summary(con, project="default", window_s=86_400, now_ms=now, exact=True)
+    finally:
+        await rt.stop()
+    assert approx["source"] == "rollup" and sum(approx["events"].values()) == 29
+    assert approx["events"] == exact["events"] and approx["errors"] == exact["errors"]
+    ops = {k: v["count"] for k, v in approx["operations"].items()}
+    assert ops == {k: v["count"] for k, v in exact["operations"].items()}

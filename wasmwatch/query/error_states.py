@@ -19,11 +19,13 @@ DDL = """CREATE TABLE IF NOT EXISTS error_states (
   project VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, state VARCHAR NOT NULL,
   changed_ms BIGINT NOT NULL, PRIMARY KEY (project, fingerprint))"""
 
+# one fingerprint at a time, so the subquery names it rather than correlating (ClickHouse
+# does not run correlated IN subqueries)
 _AFTER = """
 SELECT fingerprint, count(*), list_sort(list_distinct(list(release))),
   list_sort(list_distinct(list(release) FILTER (WHERE release NOT IN (
     SELECT DISTINCT release FROM items p WHERE p.project = ? AND p.type = 'error'
-      AND p.fingerprint = i.fingerprint AND p.ts <= ? AND p.release IS NOT NULL))))
+      AND p.fingerprint = ? AND p.ts <= ? AND p.release IS NOT NULL))))
 FROM items i WHERE project = ? AND type = 'error' AND fingerprint = ? AND ts > ?
 GROUP BY fingerprint"""
 
@@ -61,9 +63,10 @@ def attach(con: Any, project: str, groups: list[Json]) -> None:
         g["state"], g["state_changed_ms"] = state, changed
         if state != "resolved" or changed is None:
             continue
-        row = con.execute(_AFTER, [project, changed, project, g["fingerprint"], changed]).fetchone()
+        fp = g["fingerprint"]
+        row = con.execute(_AFTER, [project, fp, changed, project, fp, changed]).fetchone()
         if row and row[1]:
             g["state"] = "regressed"
             g["regressed_count"] = int(row[1])
-            g["regressed_in"] = [r for r in row[2] if r is not None]
-            g["new_release"] = bool([r for r in row[3] if r is not None])
+            g["regressed_in"] = [r for r in row[2] or () if r is not None]
+            g["new_release"] = bool([r for r in row[3] or () if r is not None])  # NULL: none

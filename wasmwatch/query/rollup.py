@@ -12,6 +12,11 @@ Two tiers, each a pair of tables:
 * ``rollup_hist_minute`` / ``rollup_hist_hour``: a log-bucketed latency histogram (see
   :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
   ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
+* ``rollup_hist_any_hour``: the hour histograms without the browser, and with the release
+  only for ``bundle_load`` (the one type whose percentiles are shown per release): what a
+  window without a release or browser filter reads, a third of the rows on the benchmark's
+  data. (A minute holds too few items per key for this to pay, so minutes have no such
+  table.) A data dir from before this table fills it from the full one at open.
 
 The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 2 x 59 minute
 buckets at its edges (see :func:`whole_buckets`) instead of 1440 minute buckets. Only buckets
@@ -76,10 +81,11 @@ class Tier:
     width_ms: int
     table: str
     hist: str
+    hist_any: str | None
 
 
-MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute")
-HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour")
+MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
+HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour")
 TIERS = (MINUTE, HOUR)
 
 HIST_TYPES = ("bundle_load", "runtime_init", "operation")
@@ -87,6 +93,7 @@ SETTLE_MS = 120_000
 
 KEY = "project, type, release, browser, name, ok, offline, cached, category"
 HIST_KEY = "project, type, release, browser, name, bin"
+HIST_ANY_KEY = "project, type, release, name, bin"  # release: of bundle loads only
 
 # One item as one counter row: the same shape a rollup row has, so a raw scan and the rollup
 # tables are read by the same aggregate (MERGE).
@@ -142,9 +149,17 @@ _HIST_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT
 COUNTER_FIELDS = (f"t, {KEY}, n, ms_n, ms_sum, ms_max, bytes_sum, value_max, value_last, "
                   "last_ts, synced_sum, pending_last")
 HIST_FIELDS = f"t, {HIST_KEY}, n"
+#: the histogram row fields read from an any-browser table (no browser, as NULL)
+HIST_ANY_FIELDS = "t, project, type, release, CAST(NULL AS VARCHAR) AS browser, name, bin, n"
+
+_TO_ANY = ("SELECT t, project, type, CASE WHEN type = 'bundle_load' THEN release END AS release, "
+           "name, bin, n FROM ({rows})")
 
 _MARK = ("UPDATE rollup_state SET through_batch = "
          "greatest(through_batch, (SELECT coalesce(max(batch), 0) FROM batches))")
+
+_HIST_ANY_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
+  release VARCHAR, name VARCHAR, bin INTEGER NOT NULL, merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
 
 ROLLUP_DDL: list[str] = [
     *(
@@ -153,6 +168,17 @@ ROLLUP_DDL: list[str] = [
         for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
             f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
+        )
+    ),
+    *(
+        stmt
+        for tier in TIERS if tier.hist_any
+        for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {tier.hist_any} ({_HIST_ANY_COLUMNS})",
+            # a data dir from before the any-browser table: fill it from the full one
+            f"INSERT INTO {tier.hist_any} BY NAME SELECT t, {HIST_ANY_KEY}, true AS merged, "
+            f"{HIST_MERGE} FROM ({_TO_ANY.format(rows=f'SELECT * FROM {tier.hist}')}) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {tier.hist_any}) GROUP BY ALL ORDER BY t",
         )
     ),
     "CREATE TABLE IF NOT EXISTS rollup_state (through_batch BIGINT NOT NULL)",
@@ -186,6 +212,10 @@ def apply(con: Connection, batch: str) -> None:
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
         hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
+        if tier.hist_any:
+            hist_any = _bucketed(_TO_ANY.format(rows=_STAGED_HIST), tier.width_ms,
+                                 HIST_ANY_KEY, HIST_MERGE, False)
+            con.execute(f"INSERT INTO {tier.hist_any} BY NAME {hist_any}")
     con.execute("DROP TABLE _ww_stage")
     con.execute(_MARK)
 
@@ -217,7 +247,8 @@ def _compact_table(con: Connection, table: str, key: str, merge: str, cutoff_ms:
         [first],
     )
     con.execute(f"DELETE FROM {table} WHERE {dirty}", [first])
-    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ww_merged")
+    # in time order, so the zone maps on t let a window skip the row groups outside it
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ww_merged ORDER BY t")
 
 
 def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None:
@@ -228,6 +259,8 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
         for tier in TIERS:
             _compact_table(con, tier.table, KEY, MERGE, cutoff)
             _compact_table(con, tier.hist, HIST_KEY, HIST_MERGE, cutoff)
+            if tier.hist_any:
+                _compact_table(con, tier.hist_any, HIST_ANY_KEY, HIST_MERGE, cutoff)
         con.execute("DROP TABLE IF EXISTS _ww_dirty")
         con.execute("DROP TABLE IF EXISTS _ww_merged")
     except BaseException:
@@ -239,7 +272,9 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
 def delete_before(con: Connection, cutoff_ms: int) -> None:
     """Delete rollup buckets that end at or before ``cutoff_ms`` (retention)."""
     for tier in TIERS:
-        for table in (tier.table, tier.hist):
+        for table in (tier.table, tier.hist, tier.hist_any):
+            if table is None:
+                continue
             con.execute(f"DELETE FROM {table} WHERE t <= ?", [cutoff_ms - tier.width_ms])
 
 
@@ -250,6 +285,8 @@ def rebuild(con: Connection, now_ms: int) -> None:
         for tier in TIERS:
             con.execute(f"DELETE FROM {tier.table}")
             con.execute(f"DELETE FROM {tier.hist}")
+            if tier.hist_any:
+                con.execute(f"DELETE FROM {tier.hist_any}")
         apply(con, "items")
     except BaseException:
         con.execute("ROLLBACK")

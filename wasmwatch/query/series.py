@@ -156,12 +156,13 @@ class _Plan:
     counters: Sql
 
 
-def _plan(con: Any, window_s: int, step_s: int, now_ms: int, raw: bool) -> _Plan:
+def _plan(con: Any, window_s: int, step_s: int, now_ms: int, raw: bool,
+          filters: Filters) -> _Plan:
     step_ms = step_s * 1000
     start_ms = floor_to(now_ms - window_s * 1000, step_ms)
     if raw:
         return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms, con))
-    window = rollup_window(con, start_ms, now_ms, hours=step_s % 3600 == 0)
+    window = rollup_window(con, start_ms, now_ms, step_s % 3600 == 0, filters)
     return _Plan(step_ms, now_ms, start_ms, window, window.counters)
 
 
@@ -194,9 +195,10 @@ def series(
         raise UnknownMetric(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
     check_series(window_s, step_s)
     raw = exact or window_s <= exact_max_s or step_s % 60 != 0
+    filters = Filters(project, release, browser, operation)
     with snapshot(con):
-        plan = _plan(con, window_s, step_s, now_ms, raw)
-        found = _points(con, metric, Filters(project, release, browser, operation), plan)
+        plan = _plan(con, window_s, step_s, now_ms, raw, filters)
+        found = _points(con, metric, filters, plan)
     buckets = range(plan.start_ms, floor_to(now_ms, plan.step_ms) + 1, plan.step_ms)
     approximate = not raw and metric in LATENCY_METRICS
     return {

@@ -79,6 +79,20 @@ class Filters:
         return Sql(" AND ".join(parts), tuple(params))
 
 
+def _wide(con: Any) -> bool:
+    """The store's ``items`` is one wide table whose rollups are filled as rows land (the
+    ClickHouse store's reader says so), not DuckDB's per-type tables, batches and watermark."""
+    return bool(getattr(con, "wide_items", False))
+
+
+def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any) -> str:
+    if _wide(con):
+        return (f"SELECT {', '.join(columns or ('*',))} FROM items "
+                f"WHERE ts >= {int(from_ms)} AND ts <= {int(to_ms)}")
+    batches = _batches(con, from_ms, to_ms)
+    return layout.wide_between(from_ms, to_ms, columns, batches)
+
+
 def _batches(con: Any, from_ms: int, to_ms: int) -> tuple[int, int] | None:
     return None if con is None else layout.batch_range(con, from_ms, to_ms)
 
@@ -88,14 +102,12 @@ def raw_items(from_ms: int, to_ms: int, con: Any = None) -> Sql:
 
     Given ``con``, the batches of those items are looked up first, so the join with the batch
     contexts reads only their run of batches."""
-    batches = _batches(con, from_ms, to_ms)
-    return Sql(f"({layout.wide_between(from_ms, to_ms, None, batches)})")
+    return Sql(f"({_between(from_ms, to_ms, None, con)})")
 
 
 def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
     """Items of ``[from_ms, to_ms]`` with just the columns a counter row reads."""
-    batches = _batches(con, from_ms, to_ms)
-    return f"({layout.wide_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, batches)})"
+    return f"({_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, con)})"
 
 
 def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
@@ -104,13 +116,17 @@ def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
     return Sql(rollup.counter_rows(_narrow(from_ms, to_ms, con)))
 
 
-def _union(spans: tuple[Span, ...], hist: bool) -> Sql:
-    fields = rollup.HIST_FIELDS if hist else rollup.COUNTER_FIELDS
-    parts = [
-        f"SELECT {fields} FROM {span.tier.hist if hist else span.tier.table} "
-        "WHERE t >= ? AND t < ?"
-        for span in spans
-    ]
+def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sql:
+    parts = []
+    for span in spans:
+        tier = span.tier
+        if not hist:
+            fields, table = rollup.COUNTER_FIELDS, tier.table
+        elif any_browser and tier.hist_any:
+            fields, table = rollup.HIST_ANY_FIELDS, tier.hist_any
+        else:
+            fields, table = rollup.HIST_FIELDS, tier.hist
+        parts.append(f"SELECT {fields} FROM {table} WHERE t >= ? AND t < ?")
     params = tuple(ms for span in spans for ms in (span.start_ms, span.end_ms))
     return Sql("\nUNION ALL\n".join(parts), params)
 
@@ -120,9 +136,10 @@ def rollup_counters(spans: tuple[Span, ...]) -> Sql:
     return _union(spans, hist=False)
 
 
-def rollup_hist(spans: tuple[Span, ...]) -> Sql:
-    """Histogram rows of the rollup buckets in ``spans``."""
-    return _union(spans, hist=True)
+def rollup_hist(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
+    """Histogram rows of the rollup buckets in ``spans``; with ``any_browser`` from the tables
+    without browser (and release but for bundle loads), for windows not filtered by either."""
+    return _union(spans, hist=True, any_browser=any_browser)
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,9 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
         return Sql(_narrow(from_ms, to_ms, con))
     first = min(s.start_ms for s in spans)
     end = max(s.end_ms for s in spans)
+    if _wide(con):  # the rollup holds every stored row: only the edges come from raw rows
+        return Sql(f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
+                   f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)})")
     newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
     return Sql(
         f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
@@ -155,16 +175,22 @@ def _raw_hist(counters: str) -> str:
             f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
 
 
-def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Window:
+def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
+                  filters: Filters | None = None) -> Window:
     """Counter and histogram rows of every item with ``from_ms <= ts <= to_ms``.
 
     Whole buckets come from the rollup (hour buckets only when ``hours``), the rest from raw
-    rows: the edges that cut a bucket, and batches newer than the rollup's watermark.
+    rows: the edges that cut a bucket, and batches newer than the rollup's watermark. When
+    ``filters`` name no release and no browser, histogram rows come from the smaller
+    any-browser tables (their ``browser`` is NULL, their ``release`` set for bundle loads only).
     """
+    # the ClickHouse store keeps no any-browser histogram table
+    any_browser = (not _wide(con) and filters is not None and filters.release is None
+                   and filters.browser is None)
     spans = rollup.whole_buckets(from_ms, to_ms, hours)
-    raw = _raw_rest(con, spans, from_ms, to_ms, rollup.through_batch(con))
+    raw = _raw_rest(con, spans, from_ms, to_ms, 0 if _wide(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
-    counters, hist = rollup_counters(spans), rollup_hist(spans)
+    counters, hist = rollup_counters(spans), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
@@ -175,7 +201,11 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True) -> Win
 
 @contextmanager
 def snapshot(con: Any) -> Iterator[Any]:
-    """One read transaction: every query inside sees the same committed state."""
+    """One read transaction: every query inside sees the same committed state (a wide store
+    has no transactions: each ClickHouse query reads the parts committed when it starts)."""
+    if _wide(con):
+        yield con
+        return
     con.execute("BEGIN TRANSACTION")
     try:
         yield con

@@ -142,7 +142,7 @@ def summary(
             latency = _exact_latency(con, from_ms, now_ms, filters)
             meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
         else:
-            window = rollup_window(con, from_ms, now_ms)
+            window = rollup_window(con, from_ms, now_ms, filters=filters)
             counters = _counters(con, window.counters, filters)
             latency = _sketch_latency(con, window.hist, filters)
             meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}

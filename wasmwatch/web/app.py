@@ -77,6 +77,13 @@ def route_of(path: str) -> str | None:
     return None
 
 
+def _on_ingest_node(route: str) -> bool:
+    """An ingest node (``--role ingest``) serves ingest, its own health, metrics and log
+    levels, the SDK; the query, alerting and admin APIs are the evaluator's."""
+    return (route in CORS_PATHS or route.startswith("/api/v1/admin/")
+            or not route.startswith("/api/"))
+
+
 def cors_headers(request: Request, route: str | None) -> dict[str, str]:
     if route not in CORS_PATHS:
         return {}
@@ -129,6 +136,8 @@ class App:
         try:
             if route is None:
                 raise NotFound(f"no such path: {request.path}")
+            if self.runtime.role == "ingest" and not _on_ingest_node(route):
+                raise NotFound(f"{route} is served by the evaluator node; this is an ingest node")
             if request.method == "OPTIONS" and route in CORS_PATHS:
                 return Response(b"", 204)
             methods = ROUTES[route]

@@ -41,7 +41,8 @@ async def _read(rt: Runtime, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
 
     def run() -> T:
         try:
-            return fn(store.reader())
+            cursor: Any = store.reader()  # DuckDB's cursor, or the ClickHouse store's Reader
+            return fn(cursor)
         except QueryError as exc:
             raise BadRequest(str(exc)) from exc
         except duckdb.Error as exc:
