@@ -109,10 +109,11 @@ export function createClient(cfg, onShutdown) {
 
   function run(name, fn, self, args) {
     if (typeof fn != 'function') return fn
-    // op.t: its trace id, once it made a same-origin fetch (trace.js)
-    const t = now(), op = {}, end = (ok, e) => (open.delete(op), done(name, now() - t, ok, e, op))
+    // `end` stands for the operation in `open`; end.t: its trace id, once it made a
+    // same-origin fetch (trace.js)
+    const t = now(), end = (ok, e) => (open.delete(end), done(name, now() - t, ok, e, end))
     let r
-    open.add(op)
+    open.add(end)
     try {
       r = fn.apply(self, args)
     } catch (e) {

@@ -8,8 +8,8 @@
 import { rid } from './session.js'
 
 /**
- * Wraps G.fetch. `open` holds the operations running now ({} each; `t` is set to its trace id
- * at its first traced request). Returns a function that restores G.fetch.
+ * Wraps G.fetch. `open` holds the operations running now (an object each; `t` is set to its
+ * trace id at its first traced request). Returns a function that restores G.fetch.
  */
 export function traceFetch(G, session, open) {
   const orig = G.fetch

@@ -7,6 +7,8 @@ from typing import Any
 import msgspec
 import pytest
 from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from tests import otlp_bodies as b
@@ -54,6 +56,25 @@ def test_protobuf_gives_the_same_items_as_json() -> None:
     json_format.ParseDict(proto_json, message)
     request = otlp.decode("traces", message.SerializeToString(), True)
     assert request == otlp.decode("traces", msgspec.json.encode(body), False)
+
+
+@pytest.mark.parametrize(("signal", "message", "body"), [
+    ("metrics", metrics_service_pb2.ExportMetricsServiceRequest, b.metrics(
+        b.gauge("queue.depth", [(4.0, {"queue": "mail", "n": 3, "ok": True})], "{item}"),
+        {"name": "lat", "unit": "s", "histogram": {"dataPoints": [
+            {"timeUnixNano": b.nanos(NOW), "count": "4", "sum": 2.0}, {"timeUnixNano": b.nanos(NOW), "count": "2"}]}},
+        {"name": "q", "summary": {"dataPoints": [{"timeUnixNano": b.nanos(NOW), "count": "3", "sum": 1.5}]}},
+        {"name": "c", "sum": {"dataPoints": [{"timeUnixNano": b.nanos(NOW), "asInt": "12"}]}})),
+    ("logs", logs_service_pb2.ExportLogsServiceRequest, b.logs(
+        b.log(17, "boom", **{"exception.type": "E"}), b.log(9, "hi", text="INFO"),
+        {"timeUnixNano": b.nanos(NOW), "severityNumber": 17, "body": {"kvlistValue": {"values": [
+            b.attr("a", 1), b.attr("b", ["x", "y"])]}}})),
+])
+def test_protobuf_metrics_and_logs_decode_as_their_json(signal: otlp.wire.Signal, message: Any,
+                                                       body: dict[str, Any]) -> None:
+    """Metrics and logs read from protobuf equal the same requests read from OTLP JSON."""
+    parsed = json_format.ParseDict(body, message())
+    assert otlp.decode(signal, parsed.SerializeToString(), True) == otlp.decode(signal, msgspec.json.encode(body), False)
 
 
 def test_route_falls_back_to_the_span_name_never_the_path() -> None:
@@ -157,5 +178,5 @@ def test_hostile_json_is_a_wire_error(signal: otlp.wire.Signal, body: bytes, rea
 @pytest.mark.parametrize("body", [b"\xff\xff\xff", b"\x0a\xff\xff\xff\xff\x0f", b"\x0a\x05abc"])
 def test_hostile_protobuf_is_a_wire_error(body: bytes) -> None:
     """Bytes that are no ExportTraceServiceRequest are refused, naming the message."""
-    with pytest.raises(WireError, match="not a valid protobuf ExportTracesServiceRequest"):
+    with pytest.raises(WireError, match="not a valid protobuf ExportTraceServiceRequest"):
         otlp.decode("traces", body, True)

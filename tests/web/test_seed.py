@@ -63,3 +63,13 @@ async def test_bulk_without_metrics_is_400(client: httpx.AsyncClient) -> None:
     """A bulk body without a metrics array is a 400."""
     r = await client.post(f"/api/telemetry/wasm/bulk?key={KEY}", json={"data": []})
     assert r.status_code == 400 and "metrics" in r.json()["error"]
+
+
+async def test_bulk_with_a_rejected_metric_still_scrubs_the_rest(client: httpx.AsyncClient,
+                                                                 runtime: Runtime) -> None:
+    """A metric refused for its time sends the batch one by one: the others are still scrubbed."""
+    metrics = [seed("operation", operation_type="mail bob@example.com"), seed("operation", timestamp=1000)]
+    r = await client.post(f"/api/telemetry/wasm/bulk?key={KEY}", json={"metrics": metrics})
+    assert r.json() == {"success": 1, "errors": 1}
+    assert runtime.store is not None
+    assert runtime.store.query("SELECT name FROM items") == [{"name": "mail [email]"}]

@@ -17,7 +17,7 @@ from wasmwatch.ingest import schema as s
 from wasmwatch.ingest import seed
 from wasmwatch.query.series import METRICS as SERIES_METRICS
 from wasmwatch.telemetry.logs import LEVELS
-from wasmwatch.web import admin
+from wasmwatch.web import admin, otlp
 
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 _KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestHeader": []}]
@@ -275,8 +275,9 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "wasmwatch", "version": __version__,
                  "description": "Telemetry and monitoring for WebAssembly web apps"},
-        "paths": admin.with_project_param({**_paths(), **_alert_paths()}),
-        "components": {"schemas": {**components, **_ALERT_SCHEMAS}, "securitySchemes": {
+        "paths": admin.with_project_param({**_paths(), **_alert_paths(), **otlp.openapi_paths(_KEY)}),
+        "components": {"schemas": {**components, **_ALERT_SCHEMAS, **otlp.openapi_components()},
+                       "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"},
             "ingestKey": {"type": "apiKey", "in": "query", "name": "key"},
             "ingestHeader": {"type": "apiKey", "in": "header", "name": "X-WasmWatch-Key"}}},

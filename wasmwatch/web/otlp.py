@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
@@ -151,3 +152,67 @@ def _receiver(signal: otlp.wire.Signal) -> Callable[[Runtime, Request], Awaitabl
 traces = _receiver("traces")
 metrics = _receiver("metrics")
 logs = _receiver("logs")
+
+
+# -- OpenAPI ------------------------------------------------------------------------------------
+
+#: OTLP JSON carries 64-bit integers as decimal strings (plain numbers are taken too)
+_INT64_FIELDS = frozenset(("timeUnixNano", "startTimeUnixNano", "endTimeUnixNano",
+                           "observedTimeUnixNano", "intValue", "asInt", "count"))
+_INT64 = {"anyOf": [{"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+                    {"type": "string", "pattern": r"^-?(?:0|[1-9][0-9]{0,17})$"}]}
+_INT32 = {"minimum": -(2**31), "maximum": 2**31 - 1}
+_RPC_STATUS = {"type": "object", "description": "google.rpc.Status", "required": ["code", "message"],
+               "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}}
+
+
+def _wire_int(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """An integer property as the wire has it: int64 as number or string, enums int32."""
+    if schema.get("type") == "integer":
+        rest = {k: v for k, v in schema.items() if k != "type"}
+        return {**_INT64, **rest} if name in _INT64_FIELDS else {**schema, **_INT32}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_wire_int(name, s) for s in schema["anyOf"]]}
+    return schema
+
+
+def openapi_components() -> dict[str, Any]:
+    """The request bodies' schemas (from :mod:`wasmwatch.ingest.otlp.wire`), names prefixed."""
+    _, components = msgspec.json.schema_components(
+        [otlp.wire.TracesRequest, otlp.wire.MetricsRequest, otlp.wire.LogsRequest],
+        ref_template="#/components/schemas/Otlp{name}")
+    out: dict[str, Any] = {"RpcStatus": _RPC_STATUS}
+    for name, schema in components.items():
+        props = schema.get("properties", {})
+        out[f"Otlp{name}"] = {**schema, "properties": {k: _wire_int(k, v) for k, v in props.items()}}
+    return out
+
+
+def openapi_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """POST /v1/traces, /v1/metrics and /v1/logs."""
+    errors = {str(code): {"description": why, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/RpcStatus"}},
+        PROTOBUF: {"schema": {"type": "string", "format": "binary"}}}}
+        for code, why in ((400, "malformed body, named in the message"), (401, "missing or unknown key"),
+                          (403, "origin not allowed"), (413, "body too large"),
+                          (415, "unsupported content type or encoding"), (429, "rate limited (Retry-After)"),
+                          (503, "write queue full or store unavailable (Retry-After)"))}
+    paths: dict[str, Any] = {}
+    for signal, (field, *_protos) in _ANSWERS.items():
+        request = f"Otlp{signal.title()}Request"
+        partial = {"type": "object", "properties": {field: {"type": "string", "pattern": "^[0-9]+$"},
+                                                    "errorMessage": {"type": "string"}}}
+        paths[f"/v1/{signal}"] = {"post": {
+            "summary": f"OTLP/HTTP {signal} export (OpenTelemetry exporters)", "security": security,
+            "description": f"The OTLP JSON mapping as below, or protobuf (Content-Type {PROTOBUF}: "
+                           f"Export{otlp.wire.MESSAGE_NAMES[signal]}ServiceRequest, answered in "
+                           "protobuf); gzip or deflate. The key may also come as Authorization: "
+                           "Bearer KEY. See docs/protocol.md for how spans, metrics and logs "
+                           "become items.",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{request}"}}}},
+            "responses": {"200": {"description": "the accepted items are durably stored; "
+                                  "partialSuccess counts what was rejected, and why", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"partialSuccess": partial}}},
+                PROTOBUF: {"schema": {"type": "string", "format": "binary"}}}}, **errors}}}
+    return paths

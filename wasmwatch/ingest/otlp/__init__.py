@@ -1,10 +1,11 @@
 """OTLP/HTTP requests (traces, metrics, logs) as wasmwatch items, through the ingest pipeline.
 
-:mod:`.wire` decodes a body (OTLP JSON or protobuf) into typed values; :mod:`.spans`,
-:mod:`.metrics` and :mod:`.logs` map them onto item types (each module's docstring says how);
-:func:`chunks` validates the items like every other item (one typed check, timestamps within
-retention, the pipeline's scrubbing and enrichment) and groups them by resource into chunks to
-commit. An item that fails is counted as rejected and named in :attr:`Mapped.first_error`.
+:mod:`.wire` (OTLP JSON) and :mod:`.proto` (protobuf) decode a body into typed values;
+:mod:`.spans`, :mod:`.metrics` and :mod:`.logs` map them onto item types (each module's
+docstring says how); :func:`chunks` validates the items like every other item (one typed
+check, timestamps within retention, the pipeline's scrubbing and enrichment) and groups them
+by resource into chunks to commit. An item that fails is counted as rejected and named in
+:attr:`Export.first_error`.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import msgspec
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk
-from wasmwatch.ingest.otlp import common, logs, metrics, spans, wire
+from wasmwatch.ingest.otlp import common, logs, metrics, proto, spans, wire
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.validate import ItemError, path_error
 
 __all__ = ["Export", "chunks", "decode", "items", "wire"]
 
-decode = wire.decode
+_item_decoder = msgspec.json.Decoder(s.Item)
+_encoder = msgspec.json.Encoder()
 _MAPPERS: dict[wire.Signal, Callable[[Any], Iterator[common.Mapped]]] = {
     "traces": spans.items, "metrics": metrics.items, "logs": logs.items}
 
@@ -38,6 +40,12 @@ class Export(NamedTuple):
     left_out: int = 0
 
 
+def decode(signal: wire.Signal, body: bytes, protobuf: bool) -> wire.Request:
+    """The body (protobuf, else OTLP JSON) as the typed request of ``signal``; raises
+    :class:`~.wire.WireError` naming the problem."""
+    return proto.decode(signal, body) if protobuf else wire.decode_json(signal, body)
+
+
 def items(signal: wire.Signal, request: wire.Request) -> list[common.Mapped]:
     return list(_MAPPERS[signal](request))
 
@@ -45,20 +53,16 @@ def items(signal: wire.Signal, request: wire.Request) -> list[common.Mapped]:
 def chunks(signal: wire.Signal, request: wire.Request, mapped: Iterable[common.Mapped],
            pipeline: Pipeline, project: str, now_ms: int, nbytes: int) -> Export:
     """Validate the mapped items and group them into one chunk per resource context."""
-    groups: dict[s.Context, list[tuple[str, s.Item]]] = {}
+    raw: dict[s.Context, list[tuple[str, dict[str, Any]]]] = {}
     errors: list[str] = []
     total = 0
     for origin, where, item in mapped:
         total += 1
         if isinstance(item, str):
             errors.append(f"{where}: {item}")
-            continue
-        try:
-            typed: s.Item = msgspec.convert(item, s.Item)
-        except msgspec.ValidationError as exc:
-            errors.append(path_error(where, exc))
-            continue
-        groups.setdefault(origin.context, []).append((where, typed))
+        else:
+            raw.setdefault(origin.context, []).append((where, item))
+    groups = {ctx: _typed(group, errors) for ctx, group in raw.items()}
     out: list[Chunk] = []
     share = nbytes // max(1, len(groups))
     for ctx, group in groups.items():
@@ -67,6 +71,22 @@ def chunks(signal: wire.Signal, request: wire.Request, mapped: Iterable[common.M
         out.append(chunk)
     left_out = logs.count(request) - total if isinstance(request, wire.LogsRequest) else 0
     return Export(out, total - len(errors), len(errors), errors[0] if errors else None, left_out)
+
+
+def _typed(group: list[tuple[str, dict[str, Any]]], errors: list[str]) -> list[tuple[str, s.Item]]:
+    """The items as typed values: in one call, else one by one to name each bad one."""
+    try:
+        typed = msgspec.convert([item for _, item in group], list[s.Item])
+        return [(where, it) for (where, _), it in zip(group, typed, strict=True)]
+    except msgspec.ValidationError:
+        pass
+    good: list[tuple[str, s.Item]] = []
+    for where, item in group:
+        try:
+            good.append((where, _item_decoder.decode(_encoder.encode(item))))
+        except msgspec.ValidationError as exc:
+            errors.append(path_error(where, exc))
+    return good
 
 
 def _check(pipeline: Pipeline, ctx: s.Context, group: list[tuple[str, s.Item]], project: str,

@@ -17,6 +17,7 @@ _NOT_TAGS = frozenset(("url.full", "url.query", "url.path", "http.url", "http.ta
                        "exception.message", "http.request.header.x-wasmwatch-session"))
 _encode = msgspec.json.Encoder(order="sorted")
 Scalar = str | int | float | bool
+_SCALARS = (str, int, float, bool)
 
 
 class Refused(ValueError):
@@ -85,10 +86,15 @@ def integer(attrs: dict[str, Any], *keys: str) -> int | None:
 def tags(attrs: dict[str, Any], skip: Iterable[str] = ()) -> dict[str, Scalar] | None:
     """Scalar attributes as tags, at most :data:`~wasmwatch.ingest.schema.MAX_TAGS` (in key
     order); raw URLs, statements, stacks and the session header are left out."""
-    left_out = _NOT_TAGS.union(skip)
-    kept = {k: v for k, v in sorted(attrs.items())
-            if k not in left_out and isinstance(v, str | int | float | bool)}
-    return dict(list(kept.items())[: s.MAX_TAGS]) or None
+    left_out = _NOT_TAGS.union(skip) if skip else _NOT_TAGS
+    kept: dict[str, Scalar] = {}
+    for key in sorted(attrs):
+        value = attrs[key]
+        if key not in left_out and isinstance(value, _SCALARS):
+            kept[key] = value
+            if len(kept) == s.MAX_TAGS:
+                break
+    return kept or None
 
 
 def origin(resource: wire.Resource) -> Origin:

@@ -1,33 +1,27 @@
 """OTLP/HTTP request bodies as typed values: the OTLP JSON mapping, and protobuf.
 
 JSON follows the OTLP JSON mapping: lowerCamelCase field names, trace and span ids as hex,
-64-bit integers as decimal strings (plain numbers are taken too), enums as integers. Protobuf
-(``application/x-protobuf``, what ``opentelemetry-exporter-otlp-proto-http`` sends) is parsed
-with the ``opentelemetry-proto`` classes, turned into the same mapping (bytes ids to hex), and
-checked by the same types, so both paths give one typed value or one :class:`WireError` naming
-the field. Unknown fields are ignored, as the OTLP specification asks of receivers.
+64-bit integers as decimal strings (plain numbers are taken too), enums as integers; unknown
+fields are ignored, as the OTLP specification asks of receivers. Protobuf
+(``application/x-protobuf``, what ``opentelemetry-exporter-otlp-proto-http`` sends) is read
+into the same types by :mod:`.proto`, so both give one typed value, or one
+:class:`WireError` naming the problem.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import msgspec
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from wasmwatch.ingest.validate import path_error
 
-__all__ = ["LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError", "decode"]
+__all__ = ["MESSAGE_NAMES", "LogsRequest", "MetricsRequest", "Signal", "TracesRequest", "WireError",
+           "decode_json"]
 
 Signal = Literal["traces", "metrics", "logs"]
-_ID_FIELDS = frozenset(("traceId", "spanId", "parentSpanId"))
+#: the protobuf message of each signal's request (and answer): Export<name>ServiceRequest
+MESSAGE_NAMES: dict[Signal, str] = {"traces": "Trace", "metrics": "Metrics", "logs": "Logs"}
 
 
 class WireError(ValueError):
@@ -174,59 +168,18 @@ class LogsRequest(_Wire, frozen=True):
 
 
 Request = TracesRequest | MetricsRequest | LogsRequest
-R = TypeVar("R", TracesRequest, MetricsRequest, LogsRequest)
 _TYPES: dict[Signal, type[Request]] = {"traces": TracesRequest, "metrics": MetricsRequest,
                                        "logs": LogsRequest}
-_PROTO: dict[Signal, Callable[[], Message]] = {
-    "traces": trace_service_pb2.ExportTraceServiceRequest,
-    "metrics": metrics_service_pb2.ExportMetricsServiceRequest,
-    "logs": logs_service_pb2.ExportLogsServiceRequest,
-}
 _json_decoders = {signal: msgspec.json.Decoder(kind, strict=False) for signal, kind in _TYPES.items()}
 
 
-def decode(signal: Signal, body: bytes, protobuf: bool) -> Request:
-    """The body as the typed request of ``signal``; raises :class:`WireError`."""
+def decode_json(signal: Signal, body: bytes) -> Request:
+    """A JSON body as the typed request of ``signal``; raises :class:`WireError`."""
     try:
-        if not protobuf:
-            return _json_decoders[signal].decode(body)
-        return msgspec.convert(_proto_mapping(signal, body), _TYPES[signal], strict=False)
+        return _json_decoders[signal].decode(body)
     except msgspec.ValidationError as exc:  # a DecodeError too: first
         raise WireError(path_error("body", exc)) from exc
     except msgspec.DecodeError as exc:
         raise WireError(f"body: malformed JSON: {exc}") from exc
     except RecursionError as exc:
         raise WireError("body: nested too deeply") from exc
-
-
-def _proto_mapping(signal: Signal, body: bytes) -> Any:
-    message = _PROTO[signal]()
-    try:
-        message.ParseFromString(body)
-    except (DecodeError, RecursionError) as exc:
-        raise WireError(f"body: not a valid protobuf Export{signal.title()}ServiceRequest: "
-                        f"{exc}") from exc
-    mapping = json_format.MessageToDict(message, use_integers_for_enums=True)
-    return _hex_ids(mapping)
-
-
-def _hex_ids(value: Any) -> Any:
-    """Protobuf's JSON form carries bytes as base64: trace and span ids become hex, as in OTLP
-    JSON. In place; returns ``value``."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in _ID_FIELDS and isinstance(item, str):
-                value[key] = _b64_hex(item)
-            else:
-                _hex_ids(item)
-    elif isinstance(value, list):
-        for item in value:
-            _hex_ids(item)
-    return value
-
-
-def _b64_hex(text: str) -> str:
-    try:
-        return base64.b64decode(text, validate=True).hex()
-    except binascii.Error:
-        return text
