@@ -82,7 +82,7 @@ def commits(total: int, size: int, now: int) -> Iterator[list[Chunk]]:
         chunks = []
         for c in range(start, min(total, start + size), 1000):
             ctx = ("p1", now, 0, f"s{c // 3000}", ("1.0", "1.1")[c // 1000 % 2], "/app", "4g",
-                   "desktop", ("Chrome", "Firefox")[c // 2000 % 2], 120, "Linux", True, "0.1")
+                   "desktop", ("Chrome", "Firefox")[c // 2000 % 2], 120, "Linux", True, "0.1", None)
             chunks.append(Chunk(ctx, _items(rng, c, min(1000, total - c), at), 1000))
         yield chunks
 

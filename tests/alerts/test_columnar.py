@@ -45,7 +45,7 @@ def _items(rng: random.Random, n: int) -> list[s.Item]:
 def _table(seed: int, n: int = 600) -> pa.Table:
     rng = random.Random(seed)
     chunks = [Chunk(("default", NOW, 0, "s", rel, "/", "wifi", "desktop", "Chrome", 120, "Linux",
-                     True, "t"), _items(rng, n // 3), 10) for rel in ("1.0", "1.1", "2.0")]
+                     True, "t", None), _items(rng, n // 3), 10) for rel in ("1.0", "1.1", "2.0")]
     columns = tuple(dict.fromkeys((*ClientMetrics().columns, *ALERT_COLUMNS)))
     return Prepared(chunks).rows(1, None, columns)
 

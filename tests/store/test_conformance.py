@@ -41,7 +41,7 @@ BACKENDS = ["chdb", "clickhouse"]
 
 def _context(project: str, release: str | None, browser: str, session: str) -> tuple[Any, ...]:
     return (project, NOW, 0, session, release, "/app", "4g", "desktop", browser, 120, "Linux",
-            True, "0.1.0")
+            True, "0.1.0", None)
 
 
 def _item(rng: np.random.Generator, i: int, ts: float) -> s.Item:
