@@ -97,7 +97,8 @@ def test_operation_and_its_server_requests_arrive_linked(
 
 
 def test_dashboard_server_page_shows_the_split(live_server: LiveServer, browser: Any) -> None:
-    """The server page lists the linked operation with its three times and the route's p50/p95/p99."""
+    """The server page lists the linked operation with its three times, the route's p50/p95/p99
+    and the service's process sample."""
     trace = "5" * 32
     now = int(time.time() * 1000)
     httpx.post(f"{live_server.url}/api/v1/ingest", params={"key": live_server.key}, json={
@@ -108,7 +109,9 @@ def test_dashboard_server_page_shows_the_split(live_server: LiveServer, browser:
         "sent_at": now, "context": {"service": "shop-api"},
         "items": [{"id": "rq-1", "type": "server_request", "ts": now + 5, "route": "/api/export",
                    "method": "POST", "status": 200, "ms": 200.0, "trace_id": trace,
-                   "span_id": "6" * 16, "parent_span_id": "7" * 16}]}).raise_for_status()
+                   "span_id": "6" * 16, "parent_span_id": "7" * 16},
+                  {"id": "pr-1", "type": "server_process", "ts": now, "rss_bytes": 50 * 1024 * 1024,
+                   "threads": 6, "cpu_s": 12.5, "gc_count": 40, "gc_ms": 20.0}]}).raise_for_status()
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         page = context.new_page()
@@ -124,6 +127,10 @@ def test_dashboard_server_page_shows_the_split(live_server: LiveServer, browser:
         assert [c.strip() for c in route.locator("td").all_inner_texts()][:7] == [
             "POST /api/export", "shop-api", "1", "0 %", "200 ms", "200 ms", "200 ms"]
         assert page.locator('#traces-table tr[data-trace="' + trace + '"]').count() == 1
+        process = page.locator('#processes-table tr[data-service="shop-api"]')
+        process.wait_for()
+        assert [c.strip() for c in process.locator("td").all_inner_texts()][:7] == [
+            "shop-api", "50.0 MiB", "50.0 MiB", "6", "13 s", "40", "20.0 ms"]
         assert problems == []
     finally:
         context.close()
