@@ -98,11 +98,11 @@ def _call(views: Views, name: str, params: dict[str, Any]) -> tuple[int, Any]:
 # -- ASGI: Starlette, Litestar ---------------------------------------------------------------
 
 def asgi_app(framework: str, client: Client | None, views: Views) -> Any:
-    """The API as a Starlette app (plus a ``Mount`` at ``/v2``) or a Litestar app, with the
-    ASGI middleware when ``client``."""
-    if framework == "starlette":
-        return _starlette(client, views)
-    return _litestar(client, views)
+    """The API as a Starlette app (plus a ``Mount`` at ``/v2``), a FastAPI app (the API on a
+    router included under ``/v2`` too) or a Litestar app, with the ASGI middleware when
+    ``client``."""
+    make = {"starlette": _starlette, "fastapi": _fastapi, "litestar": _litestar}[framework]
+    return make(client, views)
 
 
 def _starlette(client: Client | None, views: Views) -> Any:
@@ -124,6 +124,32 @@ def _starlette(client: Client | None, views: Views) -> Any:
     routes.append(Mount("/v2", routes=[Route("/things/{name}", endpoint("hello"))]))
     middleware = [Middleware(ASGIMiddleware, client=client)] if client is not None else []
     return Starlette(routes=routes, middleware=middleware)
+
+
+def _fastapi(client: Client | None, views: Views) -> Any:
+    from fastapi import APIRouter, FastAPI, Request
+    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+    def endpoint(name: str) -> Callable[[Request], Response]:
+        def handle(request: Request) -> Response:
+            status, body = _call(views, name, {k: int(v) if v.isdigit() else v
+                                               for k, v in request.path_params.items()})
+            if name == "page":
+                return HTMLResponse(body, status)
+            return PlainTextResponse(body, status) if isinstance(body, str) else JSONResponse(body, status)
+        # FastAPI reads the hints at run time: real objects, not this module's strings
+        handle.__annotations__ = {"request": Request, "return": Response}
+        return handle
+
+    app, router = FastAPI(openapi_url=None), APIRouter()
+    for method, path, name in API:
+        plain = re.sub(r"\{(\w+):int\}", r"{\1}", path)  # FastAPI's templates carry no convertors
+        app.add_api_route(plain, endpoint(name), methods=[method])
+        router.add_api_route(plain, endpoint(name), methods=[method])
+    app.include_router(router, prefix="/v2")
+    if client is not None:
+        app.add_middleware(ASGIMiddleware, client=client)
+    return app
 
 
 def _litestar(client: Client | None, views: Views) -> Any:
