@@ -87,7 +87,8 @@ class Client:
 
     @property
     def lost(self) -> dict[str, int]:
-        """Items lost so far, by reason (``queue_full``, ``invalid``, ``network``)."""
+        """Items lost so far, by reason (``queue_full``, ``invalid``, ``network``,
+        ``rate_limited``)."""
         return dict(self.sender.lost)
 
     def _after_fork(self) -> None:
