@@ -60,6 +60,12 @@ def parse_traceparent(value: str | None) -> Span | None:
 
     Lowercase hex only; version ``ff`` and all-zero ids are invalid (W3C Trace Context 3.2).
     A later version may append fields after the flags (``-...``); they are ignored."""
+    ids = _parse(value)
+    return Span(*ids) if ids else None
+
+
+def _parse(value: str | None) -> tuple[str, str] | None:
+    """:func:`parse_traceparent`, as a plain tuple (a NamedTuple costs more to make)."""
     match = _TRACEPARENT.fullmatch(value) if value else None
     if match is None:
         return None
@@ -68,10 +74,10 @@ def parse_traceparent(value: str | None) -> Span | None:
         return None
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    return Span(trace_id, span_id)
+    return trace_id, span_id
 
 
-_UNREAD = Span("", "")
+_UNREAD = ("", "")
 
 
 class RequestSpan:
@@ -87,10 +93,11 @@ class RequestSpan:
     def __init__(self, bits: int, source: Sequence[tuple[bytes, bytes]] | str | None,
                  session: str | None = None) -> None:
         self._bits, self._source, self._session = bits, source, session
-        self._parent: Span | None = _UNREAD
+        self._parent: tuple[str, str] | None = _UNREAD
 
-    def _read(self) -> Span | None:
-        parent: Span | None = self._parent
+    def _read(self) -> tuple[str, str] | None:
+        """The caller's (trace id, span id), if it sent a valid ``traceparent``."""
+        parent = self._parent
         if parent is not _UNREAD:
             return parent
         source = self._source
@@ -103,13 +110,13 @@ class RequestSpan:
                     value = raw.decode("latin-1")
                 elif key == b"x-wasmwatch-session":
                     self._session = raw.decode("latin-1")
-        parent = self._parent = parse_traceparent(value)
+        parent = self._parent = _parse(value)
         return parent
 
     @property
     def trace_id(self) -> str:
         parent = self._read()
-        return parent.trace_id if parent else "%032x" % ((self._bits >> 64) or 1)
+        return parent[0] if parent else "%032x" % ((self._bits >> 64) or 1)
 
     @property
     def span_id(self) -> str:
@@ -118,7 +125,7 @@ class RequestSpan:
     @property
     def parent_span_id(self) -> str | None:
         parent = self._read()
-        return parent.span_id if parent else None
+        return parent[1] if parent else None
 
     @property
     def session(self) -> str | None:
@@ -131,4 +138,4 @@ class RequestSpan:
         low = "%016x" % ((self._bits & _LOW64) or 1)
         if parent is None:
             return "%032x" % ((self._bits >> 64) or 1), low, None, self._session
-        return parent.trace_id, low, parent.span_id, self._session
+        return parent[0], low, parent[1], self._session
