@@ -162,7 +162,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    rounds, n = (15, 400) if args.quick else (41, 1000)
+    rounds, n = (15, 400) if args.quick else (101, 400)
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     client = Client(f"http://127.0.0.1:{sink.server_address[1]}", "k", service="bench",
