@@ -103,7 +103,7 @@ class Client:
     def request(self, route: str, method: str, status: int, ms: float, ts_ms: float,
                 span: Traced, parent_span_id: str | None = None, session: str | None = None) -> None:
         """Record one handled HTTP request that took ``ms`` from ``ts_ms`` (for hooks of other
-        frameworks; the middleware queue their own cheaper entries)."""
+        frameworks; the middleware classes queue cheaper entries of their own)."""
         try:
             start = int(ts_ms * 1e6) - self._offset_ns
             given = _Given(span.trace_id, span.span_id, parent_span_id, session)
@@ -119,7 +119,7 @@ class Client:
             parent = entry.pop("_parent", None)
             if parent is not None:
                 entry["trace_id"], entry["parent_span_id"] = parent.trace_id, parent.span_id
-            if "span_id" not in entry:
+            if entry.get("type") == "server_span" and "span_id" not in entry:
                 entry["span_id"] = new_span_id()
             entry["id"] = self._id()
             return _dumps(entry)
