@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from tests.browser.conftest import dashboard_page
+from tests.browser.conftest import dashboard_page, wait_for
 from tests.browser.test_dashboard import CHROME_UA, FIREFOX_UA, WASM_STACK, item, now_ms, post
 from tests.conftest import LiveServer
 
@@ -252,17 +252,24 @@ def test_error_states_survive_a_restart_and_lead_to_the_session(
     """Resolve a group, restart the server, it is still resolved; a recurrence in a new release
     reopens it as regressed; its sample opens the session's timeline."""
     seed(live_server)
-    page = open_page(browser, live_server, 1440)
+    page = dashboard_page(browser, width=1440)
+    answers: list[Any] = []  # the page's own /api/v1/errors answers: what it drew
+    page.on("response", lambda r: "/api/v1/errors?" in r.url and answers.append(r))
+    page.goto(f"{live_server.url}/dashboard#token={live_server.admin_token}")
     group = page.locator("#errors-table tr.group").first
     group.wait_for()
-    answer = api(live_server, "/api/v1/errors", window="1h")
-    g = answer["groups"][0]
+
+    def drawn_and_answered() -> list[Any]:
+        return [group.locator(".spark rect").count(), answers[-1].json()["groups"][0]]
+
+    # a live refresh may have answered and not yet redrawn: wait until the drawing is the last answer's
+    drawn, g = wait_for(drawn_and_answered, lambda d: d[0] == sum(1 for n in d[1]["trend"] if n), 10)
+    assert drawn == sum(1 for n in g["trend"] if n)
     group.click()
     detail = page.locator("#errors-table tr.detail").first
     assert detail.locator(".by-release").inner_text() == ", ".join(
         f"{k} {v}" for k, v in g["by_release"].items())
     assert detail.locator(".spark").count() == 0  # the sparkline is in the row itself
-    assert group.locator(".spark rect").count() == sum(1 for n in g["trend"] if n)
     detail.locator('button[data-to="resolved"]').click()
     page.wait_for_selector('#errors-table tr.group[data-state="resolved"]')
     page.context.close()
