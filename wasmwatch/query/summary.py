@@ -31,6 +31,7 @@ from wasmwatch.query.sources import (
     raw_items,
     rollup_window,
     snapshot,
+    wide_store,
 )
 from wasmwatch.query.windows import WindowError
 
@@ -79,19 +80,47 @@ LatencyMap = dict[tuple[str, str, str | None], Latency]
 _QS = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
 
 
-def _counters(con: Any, source: Sql, filters: Filters) -> list[Counter]:
+def _counters(con: Any, source: Sql, filters: Filters, merge: str = rollup.MERGE) -> list[Counter]:
     where = filters.where()
     sql = (
-        "SELECT type, release, name, ok, offline, cached, category, "
-        f"{rollup.MERGE} FROM ({source.text}) WHERE {where.text} GROUP BY ALL"
+        f"SELECT {_KEYS}, {merge} FROM ({source.text}) WHERE {where.text} GROUP BY ALL"
     )
     return [Counter(*row) for row in con.execute(sql, [*source.params, *where.params]).fetchall()]
 
 
+_KEYS = "type, release, name, ok, offline, cached, category"
+# The "last" values (``arg_max``) are read apart, from the only types that have them: with them
+# in the same aggregate DuckDB sizes a grouping of ~3.5 M raw rows beyond a 160 MB
+# memory_limit and fails with "Out of Memory" (seen on a 24 h window of shuffled data).
+_LAST = "arg_max(value_last, last_ts) AS value_last, arg_max(pending_last, last_ts) AS pending_last"
+_LAST_TYPES = ("memory", "offline_sync")
+_NO_LAST = rollup.MERGE.replace("arg_max(value_last, last_ts)", "NULL").replace(
+    "arg_max(pending_last, last_ts)", "NULL")
+
+
+def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters) -> list[Counter]:
+    """Counter rows of the raw items of ``[from_ms, to_ms]``, in two bounded aggregates."""
+    source, where = raw_counters(from_ms, to_ms, con), filters.where()
+    counters = _counters(con, source, filters, _NO_LAST)
+    sql = (f"SELECT {_KEYS}, {_LAST} FROM ({source.text}) WHERE {where.text} "
+           f"AND type IN {_LAST_TYPES!r} GROUP BY ALL")
+    last = {tuple(row[:7]): row[7:] for row in
+            con.execute(sql, [*source.params, *where.params]).fetchall()}
+    out = []
+    for c in counters:
+        value_last, pending_last = last.get(c[:7], (None, None))
+        out.append(c._replace(value_last=value_last, pending_last=pending_last))
+    return out
+
+
 def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters) -> LatencyMap:
+    """Exact percentiles of the raw items of ``[from_ms, to_ms]``.
+
+    The rows are read twice (all timed types, then bundle loads alone) rather than held
+    between the two groupings, which would hold millions of rows in memory."""
     items, where = raw_items(from_ms, to_ms, con), filters.where()
     sql = f"""
-WITH x AS (
+WITH x AS {"" if wide_store(con) else "NOT MATERIALIZED "}(
   SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
   FROM {items.text} WHERE {where.text} AND type IN {HIST_TYPES!r} AND ms IS NOT NULL)
 SELECT type, 'main' AS g, name AS k, quantile_cont(ms, {_QS}) FROM x GROUP BY ALL
@@ -138,7 +167,7 @@ def summary(
     from_ms = now_ms - window_s * 1000
     with snapshot(con):
         if exact or window_s <= exact_max_s:
-            counters = _counters(con, raw_counters(from_ms, now_ms, con), filters)
+            counters = _raw_counters(con, from_ms, now_ms, filters)
             latency = _exact_latency(con, from_ms, now_ms, filters)
             meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
         else:
