@@ -302,3 +302,24 @@ def test_nonpositive_window_is_rejected(con: duckdb.DuckDBPyConnection) -> None:
     """A window of zero seconds raises WindowError."""
     with pytest.raises(WindowError):
         summary(con, project=PROJECT, window_s=0, now_ms=NOW)
+
+
+def test_last_values_across_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """The last memory value and sync backlog are the newest over every key (release, ok),
+    from raw rows (read apart from the other counters) as from the rollup."""
+    t = NOW - 10 * MINUTE
+    write(con, [
+        row("memory", t + 1, value=5.0, release="a"), row("memory", t + 3, value=2.0, release="b"),
+        row("memory", t + 2, value=9.0, release="a"),
+        row("offline_sync", t + 4, ok=False, synced=0, pending=3, release="a"),
+        row("offline_sync", t + 6, ok=True, synced=1, pending=11, release="b"),
+        row("offline_sync", t + 5, ok=True, synced=1, pending=8, release="a"),
+    ])
+    for window_s, exact in ((3600, False), (DAY_S, False), (DAY_S, True)):
+        got = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, exact=exact)
+        assert got["memory"] == {"last_bytes": 2, "max_bytes": 9}, (window_s, exact)
+        assert got["offline"]["pending"] == 11
+        only_a = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, exact=exact,
+                         release="a")
+        assert only_a["memory"] == {"last_bytes": 9, "max_bytes": 9}
+        assert only_a["offline"]["pending"] == 8
