@@ -323,3 +323,19 @@ def test_last_values_across_keys(con: duckdb.DuckDBPyConnection) -> None:
                          release="a")
         assert only_a["memory"] == {"last_bytes": 9, "max_bytes": 9}
         assert only_a["offline"]["pending"] == 8
+
+
+def test_last_values_from_the_window_end(con: duckdb.DuckDBPyConnection) -> None:
+    """A key whose newest value is in the window's last minutes takes it from there; one with
+    only NULL values there still gets its newest non-NULL value from earlier in the window."""
+    write(con, [
+        row("memory", NOW - 30 * MINUTE, value=7.0, release="a"),
+        row("memory", NOW - 40 * MINUTE, value=4.0, release="b"),
+        row("memory", NOW - MINUTE, value=3.0, release="a"),
+        row("memory", NOW - 2 * MINUTE, value=None, release="b"),
+        row("offline_sync", NOW - 2 * MINUTE, ok=True, synced=1, pending=5, release="a"),
+    ])
+    for release, last in (("a", 3), ("b", 4), (None, 3)):
+        got = summary(con, project=PROJECT, window_s=3600, now_ms=NOW, release=release)
+        assert got["memory"]["last_bytes"] == last, release
+    assert summary(con, project=PROJECT, window_s=3600, now_ms=NOW)["offline"]["pending"] == 5

@@ -98,17 +98,46 @@ _NO_LAST = rollup.MERGE.replace("arg_max(value_last, last_ts)", "NULL").replace(
     "arg_max(pending_last, last_ts)", "NULL")
 
 
-def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters) -> list[Counter]:
-    """Counter rows of the raw items of ``[from_ms, to_ms]``, in two bounded aggregates."""
+# the last values are looked for in the window's last 5 minutes, then its last hour, then all
+_RECENT_MS = (300_000, 3_600_000)
+
+
+def _last_rows(con: Any, from_ms: int, to_ms: int,
+               filters: Filters) -> dict[tuple[Any, ...], tuple[Any, Any]]:
     source, where = raw_counters(from_ms, to_ms, con), filters.where()
-    counters = _counters(con, source, filters, _NO_LAST)
     sql = (f"SELECT {_KEYS}, {_LAST} FROM ({source.text}) WHERE {where.text} "
            f"AND type IN {_LAST_TYPES!r} GROUP BY ALL")
-    last = {tuple(row[:7]): row[7:] for row in
+    return {tuple(row[:7]): (row[7], row[8]) for row in
             con.execute(sql, [*source.params, *where.params]).fetchall()}
+
+
+def _last_values(con: Any, from_ms: int, to_ms: int, filters: Filters,
+                 keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, Any]]:
+    """Per key of ``keys`` (memory and sync keys), its newest non-NULL value and backlog.
+
+    Read from the window's last minutes first (a key with a value there has its newest one
+    there), then from a longer tail, and from the whole window only when some key still has
+    none: the tail holds few rows, so it costs far less than the whole window."""
+    needed = {"memory": 0, "offline_sync": 1}
+    for width_ms in (*_RECENT_MS, None):
+        start = from_ms if width_ms is None else max(from_ms, to_ms - width_ms)
+        found = _last_rows(con, start, to_ms, filters)
+        if start == from_ms or all(found.get(k, (None, None))[needed[k[0]]] is not None
+                                   for k in keys):
+            return found
+    return found
+
+
+def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters) -> list[Counter]:
+    """Counter rows of the raw items of ``[from_ms, to_ms]``: the sums, counts and maxima in
+    one aggregate, the last values (:func:`_last_values`) in another."""
+    source = raw_counters(from_ms, to_ms, con)
+    counters = _counters(con, source, filters, _NO_LAST)
+    keys = [tuple(c[:7]) for c in counters if c.type in _LAST_TYPES]
+    last = _last_values(con, from_ms, to_ms, filters, keys) if keys else {}
     out = []
     for c in counters:
-        value_last, pending_last = last.get(c[:7], (None, None))
+        value_last, pending_last = last.get(tuple(c[:7]), (None, None))
         out.append(c._replace(value_last=value_last, pending_last=pending_last))
     return out
 
