@@ -334,8 +334,14 @@ def test_last_values_from_the_window_end(con: duckdb.DuckDBPyConnection) -> None
         row("memory", NOW - MINUTE, value=3.0, release="a"),
         row("memory", NOW - 2 * MINUTE, value=None, release="b"),
         row("offline_sync", NOW - 2 * MINUTE, ok=True, synced=1, pending=5, release="a"),
+        row("memory", NOW - 3 * HOUR, value=6.0, release="c"),  # only the whole day has it
     ])
-    for release, last in (("a", 3), ("b", 4), (None, 3)):
-        got = summary(con, project=PROJECT, window_s=3600, now_ms=NOW, release=release)
-        assert got["memory"]["last_bytes"] == last, release
-    assert summary(con, project=PROJECT, window_s=3600, now_ms=NOW)["offline"]["pending"] == 5
+    got = summary(con, project=PROJECT, window_s=DAY_S, now_ms=NOW, release="c", exact=True)
+    assert got["memory"] == {"last_bytes": 6, "max_bytes": 6}
+    for window_s, exact in ((3600, False), (DAY_S, True)):  # one aggregate; last values apart
+        for release, last in (("a", 3), ("b", 4), (None, 3)):
+            got = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, release=release,
+                          exact=exact)
+            assert got["memory"]["last_bytes"] == last, (window_s, release)
+        got = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, exact=exact)
+        assert got["offline"]["pending"] == 5

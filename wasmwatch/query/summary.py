@@ -128,10 +128,14 @@ def _last_values(con: Any, from_ms: int, to_ms: int, filters: Filters,
     return found
 
 
-def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters) -> list[Counter]:
-    """Counter rows of the raw items of ``[from_ms, to_ms]``: the sums, counts and maxima in
-    one aggregate, the last values (:func:`_last_values`) in another."""
+def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters,
+                  split: bool = True) -> list[Counter]:
+    """Counter rows of the raw items of ``[from_ms, to_ms]``: with ``split`` the sums, counts
+    and maxima in one aggregate, the last values (:func:`_last_values`) in another; else all
+    in one (cheaper for a short window, whose rows are few)."""
     source = raw_counters(from_ms, to_ms, con)
+    if not split:
+        return _counters(con, source, filters)
     counters = _counters(con, source, filters, _NO_LAST)
     keys = [tuple(c[:7]) for c in counters if c.type in _LAST_TYPES]
     last = _last_values(con, from_ms, to_ms, filters, keys) if keys else {}
@@ -142,14 +146,16 @@ def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters) -> list[
     return out
 
 
-def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters) -> LatencyMap:
+def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters,
+                   hold: bool = False) -> LatencyMap:
     """Exact percentiles of the raw items of ``[from_ms, to_ms]``.
 
-    The rows are read twice (all timed types, then bundle loads alone) rather than held
-    between the two groupings, which would hold millions of rows in memory."""
+    Unless ``hold`` (or on the wide store), the rows are read twice (all timed types, then
+    bundle loads alone) rather than held between the two groupings, which for a long window
+    would hold millions of rows in memory."""
     items, where = raw_items(from_ms, to_ms, con), filters.where()
     sql = f"""
-WITH x AS {"" if wide_store(con) else "NOT MATERIALIZED "}(
+WITH x AS {"" if hold or wide_store(con) else "NOT MATERIALIZED "}(
   SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
   FROM {items.text} WHERE {where.text} AND type IN {HIST_TYPES!r} AND ms IS NOT NULL)
 SELECT type, 'main' AS g, name AS k, quantile_cont(ms, {_QS}) FROM x GROUP BY ALL
@@ -196,8 +202,11 @@ def summary(
     from_ms = now_ms - window_s * 1000
     with snapshot(con):
         if exact or window_s <= exact_max_s:
-            counters = _raw_counters(con, from_ms, now_ms, filters)
-            latency = _exact_latency(con, from_ms, now_ms, filters)
+            # a window up to exact_max_s is read the cheaper way; a longer one within the
+            # memory limit (see _LAST)
+            short = window_s <= exact_max_s
+            counters = _raw_counters(con, from_ms, now_ms, filters, split=not short)
+            latency = _exact_latency(con, from_ms, now_ms, filters, hold=short)
             meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
         else:
             window = rollup_window(con, from_ms, now_ms, filters=filters)
