@@ -60,6 +60,8 @@ def seed(server: LiveServer, seed: int = 3) -> None:
                                   ms=rnd.uniform(8, 14) * render))
                 items.append(item("operation", start + 600 + i * 900, name="save",
                                   ms=rnd.uniform(20, 40), ok=i != 5 or release != "1.2.0"))
+                items.append(item("server_request", start + 610 + i * 900, route="/api/save",
+                                  method="POST", status=200, ms=rnd.uniform(15, 25) * render))
             if release == "1.2.0" and s < 4:
                 items.append(item("error", start + 5000, category="runtime", kind="RuntimeError",
                                   message="unreachable executed", stack=WASM_STACK, operation="save"))
@@ -157,7 +159,8 @@ def test_operation_filter_narrows_the_events_tile(seeded: LiveServer, browser: A
 
 def test_release_view_flags_the_slower_release(seeded: LiveServer, browser: Any,
                                                tmp_path: Path) -> None:
-    """The releases page shows the API's releases, and flags 1.2.0's download and render."""
+    """The releases page shows the API's releases, and flags 1.2.0's download and render, and
+    its slower server route."""
     page = open_page(browser, seeded, 1440, "&window=24h&page=releases")
     page.locator('#release-view-table tr[data-release="1.2.0"]').wait_for()
     answer = api(seeded, "/api/v1/releases", window="24h")
@@ -176,6 +179,12 @@ def test_release_view_flags_the_slower_release(seeded: LiveServer, browser: Any,
     assert flagged.count() == 0
     render = page.locator('#release-ops-table tr[data-op="render"] td').nth(1)
     assert render.get_attribute("data-regressed") == "true"
+    # the app server's route, from server_request items, is compared the same way
+    assert newest["routes"]["POST /api/save"]["regressed"] is True
+    assert answer["releases"][1]["routes"]["POST /api/save"]["regressed"] is False
+    route = page.locator('#release-routes-table tr[data-route="POST /api/save"] td')
+    assert route.nth(1).get_attribute("data-regressed") == "true"
+    assert route.nth(2).get_attribute("data-regressed") != "true"
     assert page.evaluate(OVERFLOW_JS) == []
     shot(page, "releases.png", tmp_path)
     assert page.problems == []
