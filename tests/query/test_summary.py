@@ -302,3 +302,46 @@ def test_nonpositive_window_is_rejected(con: duckdb.DuckDBPyConnection) -> None:
     """A window of zero seconds raises WindowError."""
     with pytest.raises(WindowError):
         summary(con, project=PROJECT, window_s=0, now_ms=NOW)
+
+
+def test_last_values_across_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """The last memory value and sync backlog are the newest over every key (release, ok),
+    from raw rows (read apart from the other counters) as from the rollup."""
+    t = NOW - 10 * MINUTE
+    write(con, [
+        row("memory", t + 1, value=5.0, release="a"), row("memory", t + 3, value=2.0, release="b"),
+        row("memory", t + 2, value=9.0, release="a"),
+        row("offline_sync", t + 4, ok=False, synced=0, pending=3, release="a"),
+        row("offline_sync", t + 6, ok=True, synced=1, pending=11, release="b"),
+        row("offline_sync", t + 5, ok=True, synced=1, pending=8, release="a"),
+    ])
+    for window_s, exact in ((3600, False), (DAY_S, False), (DAY_S, True)):
+        got = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, exact=exact)
+        assert got["memory"] == {"last_bytes": 2, "max_bytes": 9}, (window_s, exact)
+        assert got["offline"]["pending"] == 11
+        only_a = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, exact=exact,
+                         release="a")
+        assert only_a["memory"] == {"last_bytes": 9, "max_bytes": 9}
+        assert only_a["offline"]["pending"] == 8
+
+
+def test_last_values_from_the_window_end(con: duckdb.DuckDBPyConnection) -> None:
+    """A key whose newest value is in the window's last minutes takes it from there; one with
+    only NULL values there still gets its newest non-NULL value from earlier in the window."""
+    write(con, [
+        row("memory", NOW - 30 * MINUTE, value=7.0, release="a"),
+        row("memory", NOW - 40 * MINUTE, value=4.0, release="b"),
+        row("memory", NOW - MINUTE, value=3.0, release="a"),
+        row("memory", NOW - 2 * MINUTE, value=None, release="b"),
+        row("offline_sync", NOW - 2 * MINUTE, ok=True, synced=1, pending=5, release="a"),
+        row("memory", NOW - 3 * HOUR, value=6.0, release="c"),  # only the whole day has it
+    ])
+    got = summary(con, project=PROJECT, window_s=DAY_S, now_ms=NOW, release="c", exact=True)
+    assert got["memory"] == {"last_bytes": 6, "max_bytes": 6}
+    for window_s, exact in ((3600, False), (DAY_S, True)):  # one aggregate; last values apart
+        for release, last in (("a", 3), ("b", 4), (None, 3)):
+            got = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, release=release,
+                          exact=exact)
+            assert got["memory"]["last_bytes"] == last, (window_s, release)
+        got = summary(con, project=PROJECT, window_s=window_s, now_ms=NOW, exact=exact)
+        assert got["offline"]["pending"] == 5

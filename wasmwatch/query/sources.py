@@ -35,6 +35,7 @@ __all__ = [
     "rollup_hist",
     "rollup_window",
     "snapshot",
+    "wide_store",
 ]
 
 EXACT_MAX_S = 3600  # windows up to this long are answered exactly from raw rows
@@ -79,14 +80,14 @@ class Filters:
         return Sql(" AND ".join(parts), tuple(params))
 
 
-def _wide(con: Any) -> bool:
+def wide_store(con: Any) -> bool:
     """The store's ``items`` is one wide table whose rollups are filled as rows land (the
     ClickHouse store's reader says so), not DuckDB's per-type tables, batches and watermark."""
     return bool(getattr(con, "wide_items", False))
 
 
 def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any) -> str:
-    if _wide(con):
+    if wide_store(con):
         return (f"SELECT {', '.join(columns or ('*',))} FROM items "
                 f"WHERE ts >= {int(from_ms)} AND ts <= {int(to_ms)}")
     batches = _batches(con, from_ms, to_ms)
@@ -159,7 +160,7 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
         return Sql(_narrow(from_ms, to_ms, con))
     first = min(s.start_ms for s in spans)
     end = max(s.end_ms for s in spans)
-    if _wide(con):  # the rollup holds every stored row: only the edges come from raw rows
+    if wide_store(con):  # the rollup holds every stored row: only the edges come from raw rows
         return Sql(f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
                    f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)})")
     newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
@@ -185,10 +186,10 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
     any-browser tables (their ``browser`` is NULL, their ``release`` set for bundle loads only).
     """
     # the ClickHouse store keeps no any-browser histogram table
-    any_browser = (not _wide(con) and filters is not None and filters.release is None
+    any_browser = (not wide_store(con) and filters is not None and filters.release is None
                    and filters.browser is None)
     spans = rollup.whole_buckets(from_ms, to_ms, hours)
-    raw = _raw_rest(con, spans, from_ms, to_ms, 0 if _wide(con) else rollup.through_batch(con))
+    raw = _raw_rest(con, spans, from_ms, to_ms, 0 if wide_store(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
     counters, hist = rollup_counters(spans), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
@@ -203,7 +204,7 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
 def snapshot(con: Any) -> Iterator[Any]:
     """One read transaction: every query inside sees the same committed state (a wide store
     has no transactions: each ClickHouse query reads the parts committed when it starts)."""
-    if _wide(con):
+    if wide_store(con):
         yield con
         return
     con.execute("BEGIN TRANSACTION")

@@ -31,6 +31,7 @@ from wasmwatch.query.sources import (
     raw_items,
     rollup_window,
     snapshot,
+    wide_store,
 )
 from wasmwatch.query.windows import WindowError
 
@@ -79,19 +80,82 @@ LatencyMap = dict[tuple[str, str, str | None], Latency]
 _QS = "[" + ", ".join(str(q) for q in QUANTILES) + "]"
 
 
-def _counters(con: Any, source: Sql, filters: Filters) -> list[Counter]:
+def _counters(con: Any, source: Sql, filters: Filters, merge: str = rollup.MERGE) -> list[Counter]:
     where = filters.where()
     sql = (
-        "SELECT type, release, name, ok, offline, cached, category, "
-        f"{rollup.MERGE} FROM ({source.text}) WHERE {where.text} GROUP BY ALL"
+        f"SELECT {_KEYS}, {merge} FROM ({source.text}) WHERE {where.text} GROUP BY ALL"
     )
     return [Counter(*row) for row in con.execute(sql, [*source.params, *where.params]).fetchall()]
 
 
-def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters) -> LatencyMap:
+_KEYS = "type, release, name, ok, offline, cached, category"
+# The "last" values (``arg_max``) are read apart, from the only types that have them: with them
+# in the same aggregate DuckDB sizes a grouping of ~3.5 M raw rows beyond a 160 MB
+# memory_limit and fails with "Out of Memory" (seen on a 24 h window of shuffled data).
+_LAST = "arg_max(value_last, last_ts) AS value_last, arg_max(pending_last, last_ts) AS pending_last"
+_LAST_TYPES = ("memory", "offline_sync")
+_NO_LAST = rollup.MERGE.replace("arg_max(value_last, last_ts)", "NULL").replace(
+    "arg_max(pending_last, last_ts)", "NULL")
+
+
+# the last values are looked for in the window's last 5 minutes, then its last hour, then all
+_RECENT_MS = (300_000, 3_600_000)
+
+
+def _last_rows(con: Any, from_ms: int, to_ms: int,
+               filters: Filters) -> dict[tuple[Any, ...], tuple[Any, Any]]:
+    source, where = raw_counters(from_ms, to_ms, con), filters.where()
+    sql = (f"SELECT {_KEYS}, {_LAST} FROM ({source.text}) WHERE {where.text} "
+           f"AND type IN {_LAST_TYPES!r} GROUP BY ALL")
+    return {tuple(row[:7]): (row[7], row[8]) for row in
+            con.execute(sql, [*source.params, *where.params]).fetchall()}
+
+
+def _last_values(con: Any, from_ms: int, to_ms: int, filters: Filters,
+                 keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[Any, Any]]:
+    """Per key of ``keys`` (memory and sync keys), its newest non-NULL value and backlog.
+
+    Read from the window's last minutes first (a key with a value there has its newest one
+    there), then from a longer tail, and from the whole window only when some key still has
+    none: the tail holds few rows, so it costs far less than the whole window."""
+    needed = {"memory": 0, "offline_sync": 1}
+    for width_ms in (*_RECENT_MS, None):
+        start = from_ms if width_ms is None else max(from_ms, to_ms - width_ms)
+        found = _last_rows(con, start, to_ms, filters)
+        if start == from_ms or all(found.get(k, (None, None))[needed[k[0]]] is not None
+                                   for k in keys):
+            return found
+    return found
+
+
+def _raw_counters(con: Any, from_ms: int, to_ms: int, filters: Filters,
+                  split: bool = True) -> list[Counter]:
+    """Counter rows of the raw items of ``[from_ms, to_ms]``: with ``split`` the sums, counts
+    and maxima in one aggregate, the last values (:func:`_last_values`) in another; else all
+    in one (cheaper for a short window, whose rows are few)."""
+    source = raw_counters(from_ms, to_ms, con)
+    if not split:
+        return _counters(con, source, filters)
+    counters = _counters(con, source, filters, _NO_LAST)
+    keys = [tuple(c[:7]) for c in counters if c.type in _LAST_TYPES]
+    last = _last_values(con, from_ms, to_ms, filters, keys) if keys else {}
+    out = []
+    for c in counters:
+        value_last, pending_last = last.get(tuple(c[:7]), (None, None))
+        out.append(c._replace(value_last=value_last, pending_last=pending_last))
+    return out
+
+
+def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters,
+                   hold: bool = False) -> LatencyMap:
+    """Exact percentiles of the raw items of ``[from_ms, to_ms]``.
+
+    Unless ``hold`` (or on the wide store), the rows are read twice (all timed types, then
+    bundle loads alone) rather than held between the two groupings, which for a long window
+    would hold millions of rows in memory."""
     items, where = raw_items(from_ms, to_ms, con), filters.where()
     sql = f"""
-WITH x AS (
+WITH x AS {"" if hold or wide_store(con) else "NOT MATERIALIZED "}(
   SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
   FROM {items.text} WHERE {where.text} AND type IN {HIST_TYPES!r} AND ms IS NOT NULL)
 SELECT type, 'main' AS g, name AS k, quantile_cont(ms, {_QS}) FROM x GROUP BY ALL
@@ -138,8 +202,11 @@ def summary(
     from_ms = now_ms - window_s * 1000
     with snapshot(con):
         if exact or window_s <= exact_max_s:
-            counters = _counters(con, raw_counters(from_ms, now_ms, con), filters)
-            latency = _exact_latency(con, from_ms, now_ms, filters)
+            # a window up to exact_max_s is read the cheaper way; a longer one within the
+            # memory limit (see _LAST)
+            short = window_s <= exact_max_s
+            counters = _raw_counters(con, from_ms, now_ms, filters, split=not short)
+            latency = _exact_latency(con, from_ms, now_ms, filters, hold=short)
             meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
         else:
             window = rollup_window(con, from_ms, now_ms, filters=filters)
