@@ -142,8 +142,30 @@ def fill(size: int, commit: int, tail: int, now: int) -> None:
     print(f"filled {size}: {counts} in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
-def ingest(store: Any, meta: dict[str, Any], prefix: str = "b") -> dict[str, float]:
-    """Items/s through write() of the size's last ``tail`` items (made outside the clock)."""
+def settle(store: ClickHouseStore, limit_s: float = 120.0) -> None:
+    """Wait (up to ``limit_s``) until the engine merges nothing: a store opened from the cache
+    loads its tables and merges the fill's parts in the background at first."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if not store._client.query("SELECT count() FROM system.merges").result_rows[0][0]:
+            return
+        time.sleep(1)
+
+
+def warm(store: Any, meta: dict[str, Any]) -> None:
+    """One commit of other ids (the tail's first), untimed: a store's first write in a process
+    pays for loading its engine and tables."""
+    size, commit = meta["size"], meta["commit"]
+    first = next(commits(size, commit, meta["now"], size - meta["tail"], "w"))
+    store.write(Prepared(first))
+    if isinstance(store, ClickHouseStore):
+        settle(store)
+
+
+def ingest(store: Any, meta: dict[str, Any], prefix: str = "b",
+           between: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Items/s through write() of the size's last ``tail`` items (made outside the clock);
+    ``between(k)`` runs before commit k, off the clock."""
     size, commit, now = meta["size"], meta["commit"], meta["now"]
     groups = list(commits(size, commit, now, size - meta["tail"], prefix))
     lookup = [0.0]
@@ -157,11 +179,16 @@ def ingest(store: Any, meta: dict[str, Any], prefix: str = "b") -> dict[str, flo
             finally:
                 lookup[0] += time.perf_counter() - t0
         store._stored = timed  # type: ignore[method-assign]
-    t0 = time.perf_counter()
-    for group in groups:
+    spent = 0.0
+    for k, group in enumerate(groups):
+        if between is not None:
+            between(k)
+        t0 = time.perf_counter()
         store.write(Prepared(group))
+        spent += time.perf_counter() - t0
+    t0 = time.perf_counter()
     store.flush(force=True)
-    spent = time.perf_counter() - t0
+    spent += time.perf_counter() - t0
     return {"items_per_s": meta["tail"] / spent, "lookup_share": lookup[0] / spent}
 
 
@@ -195,13 +222,35 @@ def final_cost(store: ClickHouseStore, runs: int) -> dict[str, float]:
             "scan_final_ms": _median(lambda: client.query(plain.format("FINAL")), runs)}
 
 
+def _async_split(store: ClickHouseStore, meta: dict[str, Any]) -> dict[str, float]:
+    """The tail again (other ids), commits taking turns with ``async_insert`` 1 and 0, so both
+    meet the same background work: items/s of each half."""
+    spent = {"0": 0.0, "1": 0.0}
+    write = store.write
+
+    def timed(prepared: Prepared, *args: Any, **kwargs: Any) -> Any:
+        mode = store._client.get_client_setting("async_insert") or "0"
+        t0 = time.perf_counter()
+        try:
+            return write(prepared, *args, **kwargs)
+        finally:
+            spent[mode] += time.perf_counter() - t0
+    store.write = timed  # type: ignore[method-assign]
+    try:
+        ingest(store, meta, "a", lambda k: store._client.set_client_setting("async_insert",
+                                                                            str(k % 2)))
+    finally:
+        store.write = write  # type: ignore[method-assign]
+        store._client.set_client_setting("async_insert", "0")
+    half = meta["tail"] / 2
+    return {"sync_half_items_per_s": half / spent["0"], "async_half_items_per_s": half / spent["1"]}
+
+
 def _chdb_variants(root: Path, meta: dict[str, Any]) -> dict[str, float]:
-    """The same tail (other ids) with async inserts, then without the materialized views."""
+    """The same tail (other ids) with and without async inserts, then without the views."""
     store = _chdb(root, meta["size"])
     try:
-        store._client.set_client_setting("async_insert", "1")
-        out = {"async_items_per_s": ingest(store, meta, "a")["items_per_s"]}
-        store._client.set_client_setting("async_insert", "0")
+        out = _async_split(store, meta)
         for tier in rollup.TIERS:
             for table in (tier.table, tier.hist):
                 store._client.command(f"DROP VIEW IF EXISTS {table}_mv")
@@ -218,6 +267,7 @@ def measure(size: int, root: Path, runs: int) -> dict[str, Any]:
     for kind in ("duckdb", "chdb"):
         store = _duck(root / f"duck{size}") if kind == "duckdb" else _chdb(root, size)
         try:
+            warm(store, meta)
             figures = ingest(store, meta)
             figures.update(queries(store, meta["now"], runs))
             if isinstance(store, ClickHouseStore):
