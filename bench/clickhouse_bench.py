@@ -168,17 +168,10 @@ def ingest(store: Any, meta: dict[str, Any], prefix: str = "b",
     ``between(k)`` runs before commit k, off the clock."""
     size, commit, now = meta["size"], meta["commit"], meta["now"]
     groups = list(commits(size, commit, now, size - meta["tail"], prefix))
-    lookup = [0.0]
+    lookup, insert = [0.0], [0.0]
     if isinstance(store, ClickHouseStore):
-        original = store._stored
-
-        def timed(table: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return original(table)
-            finally:
-                lookup[0] += time.perf_counter() - t0
-        store._stored = timed  # type: ignore[method-assign]
+        store._stored = _timed(store._stored, lookup)  # type: ignore[method-assign]
+        store._client.insert_arrow = _timed(store._client.insert_arrow, insert)
     spent = 0.0
     for k, group in enumerate(groups):
         if between is not None:
@@ -189,7 +182,21 @@ def ingest(store: Any, meta: dict[str, Any], prefix: str = "b",
     t0 = time.perf_counter()
     store.flush(force=True)
     spent += time.perf_counter() - t0
-    return {"items_per_s": meta["tail"] / spent, "lookup_share": lookup[0] / spent}
+    if isinstance(store, ClickHouseStore):
+        del store._stored, store._client.insert_arrow  # the class's own again
+    return {"items_per_s": meta["tail"] / spent, "lookup_share": lookup[0] / spent,
+            "insert_share": insert[0] / spent}
+
+
+def _timed(fn: Callable[..., Any], total: list[float]) -> Callable[..., Any]:
+    """``fn``, adding the seconds each call takes to ``total[0]``."""
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - t0
+    return timed
 
 
 def _median(fn: Callable[[], object], runs: int) -> float:
@@ -277,9 +284,12 @@ def measure(size: int, root: Path, runs: int) -> dict[str, Any]:
             store.close()
         results[kind] = figures
         print(size, kind, json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
-    results["chdb"].update(_chdb_variants(root, meta))
+    variants = _chdb_variants(root, meta)
+    results["chdb"].update(variants)
+    print(size, "chdb variants", json.dumps({k: round(v) for k, v in variants.items()}), flush=True)
     d, c = results["duckdb"], results["chdb"]
-    results["chdb_over_duckdb"] = {k: c[k] / d[k] for k in d if k not in ("stored", "lookup_share")}
+    results["chdb_over_duckdb"] = {k: c[k] / d[k] for k in d
+                                   if k not in ("stored", "lookup_share", "insert_share")}
     print(size, "chdb / duckdb", json.dumps({k: round(v, 2) for k, v in
                                              results["chdb_over_duckdb"].items()}), flush=True)
     return results
