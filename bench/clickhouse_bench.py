@@ -13,11 +13,13 @@ Two steps, so that the long part runs outside the shared benchmark lock:
   50,000-row blocks (its materialized views fill the rollups as on every insert) without the
   per-commit duplicate lookup, which would take most of an hour at 10 M on this machine.
 * the measurement (default; run it under ``flock /tmp/wasmwatch-bench.lock``) copies the cached
-  stores to a temporary directory, writes the last ``--tail`` items through each store's
-  ``write`` (items/s: commits into a store that already holds the size), then times the
-  dashboard queries (median of ``--runs``). Also on chdb: the duplicate lookup's share of the
-  commit time, the same tail with ``async_insert=1`` and without the materialized views (other
-  ids, after the queries), and what ``FINAL`` adds to a scan of every item.
+  stores to a temporary directory, makes one untimed warm-up commit of other ids (and waits
+  until chdb merges nothing), writes the last ``--tail`` items through each store's ``write``
+  (items/s: commits into a store that already holds the size), then times the dashboard
+  queries (median of ``--runs``). Also on chdb: the duplicate lookup's and the insert's shares
+  of the commit time, what ``FINAL`` adds to a scan of every item, and after the queries the
+  tail again (other ids) in commits taking turns with ``async_insert`` 0 and 1, then without
+  the materialized views.
 
 Backends: ``duckdb`` = :class:`~wasmwatch.store.duckdb.DuckDBStore` with the rollup hooks as
 served (memory limit 1 GiB); ``chdb`` = :class:`~wasmwatch.store.clickhouse.ClickHouseStore` on
