@@ -1,8 +1,9 @@
 """Micro-benchmark: what wasmwatch.client adds to each request of the host app.
 
 The same Starlette app (ASGI, one JSON route with a path parameter) and the same Flask app
-(WSGI) are called in-process, with and without the middleware, in alternating rounds of one
-run. The client delivers for real: its sender thread gzips batches and POSTs them to a loopback
+(WSGI) are called in-process, with and without the middleware, in alternating short rounds of
+one run; so are a minimal ASGI and a minimal WSGI app (one response, nothing else), where the
+middleware's own cost is not lost in the framework's noise. The client delivers for real: its sender thread gzips batches and POSTs them to a loopback
 HTTP receiver. Two costs are reported, each the median over rounds, in CPU microseconds per
 request (CPU time, not wall time: the machine is shared, and CPU time does not count the time
 other processes held the core):
@@ -33,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from wasmwatch.client import ASGIMiddleware, Client, instrument_flask
+from wasmwatch.client import ASGIMiddleware, Client, WSGIMiddleware, instrument_flask
 
 OUT = Path(__file__).parent / "out" / "client_overhead.json"
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -71,6 +72,26 @@ def flask(client: Client | None) -> Any:
     app = Flask("bench")
     app.add_url_rule("/api/items/<int:id>", "item", lambda id: jsonify({"id": id}))
     return instrument_flask(app, client) if client else app
+
+
+def bare_asgi(client: Client | None) -> Any:
+    """The least an ASGI app can do (one response): the middleware's own cost stands out."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return ASGIMiddleware(app, client=client) if client else app
+
+
+def bare_wsgi(client: Client | None) -> Any:
+    """The least a WSGI app can do (one response)."""
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("content-type", "application/json")])
+        return [b"{}"]
+
+    return WSGIMiddleware(app, client) if client else app
 
 
 def asgi_round(app: Any, n: int) -> float:
@@ -122,8 +143,9 @@ def compare(name: str, make: Callable[[Client | None], Any], round_: Callable[[A
     client.flush(30)
     path: dict[str, list[float]] = {"without": [], "with": []}
     total: dict[str, list[float]] = {"without": [], "with": []}
-    for _ in range(rounds):
-        for label, app in (("without", bare), ("with", wrapped)):
+    for i in range(rounds):
+        order = (("without", bare), ("with", wrapped))
+        for label, app in order if i % 2 == 0 else order[::-1]:  # no side always goes first
             cpu = time.process_time()
             path[label].append(round_(app, n))
             client.flush(30)
@@ -140,12 +162,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    rounds, n = (5, 2000) if args.quick else (9, 10000)
+    rounds, n = (15, 400) if args.quick else (101, 400)
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     client = Client(f"http://127.0.0.1:{sink.server_address[1]}", "k", service="bench",
                     max_queue=100_000, batch_size=500, flush_interval_s=0.2, poll_interval_s=10)
-    results = [compare("starlette (ASGI)", starlette, asgi_round, client, rounds, n),
+    results = [compare("minimal ASGI app", bare_asgi, asgi_round, client, rounds, n * 5),
+               compare("starlette (ASGI)", starlette, asgi_round, client, rounds, n),
+               compare("minimal WSGI app", bare_wsgi, wsgi_round, client, rounds, n * 5),
                compare("flask (WSGI)", flask, wsgi_round, client, rounds, n)]
     client.close()
     sink.shutdown()

@@ -1,6 +1,7 @@
 // The server page: the app's own backend beside its client. GET /api/v1/linked splits each
 // client operation (linked by its trace id to the server requests it made) into server time
-// and network time; GET /api/v1/routes gives each server route its p50 / p95 / p99.
+// and network time; GET /api/v1/routes gives each server route its p50 / p95 / p99, and each
+// service's newest process sample.
 import { $, h } from './dom.js'
 import * as fmt from './format.js'
 import { cell, empty, fillTable } from './tables.js'
@@ -54,7 +55,22 @@ function renderRoutes (answer) {
     : [empty(9, 'No server requests in this window (is wasmwatch.client installed in the app server?).')])
 }
 
+function renderProcesses (answer) {
+  const procs = (answer && answer.processes) || []
+  fillTable($('processes-table'), procs.length
+    ? procs.map(p => h('tr', { dataset: { service: p.service || '' } },
+      h('td', { class: 'name' }, p.service || fmt.DASH),
+      cell(fmt.bytes(p.rss_bytes)), cell(fmt.bytes(p.peak_rss_bytes)),
+      cell(p.threads == null ? fmt.DASH : fmt.count(p.threads)),
+      cell(p.cpu_s == null ? fmt.DASH : fmt.duration(p.cpu_s * 1000)),
+      cell(p.gc_count == null ? fmt.DASH : fmt.count(p.gc_count)),
+      cell(fmt.ms(p.gc_ms)),
+      cell(fmt.ago(p.ts), 'n')))
+    : [empty(8, 'No process samples in this window.')])
+}
+
 export function renderBackend (linked, routes) {
   renderLinked(linked)
   renderRoutes(routes)
+  renderProcesses(routes)
 }

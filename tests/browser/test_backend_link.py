@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.client.apps import uvicorn_serving, waitress_serving
+from tests.client.apps import Views, asgi_app, uvicorn_serving, waitress_serving, wsgi_app
 from tests.conftest import LiveServer
-from wasmwatch.client import ASGIMiddleware, Client, instrument_flask
+from wasmwatch.client import Client, set_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -30,44 +30,18 @@ PAGE = """<!doctype html><meta charset="utf-8"><title>app</title>
 </script>"""
 
 
-def starlette_app(client: Client, page: str) -> Any:
-    from starlette.applications import Starlette
-    from starlette.middleware import Middleware
-    from starlette.requests import Request
-    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
-    from starlette.routing import Route
-
-    async def save(request: Request) -> JSONResponse:
-        with client.span("validate"):
-            pass
-        return JSONResponse({"saved": True})
-
-    routes = [Route("/", lambda r: HTMLResponse(page)), Route("/hello", lambda r: PlainTextResponse("hi")),
-              Route("/api/docs/{doc_id}/save", save, methods=["POST"])]
-    return Starlette(routes=routes, middleware=[Middleware(ASGIMiddleware, client=client)])
-
-
-def flask_app(client: Client, page: str) -> Any:
-    from flask import Flask, jsonify
-
-    app = Flask("wasmwatch_link_app")
-    app.add_url_rule("/", "page", lambda: page)
-    app.add_url_rule("/hello", "hello", lambda: "hi")
-    app.add_url_rule("/api/users/<int:user_id>/load", "load", methods=["POST"],
-                     view_func=lambda user_id: jsonify({"id": user_id}))
-    return instrument_flask(app, client)
-
-
 @pytest.fixture
 def servers(live_server: LiveServer) -> Iterator[dict[str, str]]:
     client = Client(live_server.url, live_server.key, service="shop-api", release="3.0.0",
                     flush_interval_s=0.05, poll_interval_s=0)
     page = PAGE.format(ww=live_server.url, key=live_server.key)
+    set_client(client)  # for the span inside the save view
     try:
-        with uvicorn_serving(starlette_app(client, page)) as asgi, \
-                waitress_serving(flask_app(client, page)) as wsgi:
+        with uvicorn_serving(asgi_app("starlette", client, Views(page))) as asgi, \
+                waitress_serving(wsgi_app("flask", client, Views(page))) as wsgi:
             yield {"asgi": asgi, "wsgi": wsgi, "flush": client.flush}  # type: ignore[dict-item]
     finally:
+        set_client(None)
         client.close()
 
 
@@ -101,7 +75,7 @@ def test_operation_and_its_server_requests_arrive_linked(
             page.close()
     finally:
         context.close()
-    assert servers["flush"]()
+    servers["flush"]()  # hurries delivery along; until() waits for the linked rows
     linked = until(lambda: api(live_server, "/api/v1/linked"),
                    lambda body: {o["operation"] for o in body["operations"]} == {"save", "load"})
     by_op = {t["operation"]: t for t in linked["traces"]}
@@ -123,7 +97,8 @@ def test_operation_and_its_server_requests_arrive_linked(
 
 
 def test_dashboard_server_page_shows_the_split(live_server: LiveServer, browser: Any) -> None:
-    """The server page lists the linked operation with its three times and the route's p50/p95/p99."""
+    """The server page lists the linked operation with its three times, the route's p50/p95/p99
+    and the service's process sample."""
     trace = "5" * 32
     now = int(time.time() * 1000)
     httpx.post(f"{live_server.url}/api/v1/ingest", params={"key": live_server.key}, json={
@@ -134,7 +109,9 @@ def test_dashboard_server_page_shows_the_split(live_server: LiveServer, browser:
         "sent_at": now, "context": {"service": "shop-api"},
         "items": [{"id": "rq-1", "type": "server_request", "ts": now + 5, "route": "/api/export",
                    "method": "POST", "status": 200, "ms": 200.0, "trace_id": trace,
-                   "span_id": "6" * 16, "parent_span_id": "7" * 16}]}).raise_for_status()
+                   "span_id": "6" * 16, "parent_span_id": "7" * 16},
+                  {"id": "pr-1", "type": "server_process", "ts": now, "rss_bytes": 50 * 1024 * 1024,
+                   "threads": 6, "cpu_s": 12.5, "gc_count": 40, "gc_ms": 20.0}]}).raise_for_status()
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         page = context.new_page()
@@ -150,6 +127,10 @@ def test_dashboard_server_page_shows_the_split(live_server: LiveServer, browser:
         assert [c.strip() for c in route.locator("td").all_inner_texts()][:7] == [
             "POST /api/export", "shop-api", "1", "0 %", "200 ms", "200 ms", "200 ms"]
         assert page.locator('#traces-table tr[data-trace="' + trace + '"]').count() == 1
+        process = page.locator('#processes-table tr[data-service="shop-api"]')
+        process.wait_for()
+        assert [c.strip() for c in process.locator("td").all_inner_texts()][:7] == [
+            "shop-api", "50.0 MiB", "50.0 MiB", "6", "13 s", "40", "20.0 ms"]
         assert problems == []
     finally:
         context.close()

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from tests.browser.conftest import dashboard_page
+from tests.browser.conftest import dashboard_page, wait_for
 from tests.browser.test_dashboard import CHROME_UA, FIREFOX_UA, WASM_STACK, item, now_ms, post
 from tests.conftest import LiveServer
 
@@ -60,6 +60,8 @@ def seed(server: LiveServer, seed: int = 3) -> None:
                                   ms=rnd.uniform(8, 14) * render))
                 items.append(item("operation", start + 600 + i * 900, name="save",
                                   ms=rnd.uniform(20, 40), ok=i != 5 or release != "1.2.0"))
+                items.append(item("server_request", start + 610 + i * 900, route="/api/save",
+                                  method="POST", status=200, ms=rnd.uniform(15, 25) * render))
             if release == "1.2.0" and s < 4:
                 items.append(item("error", start + 5000, category="runtime", kind="RuntimeError",
                                   message="unreachable executed", stack=WASM_STACK, operation="save"))
@@ -157,7 +159,8 @@ def test_operation_filter_narrows_the_events_tile(seeded: LiveServer, browser: A
 
 def test_release_view_flags_the_slower_release(seeded: LiveServer, browser: Any,
                                                tmp_path: Path) -> None:
-    """The releases page shows the API's releases, and flags 1.2.0's download and render."""
+    """The releases page shows the API's releases, and flags 1.2.0's download and render, and
+    its slower server route."""
     page = open_page(browser, seeded, 1440, "&window=24h&page=releases")
     page.locator('#release-view-table tr[data-release="1.2.0"]').wait_for()
     answer = api(seeded, "/api/v1/releases", window="24h")
@@ -176,6 +179,12 @@ def test_release_view_flags_the_slower_release(seeded: LiveServer, browser: Any,
     assert flagged.count() == 0
     render = page.locator('#release-ops-table tr[data-op="render"] td').nth(1)
     assert render.get_attribute("data-regressed") == "true"
+    # the app server's route, from server_request items, is compared the same way
+    assert newest["routes"]["POST /api/save"]["regressed"] is True
+    assert answer["releases"][1]["routes"]["POST /api/save"]["regressed"] is False
+    route = page.locator('#release-routes-table tr[data-route="POST /api/save"] td')
+    assert route.nth(1).get_attribute("data-regressed") == "true"
+    assert route.nth(2).get_attribute("data-regressed") != "true"
     assert page.evaluate(OVERFLOW_JS) == []
     shot(page, "releases.png", tmp_path)
     assert page.problems == []
@@ -243,17 +252,24 @@ def test_error_states_survive_a_restart_and_lead_to_the_session(
     """Resolve a group, restart the server, it is still resolved; a recurrence in a new release
     reopens it as regressed; its sample opens the session's timeline."""
     seed(live_server)
-    page = open_page(browser, live_server, 1440)
+    page = dashboard_page(browser, width=1440)
+    answers: list[Any] = []  # the page's own /api/v1/errors answers: what it drew
+    page.on("response", lambda r: "/api/v1/errors?" in r.url and answers.append(r))
+    page.goto(f"{live_server.url}/dashboard#token={live_server.admin_token}")
     group = page.locator("#errors-table tr.group").first
     group.wait_for()
-    answer = api(live_server, "/api/v1/errors", window="1h")
-    g = answer["groups"][0]
+
+    def drawn_and_answered() -> list[Any]:
+        return [group.locator(".spark rect").count(), answers[-1].json()["groups"][0]]
+
+    # a live refresh may have answered and not yet redrawn: wait until the drawing is the last answer's
+    drawn, g = wait_for(drawn_and_answered, lambda d: d[0] == sum(1 for n in d[1]["trend"] if n), 10)
+    assert drawn == sum(1 for n in g["trend"] if n)
     group.click()
     detail = page.locator("#errors-table tr.detail").first
     assert detail.locator(".by-release").inner_text() == ", ".join(
         f"{k} {v}" for k, v in g["by_release"].items())
     assert detail.locator(".spark").count() == 0  # the sparkline is in the row itself
-    assert group.locator(".spark rect").count() == sum(1 for n in g["trend"] if n)
     detail.locator('button[data-to="resolved"]').click()
     page.wait_for_selector('#errors-table tr.group[data-state="resolved"]')
     page.context.close()

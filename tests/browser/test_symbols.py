@@ -39,7 +39,7 @@ def test_stripped_trap_resolved_through_uploaded_debug_build(
     page = open_harness(context, harness_url())
     page.evaluate("harness.load('instantiateStreaming', '/built/app.wasm')")
     assert page.evaluate("harness.call('run', 5)")["name"] == "RuntimeError"
-    page.wait_for_function("!/native code/.test(String(Worker))", timeout=10000)
+    page.wait_for_function("!/native code/.test(String(Worker))", timeout=30_000)  # slow under load
     page.evaluate("""() => new Promise(ok => {
       const w = new Worker(URL.createObjectURL(new Blob([`
         onmessage = async () => {

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.client.apps import flask_app, starlette_app, uvicorn_serving, waitress_serving
+from tests.client.apps import Views, asgi_app, sqlite_items, uvicorn_serving, waitress_serving, wsgi_app
 from tests.client.conftest import wait_items
 from tests.conftest import LiveServer
 from wasmwatch.client import Client, set_client
@@ -20,7 +20,8 @@ PARENT = "00f067aa0ba902b7"
 @pytest.fixture(scope="module")
 def starlette_url(reporter: Client, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("sqlite") / "app.db"
-    with uvicorn_serving(starlette_app(reporter, Path(db))) as url:
+    app = asgi_app("starlette", reporter, Views(item=sqlite_items(reporter, Path(db))))
+    with uvicorn_serving(app) as url:
         yield url
 
 
@@ -28,7 +29,7 @@ def starlette_url(reporter: Client, tmp_path_factory: pytest.TempPathFactory) ->
 def flask_url(reporter: Client) -> Iterator[str]:
     set_client(reporter)  # for wasmwatch.client.span inside the view
     try:
-        with waitress_serving(flask_app(reporter)) as url:
+        with waitress_serving(wsgi_app("flask", reporter, Views())) as url:
             yield url
     finally:
         set_client(None)
@@ -41,7 +42,7 @@ def test_starlette_request_joins_the_callers_trace(ww: LiveServer, reporter: Cli
     headers = {"traceparent": f"00-{TRACE}-{PARENT}-01", "x-wasmwatch-session": "tab-42"}
     r = httpx.get(starlette_url + "/api/items/2", headers=headers)
     assert r.json() == {"name": "two"}
-    assert reporter.flush()
+    reporter.flush()  # hurries delivery along; wait_items waits for the stored rows
     (req,) = wait_items(ww, 1, type="server_request", trace_id=TRACE)
     assert (req["name"], req["method"], req["status"], req["ok"]) == ("/api/items/{id:int}", "GET", 200, True)
     assert (req["parent_span_id"], req["session"], req["service"], req["release"]) == (
@@ -58,7 +59,7 @@ def test_starlette_failure_mount_and_unmatched_routes(ww: LiveServer, reporter: 
     assert httpx.get(starlette_url + "/boom").status_code == 500
     assert httpx.get(starlette_url + "/v2/things/abc").status_code == 200
     assert httpx.get(starlette_url + "/no/such/path/secret-token").status_code == 404
-    assert reporter.flush()
+    reporter.flush()  # hurries delivery along; wait_items waits for the stored rows
     for route, status in (("/boom", 500), ("/v2/things/{name}", 200), ("*", 404)):
         (row,) = wait_items(ww, 1, type="server_request", name=route)
         assert (row["status"], row["ok"]) == (status, status < 500)
@@ -72,7 +73,7 @@ def test_flask_request_with_a_span(ww: LiveServer, reporter: Client, flask_url: 
     headers = {"traceparent": f"00-{trace}-{PARENT}-01", "x-wasmwatch-session": "tab-9"}
     assert httpx.get(flask_url + "/api/users/7", headers=headers).json() == {"id": 7}
     assert httpx.post(flask_url + "/api/save").status_code == 201
-    assert reporter.flush()
+    reporter.flush()  # hurries delivery along; wait_items waits for the stored rows
     (req,) = wait_items(ww, 1, type="server_request", trace_id=trace)
     assert (req["name"], req["status"], req["parent_span_id"], req["session"]) == (
         "/api/users/<int:user_id>", 200, PARENT, "tab-9")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -41,7 +42,7 @@ def test_span_nests_and_marks_failure() -> None:
     except ValueError:
         pass
     assert current.get() is None
-    inner_item, outer_item = list(client.sender.queue)
+    inner_item, outer_item = [json.loads(client._wire(e)) for e in client.sender.queue]
     assert inner_item["trace_id"] == outer_item["trace_id"] == outer.trace_id
     assert inner_item["parent_span_id"] == outer.span_id and "parent_span_id" not in outer_item
     assert inner_item["ok"] is False and outer_item["ok"] is False

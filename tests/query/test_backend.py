@@ -74,6 +74,25 @@ async def test_routes_have_percentiles_failures_and_queries(
     assert r.json()["routes"] == []
 
 
+async def test_routes_carry_each_services_newest_process_sample(
+        client: httpx.AsyncClient, admin: dict[str, str], clock: ManualClock) -> None:
+    """Per service: the newest sample's memory, threads, CPU and GC, the window's peak memory."""
+    def sample(ts: int, rss: int, cpu: float, gc: int) -> dict[str, object]:
+        return item("server_process", ts=ts, rss_bytes=rss, cpu_s=cpu, threads=4, gc_count=gc, gc_ms=gc / 2)
+
+    await _post(client, [sample(NOW - 2000, 90_000_000, 1.0, 3), sample(NOW, 60_000_000, 2.5, 8)],
+                service="api")
+    await _post(client, [sample(NOW - 1000, 10_000_000, 0.5, 1)], service="worker")
+    clock.advance(1000)
+    r = await client.get("/api/v1/routes?window=1h", headers=admin)
+    api, worker = r.json()["processes"]
+    assert api == {"service": "api", "samples": 2, "ts": NOW, "rss_bytes": 60_000_000,
+                   "peak_rss_bytes": 90_000_000, "threads": 4, "cpu_s": 2.5, "gc_count": 8, "gc_ms": 4.0}
+    assert (worker["service"], worker["samples"], worker["rss_bytes"]) == ("worker", 1, 10_000_000)
+    r = await client.get("/api/v1/routes?window=1h&service=worker", headers=admin)
+    assert [p["service"] for p in r.json()["processes"]] == ["worker"]
+
+
 async def test_backend_views_need_the_admin_token_and_a_sane_range(
         client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     """No token is a 401; a bad window or limit is a 400 naming it."""

@@ -129,3 +129,46 @@ async def test_too_many_items_is_refused(client: httpx.AsyncClient) -> None:
     body = b.traces(*[b.span(f"{i:016x}", "s", 1, NOW, 1, {}) for i in range(1, 1002)])
     r = await client.post("/v1/traces", json=body, headers=JSON)
     assert r.status_code == 400 and "max_export_batch_size" in r.json()["message"]
+
+
+async def test_big_exports_are_decoded_off_the_event_loop(client: httpx.AsyncClient, runtime: Runtime,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body over INLINE_BYTES is decoded and checked on a worker thread, a small one inline;
+    a big malformed body is still a 400 naming the problem."""
+    import threading
+
+    from wasmwatch.web import otlp
+
+    threads: list[str] = []
+    real = otlp.decode
+
+    def spy(*args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(otlp, "decode", spy)
+    big = msgspec.json.encode(b.traces(*[b.span(f"{i:016x}", f"GET /r/{i}", 2, NOW, 1, {})
+                                         for i in range(1, 120)]))
+    small = msgspec.json.encode(b.server_and_db())
+    assert len(big) >= otlp.INLINE_BYTES > len(small)
+    for body in (big, small):
+        r = await client.post("/v1/traces", content=body, headers=JSON)
+        assert (r.status_code, r.json()) == (200, {}), r.text
+    loop_thread = threading.current_thread().name
+    assert threads[0] != loop_thread and threads[1] == loop_thread, threads
+    assert len(stored(runtime, "type = 'server_request'")) == 119 + 1
+    bad = big.replace(b'"traceId"', b'"traceId":7,"x"', 1)
+    r = await client.post("/v1/traces", content=bad, headers=JSON)
+    assert r.status_code == 400 and "traceId" in r.json()["message"], r.text
+
+
+async def test_cors_preflight_on_the_otlp_paths(client: httpx.AsyncClient) -> None:
+    """/v1/* answer a preflight as ingest does, allowing the key header and Authorization."""
+    for path in ("/v1/traces", "/v1/metrics", "/v1/logs"):
+        r = await client.options(path, headers={
+            "origin": "http://app.example", "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,x-wasmwatch-key"})
+        assert r.status_code == 204
+        assert r.headers["access-control-allow-origin"] == "http://app.example"
+        allowed = {h.strip() for h in r.headers["access-control-allow-headers"].split(",")}
+        assert {"content-type", "content-encoding", "x-wasmwatch-key", "authorization"} <= allowed

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import json
 import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from json.encoder import encode_basestring as _encode_string
 from random import getrandbits
-from typing import Any
+from typing import Any, NamedTuple
 
 from wasmwatch.client import _process, _statement
+from wasmwatch.client._route import asgi_route
 from wasmwatch.client._sender import Sender, Transport, UrllibTransport
-from wasmwatch.client._trace import Span, current, new_span_id, new_trace_id
+from wasmwatch.client._trace import Span, Traced, current, new_span_id, new_trace_id
 
 __all__ = ["Client"]
 
@@ -26,6 +29,28 @@ log = logging.getLogger("wasmwatch.client")
 SDK = "wasmwatch.client/0.1.0"
 _STATEMENTS_CACHED = 1024
 _TAG_VALUE = (str, int, float, bool)
+
+
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _string(value: str) -> str:
+    """A JSON string (raises TypeError for anything else: the entry is then lost as invalid)."""
+    if type(value) is not str:
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return _encode_string(value)
+
+
+class _Given(NamedTuple):
+    """The ids of a request recorded through :meth:`Client.request`."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    session: str | None
+
+    def ids(self) -> tuple[str, str, str | None, str | None]:
+        return self
 
 
 class Client:
@@ -50,7 +75,9 @@ class Client:
         self.sender = Sender(transport or UrllibTransport(endpoint, timeout_s), key, context,
                              max_queue=max_queue, batch_size=batch_size,
                              flush_interval_s=flush_interval_s, max_attempts=max_attempts,
-                             tick=self._poll if poll_interval_s > 0 else None, shape=self._wire)
+                             tick=self._tick, shape=self._wire)
+        #: wall clock minus perf_counter, in ns: entries are timed with perf_counter_ns alone
+        self._offset_ns = time.time_ns() - time.perf_counter_ns()
         self._prefix = f"{getrandbits(48):012x}-"
         self._ids = itertools.count()
         self._statements: dict[str, tuple[str, str]] = {}
@@ -60,7 +87,8 @@ class Client:
 
     @property
     def lost(self) -> dict[str, int]:
-        """Items lost so far, by reason (``queue_full``, ``invalid``, ``network``)."""
+        """Items lost so far, by reason (``queue_full``, ``invalid``, ``network``,
+        ``rate_limited``)."""
         return dict(self.sender.lost)
 
     def _after_fork(self) -> None:
@@ -73,43 +101,62 @@ class Client:
     # -- recording -------------------------------------------------------------------------
 
     def request(self, route: str, method: str, status: int, ms: float, ts_ms: float,
-                span: Span, parent_span_id: str | None = None, session: str | None = None) -> None:
-        """Record one handled HTTP request (the middleware calls this). Only a tuple is queued
-        here; the sender thread makes the wire item of it."""
+                span: Traced, parent_span_id: str | None = None, session: str | None = None) -> None:
+        """Record one handled HTTP request that took ``ms`` from ``ts_ms`` (for hooks of other
+        frameworks; the middleware classes queue cheaper entries of their own)."""
         try:
-            self.sender.submit((ts_ms, route, method, status, ms, span, parent_span_id, session))
+            start = int(ts_ms * 1e6) - self._offset_ns
+            given = _Given(span.trace_id, span.span_id, parent_span_id, session)
+            self.sender.submit((start, start + int(ms * 1e6), status, given, method, route,
+                                None, ""))
         except Exception:
             log.exception("wasmwatch: could not record a request")
 
-    def _wire(self, entry: Any) -> dict[str, Any]:
-        """The wire item of a queued entry (on the sender thread): a request tuple or an item."""
+    def _wire(self, entry: Any) -> str:
+        """The JSON text of the wire item of a queued entry (on the sender thread): a request
+        tuple, or an item dict whose parent span is still to be written out."""
         if type(entry) is not tuple:
+            parent = entry.pop("_parent", None)
+            if parent is not None:
+                entry["trace_id"], entry["parent_span_id"] = parent.trace_id, parent.span_id
+            if entry.get("type") == "server_span" and "span_id" not in entry:
+                entry["span_id"] = new_span_id()
             entry["id"] = self._id()
-            return dict(entry)
-        ts, route, method, status, ms, span, parent, session = entry
-        item: dict[str, Any] = {
-            "id": self._id(), "type": "server_request", "ts": ts, "route": route,
-            "method": method, "status": status if 100 <= status <= 599 else 500, "ms": ms,
-            "trace_id": span.trace_id, "span_id": span.span_id}
-        if parent:
-            item["parent_span_id"] = parent
+            return _dumps(entry)
+        start, end, status, span, method, route, scope, root_path = entry
+        if route is None:
+            route = asgi_route(scope, root_path)
+            method = scope.get("method", "GET")
+        if type(status) is str:  # a WSGI status line
+            status = int(status[:3]) if status[:3].isdigit() else 500
+        if type(status) is not int or not 100 <= status <= 599:
+            status = 500
+        trace_id, span_id, parent_id, session = span.ids()
+        text = (f'{{"id":"{self._id()}","type":"server_request",'
+                f'"ts":{(start + self._offset_ns) / 1e6!r},"route":{_string(route)},'
+                f'"method":{_string(method)},"status":{status},"ms":{(end - start) / 1e6!r},'
+                f'"trace_id":"{trace_id}","span_id":"{span_id}"')
+        if parent_id:
+            text += f',"parent_span_id":"{parent_id}"'
         if session:
-            item["session"] = session[:128]
-        return item
+            text += f',"session":{_string(session[:128])}'
+        return text + "}"
 
     def record_span(self, name: str, kind: str, ms: float, ts_ms: float, *, ok: bool = True,
                     statement: str | None = None, tags: Mapping[str, Any] | None = None,
-                    own: Span | None = None, parent: Span | None = None) -> None:
+                    own: Traced | None = None, parent: Traced | None = None) -> None:
         """Record a span: ``own`` (trace and span id) under ``parent``, or by default a new
-        span under the current request or span (if any)."""
+        span under the current request or span (if any). The ids are written out on the
+        sender thread."""
         try:
             if own is None:
                 parent = current.get()
             item: dict[str, Any] = {"type": "server_span", "ts": ts_ms,
-                                    "name": name, "kind": kind, "ms": ms, "ok": ok,
-                                    "span_id": own.span_id if own else new_span_id()}
+                                    "name": name, "kind": kind, "ms": ms, "ok": ok}
+            if own is not None:
+                item["span_id"] = own.span_id
             if parent is not None:
-                item["trace_id"], item["parent_span_id"] = parent.trace_id, parent.span_id
+                item["_parent"] = parent
             elif own is not None:
                 item["trace_id"] = own.trace_id
             if statement is not None:
@@ -160,8 +207,10 @@ class Client:
 
     # -- process poller ----------------------------------------------------------------------
 
-    def _poll(self, now: float) -> None:
-        if now < self._next_poll:
+    def _tick(self, now: float) -> None:
+        """On every wake of the sender thread: re-read the clocks, and poll when it is time."""
+        self._offset_ns = time.time_ns() - time.perf_counter_ns()
+        if self.poll_interval_s <= 0 or now < self._next_poll:
             return
         self._next_poll = now + self.poll_interval_s
         item = {"type": "server_process", "ts": now * 1000.0,

@@ -72,6 +72,9 @@ class UrllibTransport:
             return Answer(0, {}, b"")
 
 
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
 def retry_after_s(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta seconds or HTTP date), bounded."""
     if not value:
@@ -99,16 +102,18 @@ class Sender:
     def __init__(self, transport: Transport, key: str, context: Mapping[str, Any], *,
                  max_queue: int = 10_000, batch_size: int = 200, flush_interval_s: float = 1.0,
                  max_attempts: int = 6, tick: Callable[[float], None] | None = None,
-                 shape: Callable[[Any], dict[str, Any]] | None = None) -> None:
+                 shape: Callable[[Any], str] | None = None) -> None:
         self.transport = transport
         self.headers = {"content-type": "application/json", "content-encoding": "gzip",
                         "x-wasmwatch-key": key}
         self.context = dict(context)
+        self._context_json = _dumps(self.context)
         self.max_queue, self.batch_size = max_queue, min(batch_size, 1000)
         self.flush_interval_s, self.max_attempts = flush_interval_s, max_attempts
         self.tick = tick  # called on every wake-up with the time (the process poller)
-        #: makes a wire item of a queued entry, on the sender thread (default: it is one)
-        self.shape: Callable[[Any], dict[str, Any]] = shape or dict
+        #: makes the JSON text of a wire item of a queued entry, on the sender thread (default:
+        #: the entry is the item)
+        self.shape: Callable[[Any], str] = shape or _dumps
         self.queue: deque[Any] = deque()
         self.lost: Counter[str] = Counter()
         self._unreported: Counter[str] = Counter()
@@ -128,7 +133,7 @@ class Sender:
             self._lose("queue_full", 1)
             return False
         queue.append(item)
-        if len(queue) >= self.batch_size:
+        if len(queue) == self.batch_size:  # once per batch (the thread drains all it finds)
             self._wake.set()
         if self._thread is None:
             self.start()
@@ -195,10 +200,10 @@ class Sender:
             except Exception:  # never let the thread die silently
                 log.exception("wasmwatch: sender error")
 
-    def _take(self) -> tuple[list[dict[str, Any]], list[_Mark]]:
-        """Up to ``batch_size`` items, stopping after a flush mark (returned to be set once
-        the batch is done)."""
-        batch: list[dict[str, Any]] = []
+    def _take(self) -> tuple[list[str], list[_Mark]]:
+        """Up to ``batch_size`` items (as JSON text), stopping after a flush mark (returned to
+        be set once the batch is done)."""
+        batch: list[str] = []
         marks: list[_Mark] = []
         queue, shape = self.queue, self.shape
         while queue and len(batch) < self.batch_size:
@@ -212,7 +217,7 @@ class Sender:
                 self._lose("invalid", 1)
         return batch, marks
 
-    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+    def _deliver(self, batch: list[str]) -> None:
         for attempt in range(self.max_attempts):
             wait = self._send_once(batch, attempt)
             if wait is None:
@@ -221,13 +226,12 @@ class Sender:
                 break
         self._lose(self._retry_reason, len(batch))
 
-    def _send_once(self, batch: list[dict[str, Any]], attempt: int) -> float | None:
+    def _send_once(self, batch: list[str], attempt: int) -> float | None:
         """Send the batch once; None when done with it, else the seconds to wait first."""
         lost, self._unreported = self._unreported, Counter()
-        body = {"sent_at": time.time() * 1000.0, "context": self.context, "items": batch}
-        if lost:
-            body["lost"] = dict(lost)
-        data = json.dumps(body, separators=(",", ":")).encode()
+        extra = f',"lost":{_dumps(dict(lost))}' if lost else ""
+        data = (f'{{"sent_at":{time.time() * 1000.0!r},"context":{self._context_json}{extra},'
+                f'"items":[{",".join(batch)}]}}').encode()
         answer = self.transport.send(gzip.compress(data, 1), self.headers)
         if answer.status == 200:
             self._count_rejected(answer.body)

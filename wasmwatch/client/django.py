@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from random import getrandbits
 from typing import Any
 
-from wasmwatch.client._client import Client
+from wasmwatch.client._client import Client, log
 from wasmwatch.client._default import get_client
-from wasmwatch.client._trace import Span, current, new_span_id, new_trace_id, parse_traceparent
+from wasmwatch.client._trace import RequestSpan, current
 from wasmwatch.client.wsgi import ROUTE_KEY
 
 __all__ = ["QueryTimer", "WasmWatchMiddleware"]
@@ -73,17 +74,19 @@ class WasmWatchMiddleware:
         return response
 
     def _recorded(self, request: Any, client: Client) -> Any:
-        ts, start = time.time() * 1000.0, time.perf_counter()
-        parent = parse_traceparent(request.META.get("HTTP_TRACEPARENT"))
-        span = Span(parent.trace_id if parent else new_trace_id(), new_span_id())
-        token, status = current.set(span), 500
+        meta = request.META
+        span = RequestSpan(getrandbits(192), meta.get("HTTP_TRACEPARENT"),
+                           meta.get("HTTP_X_WASMWATCH_SESSION"))
+        token, status, start = current.set(span), 500, time.perf_counter_ns()
         try:
             response = self.get_response(request)
             status = response.status_code
             return response
         finally:
             current.reset(token)
-            client.request(_route(request), request.method or "GET", status,
-                           (time.perf_counter() - start) * 1000.0, ts, span,
-                           parent.span_id if parent else None,
-                           request.META.get("HTTP_X_WASMWATCH_SESSION"))
+            end = time.perf_counter_ns()
+            try:
+                client.sender.submit((start, end, status, span, request.method or "GET",
+                                      _route(request), None, ""))
+            except Exception:
+                log.exception("wasmwatch: could not record a request")

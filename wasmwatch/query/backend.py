@@ -13,6 +13,11 @@ same-origin fetches inside ``track()``):
 - *network time* is client time minus server time, floored at 0: the wire, queueing, and what
   the browser did between the requests.
 
+:func:`processes` gives each service's newest process sample (the client's poller, or OTLP
+process metrics): resident memory, threads, CPU seconds and GC collections and ms since the
+process started, with the window's peak memory. (Samples carry no process id: with several
+processes per service, the newest sample is one of them.)
+
 Server requests are looked for from a minute before the range to a minute after it, so an
 operation near an edge keeps its requests.
 """
@@ -23,7 +28,7 @@ from typing import Any
 
 from wasmwatch.query.exceptions import QueryError
 
-__all__ = ["linked", "routes"]
+__all__ = ["linked", "processes", "routes"]
 
 Json = dict[str, Any]
 MARGIN_MS = 60_000
@@ -66,6 +71,24 @@ def routes(con: Any, *, project: str, from_ms: int, to_ms: int,
                     "queries_per_request": queries / n if n else None,
                     "query_ms_per_request": (query_ms or 0.0) / n if n else None})
     return {"from_ms": from_ms, "to_ms": to_ms, "routes": out}
+
+
+_PROCESSES = """
+SELECT service, count(*), max(ts), arg_max(rss_bytes, ts), max(rss_bytes), arg_max(threads, ts),
+  arg_max(cpu_s, ts), arg_max(gc_count, ts), arg_max(gc_ms, ts) FROM items
+WHERE project = ? AND type = 'server_process' AND ts >= ? AND ts <= ? {cond}
+GROUP BY ALL ORDER BY service NULLS LAST LIMIT 100"""
+_PROCESS_FIELDS = ("samples", "ts", "rss_bytes", "peak_rss_bytes", "threads", "cpu_s",
+                   "gc_count", "gc_ms")
+
+
+def processes(con: Any, *, project: str, from_ms: int, to_ms: int,
+              service: str | None = None) -> list[Json]:
+    """Per service: its newest process sample in the range, and the range's peak memory."""
+    _check(from_ms, to_ms)
+    cond, params = ("AND service = ?", [service]) if service else ("", [])
+    rows = con.execute(_PROCESSES.format(cond=cond), [project, from_ms, to_ms, *params]).fetchall()
+    return [{"service": r[0], **dict(zip(_PROCESS_FIELDS, r[1:], strict=True))} for r in rows]
 
 
 _TRACES = """

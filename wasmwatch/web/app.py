@@ -59,7 +59,9 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/": {"GET": static.index},
 }
 _PREFIXES = sorted((p for p in ROUTES if p.endswith("/") and p != "/"), key=len, reverse=True)
-CORS_PATHS = ("/api/v1/ingest", "/api/telemetry/wasm", "/api/telemetry/wasm/bulk")
+#: OTLP/HTTP: browser OpenTelemetry exporters send a preflight (JSON body, key header)
+OTLP_PATHS = ("/v1/traces", "/v1/metrics", "/v1/logs")
+CORS_PATHS = ("/api/v1/ingest", "/api/telemetry/wasm", "/api/telemetry/wasm/bulk", *OTLP_PATHS)
 CORS_HEADERS = {
     "access-control-allow-methods": "POST, OPTIONS",
     "access-control-allow-headers": "content-type, content-encoding, x-wasmwatch-key",
@@ -87,8 +89,11 @@ def _on_ingest_node(route: str) -> bool:
 def cors_headers(request: Request, route: str | None) -> dict[str, str]:
     if route not in CORS_PATHS:
         return {}
-    return {"access-control-allow-origin": request.headers.get("origin", "*"), "vary": "origin",
-            **CORS_HEADERS}
+    headers = {"access-control-allow-origin": request.headers.get("origin", "*"), "vary": "origin",
+               **CORS_HEADERS}
+    if route in OTLP_PATHS:  # the key may come as Authorization: Bearer there
+        headers["access-control-allow-headers"] += ", authorization"
+    return headers
 
 
 class App:

@@ -120,7 +120,8 @@ def _paths() -> dict[str, Any]:
             "Load time against bounce, bandwidth cost, engagement and adoption",
             [_query("window", "time window, 5m to 30d", "24h"), *_RANGE, *_FILTERS[:2]]),
         "/api/v1/routes": admin_get(
-            "The app server's routes: requests, failures, p50/p95/p99 ms, queries per request",
+            "The app server's routes: requests, failures, p50/p95/p99 ms, queries per request; "
+            "and each service's newest process sample (memory, threads, CPU, GC)",
             [_query("window", "time window, 5m to 30d", "1h"), *_RANGE,
              _query("service", "only this app server")]),
         "/api/v1/linked": admin_get(

@@ -1,10 +1,12 @@
 """OTLP/HTTP receivers: ``POST /v1/traces``, ``/v1/metrics`` and ``/v1/logs``.
 
 Bodies are OTLP JSON (``application/json``) or protobuf (``application/x-protobuf``, the
-default of OpenTelemetry's exporters), plain, gzip or deflate; the answer is in the request's
-encoding: an ``Export<Signal>ServiceResponse`` whose ``partial_success`` counts what was
-rejected (and says why, for the first), and for a refused request a ``google.rpc.Status``
-(``{"code", "message"}`` in JSON) with the HTTP status of the problem.
+default of OpenTelemetry's exporters), plain, gzip or deflate; a body from
+:data:`INLINE_BYTES` up is decoded, mapped and checked on a worker thread, off the event loop.
+The answer is in the request's encoding: an ``Export<Signal>ServiceResponse`` whose
+``partial_success`` counts what was rejected (and says why, for the first), and for a refused
+request a ``google.rpc.Status`` (``{"code", "message"}`` in JSON) with the HTTP status of the
+problem. Browser exporters get the CORS answers ingest gets (``wasmwatch.web.app``).
 
 The project key comes as for ingest (``?key=`` or ``X-WasmWatch-Key``) or as
 ``Authorization: Bearer KEY``, so an exporter's ``headers`` setting carries it
@@ -14,8 +16,9 @@ validation, scrubbing, and a durable commit before the 2xx.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from google.protobuf.message import Message
@@ -30,7 +33,11 @@ from wasmwatch.runtime import Runtime
 from wasmwatch.web.http import Request, Response, gunzip, json_response
 from wasmwatch.web.ingest import admit, counted, log_info, lost, refuse, store
 
+T = TypeVar("T")
 PROTOBUF = "application/x-protobuf"
+#: bodies (inflated) from this size are decoded and checked on a worker thread: at about
+#: 70-100 µs a span (bench/RESULTS.md), 8 KiB is 2-6 ms of work, where a thread hop is noise
+INLINE_BYTES = 8192
 _PROTOBUF_TYPES = (PROTOBUF, "application/protobuf")
 _JSON_TYPES = ("application/json", "")
 #: signal -> (the JSON name of its rejected count, its protobuf response and partial success)
@@ -79,6 +86,25 @@ async def read_body(rt: Runtime, request: Request) -> bytes:
     return body
 
 
+def decode(signal: otlp.wire.Signal, body: bytes,
+           protobuf: bool) -> tuple[otlp.wire.Request, list[otlp.common.Mapped]]:
+    """The typed request and its items; a malformed body is a 400 naming the problem."""
+    try:
+        decoded = otlp.decode(signal, body, protobuf)
+    except otlp.wire.WireError as exc:
+        raise BadRequest(str(exc)) from exc
+    return decoded, otlp.items(signal, decoded)
+
+
+async def off_loop(nbytes: int, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``: inline for a body under :data:`INLINE_BYTES` (a few ms at most), else
+    on a worker thread, so a big export's decoding and checking never holds up the event loop
+    (exceptions, such as a 400 for a bad body, come back unchanged)."""
+    if nbytes < INLINE_BYTES:
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
+
+
 def answer(signal: otlp.wire.Signal, export: otlp.Export, protobuf: bool) -> Response:
     """``Export<Signal>ServiceResponse``: partial success when something was rejected or left
     out (the message then says what)."""
@@ -119,19 +145,15 @@ def _receiver(signal: otlp.wire.Signal) -> Callable[[Runtime, Request], Awaitabl
         project = rt.authorize_ingest(request)
         body = await read_body(rt, request)
         protobuf = is_protobuf(request)
-        try:
-            decoded = otlp.decode(signal, body, protobuf)
-        except otlp.wire.WireError as exc:
-            raise BadRequest(str(exc)) from exc
-        mapped = otlp.items(signal, decoded)
+        decoded, mapped = await off_loop(len(body), decode, signal, body, protobuf)
         limit = rt.settings.max_items_per_batch
         if len(mapped) > limit:
             raise refuse(BadRequest(f"{len(mapped)} items is over the limit of {limit} per "
                                     "request; export smaller batches (max_export_batch_size)"),
                          "too_large", len(mapped), project.id)
         admit(rt, request, project, len(mapped))
-        result = otlp.chunks(signal, decoded, mapped, rt.pipeline, project.id,
-                             rt.clock.now_ms(), len(body))
+        result = await off_loop(len(body), otlp.chunks, signal, decoded, mapped, rt.pipeline,
+                                project.id, rt.clock.now_ms(), len(body))
         lost("invalid", result.rejected)
         if result.first_error:
             log_info(rt, request.path, "invalid", f"{result.rejected} of {len(mapped)} items "
