@@ -12,6 +12,7 @@ from wasmwatch.alerts.evaluate import Evaluator
 from wasmwatch.alerts.rules import DEFAULT_RULES, Rule
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk, Prepared
+from wasmwatch.store.layout import batch_context
 from wasmwatch.store.schema import rows_of
 from wasmwatch.telemetry.client_metrics import ClientMetrics
 
@@ -44,8 +45,10 @@ def _items(rng: random.Random, n: int) -> list[s.Item]:
 
 def _table(seed: int, n: int = 600) -> pa.Table:
     rng = random.Random(seed)
-    chunks = [Chunk(("default", NOW, 0, "s", rel, "/", "wifi", "desktop", "Chrome", 120, "Linux",
-                     True, "t", None), _items(rng, n // 3), 10) for rel in ("1.0", "1.1", "2.0")]
+    chunks = [Chunk(batch_context("default", NOW, session="s", release=rel, page="/",
+                                  connection="wifi", device="desktop", browser="Chrome",
+                                  browser_major=120, os="Linux", online=True, sdk="t"),
+                    _items(rng, n // 3), 10) for rel in ("1.0", "1.1", "2.0")]
     columns = tuple(dict.fromkeys((*ClientMetrics().columns, *ALERT_COLUMNS)))
     return Prepared(chunks).rows(1, None, columns)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 pytest.importorskip("chdb")
 
 from tests.store.test_writer import rows
+from wasmwatch.errors import StoreError
 from wasmwatch.ingest.columnar import Prepared
 from wasmwatch.store.clickhouse import ClickHouseStore
 from wasmwatch.store.cluster import cluster_ddl
@@ -84,3 +87,49 @@ def test_cluster_ddl_parses_on_the_engine(store: ClickHouseStore) -> None:
                for s in statements)
     for statement in statements:
         store._client.query("SELECT formatQuery({q:String})", parameters={"q": statement})
+
+
+def test_ttl_drops_old_days_when_parts_merge(tmp_path: Path) -> None:
+    """The TTL itself (no maintain call) removes items and rollup rows past the retention
+    (the engine judges by its own clock, so the times here are the real ones)."""
+    url = parse_store_url(f"chdb://{tmp_path / 'chdb'}", tmp_path)
+    store = ClickHouseStore(url, tmp_path / "data", retention_days=30)
+    try:
+        now = int(time.time() * 1000) // 60_000 * 60_000
+        store.write(Prepared([rows("old", ts=now - 40 * DAY), rows("new", ts=now)]))
+        for table in ("items", "rollup_minute"):
+            store._client.command(f"OPTIMIZE TABLE {table} FINAL")
+        assert store.query("SELECT id FROM items") == [{"id": "new"}]
+        assert store.query("SELECT min(t) AS t FROM rollup_minute") == [{"t": now}]
+    finally:
+        store.close()
+
+
+def test_time_is_the_item_ts_as_datetime64(store: ClickHouseStore) -> None:
+    """The materialized ``time`` column is ``ts`` in ms as a DateTime64 in UTC."""
+    store.write(Prepared([rows("a", ts=NOW + 123)]))
+    ((ts, ms, zone),) = store._client.query(
+        "SELECT ts, toUnixTimestamp64Milli(time), timezoneOf(time) FROM items").result_rows
+    assert (ms, zone) == (ts, "UTC") and ts == NOW + 123
+
+
+def test_a_raced_duplicate_counts_until_parts_merge(store: ClickHouseStore) -> None:
+    """Two nodes inserting one id at once (no lookup between): ReplacingMergeTree keeps one
+    row once its parts merge; reads without FINAL see both until then."""
+    table = Prepared([rows("raced")]).rows(0)
+    store._client.insert_arrow("items", table)
+    store._client.insert_arrow("items", table)
+    assert store.stored_count() == 2
+    store._client.command("OPTIMIZE TABLE items FINAL")
+    assert store.stored_count() == 1
+
+
+def test_an_unreachable_server_is_a_store_error_naming_it(tmp_path: Path) -> None:
+    """A clickhouse:// URL nothing listens on fails the start with the URL, password hidden."""
+    with socket.socket() as sock:  # a loopback port that was free a moment ago
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = parse_store_url(f"clickhouse://ww:hunter2@127.0.0.1:{port}/db", tmp_path)
+    with pytest.raises(StoreError, match=f"127.0.0.1:{port}") as caught:
+        ClickHouseStore(url, tmp_path / "data")
+    assert "hunter2" not in str(caught.value)

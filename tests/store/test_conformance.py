@@ -24,6 +24,7 @@ from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk, Prepared, prepare
 from wasmwatch.query import error_groups, rollup, series, summary
 from wasmwatch.store.duckdb import DuckDBStore
+from wasmwatch.store.layout import batch_context
 from wasmwatch.store.url import parse_store_url
 
 pytest.importorskip("clickhouse_connect")
@@ -40,8 +41,9 @@ BACKENDS = ["chdb", "clickhouse"]
 
 
 def _context(project: str, release: str | None, browser: str, session: str) -> tuple[Any, ...]:
-    return (project, NOW, 0, session, release, "/app", "4g", "desktop", browser, 120, "Linux",
-            True, "0.1.0", None)
+    return batch_context(project, NOW, session=session, release=release, page="/app",
+                         connection="4g", device="desktop", browser=browser, browser_major=120,
+                         os="Linux", online=True, sdk="0.1.0")
 
 
 def _item(rng: np.random.Generator, i: int, ts: float) -> s.Item:

@@ -151,7 +151,7 @@ def test_v2_dir_from_before_the_server_items_gets_their_columns(tmp_path: Path) 
     old.execute("ALTER TABLE item_operation DROP COLUMN trace_id")
     old.close()
     store = DuckDBStore(data)
-    ctx = (*context()[:-1], "api")
+    ctx = context(service="api")
     trace = "4bf92f3577b34da6a3ce929d0e0e4736"
     items: list[s.Item] = [s.Operation(id="o1", ts=float(NOW), name="save", ms=5.0, trace_id=trace),
                            s.Feature(id="f1", ts=float(NOW), name="x")]

@@ -14,13 +14,16 @@ from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.store import projects
 from wasmwatch.store.base import MemoryStore, Written
 from wasmwatch.store.duckdb import DuckDBStore
+from wasmwatch.store.layout import batch_context
 from wasmwatch.store.writer import Writer
 
 NOW = 1_764_000_000_000
 
 
-def context(project: str = "default", received: int = NOW) -> tuple[object, ...]:
-    return (project, received, 0, "s1", "1.0", "/", None, None, "Chrome", 120, "Linux", True, "t", None)
+def context(project: str = "default", received: int = NOW, **values: object) -> tuple[object, ...]:
+    return batch_context(project, received, **{
+        "session": "s1", "release": "1.0", "page": "/", "browser": "Chrome", "browser_major": 120,
+        "os": "Linux", "online": True, "sdk": "t", **values})
 
 
 def rows(*ids: str, ts: int = NOW, project: str = "default") -> Chunk:

@@ -160,9 +160,11 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
         return Sql(_narrow(from_ms, to_ms, con))
     first = min(s.start_ms for s in spans)
     end = max(s.end_ms for s in spans)
-    if wide_store(con):  # the rollup holds every stored row: only the edges come from raw rows
-        return Sql(f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
-                   f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)})")
+    if wide_store(con):  # the rollup holds every stored row: only the edges come from raw rows,
+        # in one scan (ClickHouse plans each branch of a UNION anew: tens of ms a statement)
+        return Sql(f"(SELECT {', '.join(rollup.SOURCE_COLUMNS)} FROM items WHERE "
+                   f"(ts >= {int(from_ms)} AND ts < {int(first)}) OR "
+                   f"(ts >= {int(end)} AND ts <= {int(to_ms)}))")
     newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
     return Sql(
         f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"

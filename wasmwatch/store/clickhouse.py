@@ -78,7 +78,10 @@ _CH_TYPES = {"VARCHAR": "String", "BIGINT": "Int64", "DOUBLE": "Float64", "BOOLE
 #: tables that live in ClickHouse; SQL naming any of them is run there
 CH_TABLES = ("items", *(t for tier in rollup.TIERS for t in (tier.table, tier.hist)))
 _ON_CH = re.compile(r"\b(" + "|".join(CH_TABLES) + r")\b")
-_SETTINGS = {"join_use_nulls": 1, "prefer_column_name_to_alias": 1, "max_query_size": 64 << 20}
+#: ``async_insert`` is the server's choice (chdb 26.9 has it on: faster in 3 of 4 runs, see
+#: bench/RESULTS.md); ``wait_for_async_insert`` so that a 2xx still means stored
+_SETTINGS = {"join_use_nulls": 1, "prefer_column_name_to_alias": 1, "max_query_size": 64 << 20,
+             "wait_for_async_insert": 1}
 
 
 def _column_type(name: str) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "LAYOUT_VERSION",
     "TYPES",
     "TYPE_COLUMNS",
+    "batch_context",
     "batch_range",
     "id_union",
     "insert_items",
@@ -54,6 +55,17 @@ CONTEXT_COLUMNS: dict[str, str] = {
     "device": "VARCHAR", "browser": "VARCHAR", "browser_major": "BIGINT", "os": "VARCHAR",
     "online": "BOOLEAN", "sdk": "VARCHAR", "service": "VARCHAR",
 }
+
+
+def batch_context(project: str, received: int, **values: Any) -> tuple[Any, ...]:
+    """A batch context in :data:`CONTEXT_COLUMNS` order (what a ``Chunk`` carries), for tests
+    and benchmarks: ``skew`` 0 and every other column None unless given by name."""
+    unknown = set(values) - set(CONTEXT_COLUMNS)
+    if unknown:
+        raise ValueError(f"not batch context columns: {', '.join(sorted(unknown))}")
+    given = {"project": project, "received": received, "skew": 0, **values}
+    return tuple(given.get(name) for name in CONTEXT_COLUMNS)
+
 
 #: per type, the item columns its table keeps (besides ``batch``, ``id`` and ``ts``)
 TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
