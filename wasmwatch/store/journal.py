@@ -40,6 +40,8 @@ _HEAD = struct.Struct("<4sQII")
 _NAME = struct.Struct("<H")
 _SIZE = struct.Struct("<I")
 _SUFFIX = ".wwj"
+# made once: without options each stream looks its defaults up in the environment
+_OPTIONS = pa.ipc.IpcWriteOptions()
 
 
 class Record(NamedTuple):
@@ -55,7 +57,7 @@ def _encode(tables: dict[str, pa.Table]) -> bytes:
     parts: list[bytes] = []
     for name, table in tables.items():
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as stream:
+        with pa.ipc.new_stream(sink, table.schema, options=_OPTIONS) as stream:
             stream.write_table(table)
         data = sink.getvalue().to_pybytes()
         raw = name.encode()
@@ -166,7 +168,8 @@ class Journal:
             os.ftruncate(fd, self._size)
         except OSError:  # cannot even cut: leave that file, the next append starts a new one
             log.exception("journal: cannot cut back a failed append; starting a new file")
-            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
             self._fd = None
 
     def take(self) -> tuple[list[Record], list[Path]]:
