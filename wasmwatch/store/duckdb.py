@@ -2,18 +2,30 @@
 
 Writes come from one writer thread (``write``, ``flush`` and ``maintain``). A group commit
 arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); the duplicates are
-found (below), then one transaction appends the batch contexts and each item type's rows
-(derived already, in Arrow: one ``INSERT ... SELECT`` per type present), columnar, never row by
-row. Each statement costs this DuckDB about 0.5-1 ms whatever its size, so a commit has as few
-as that allows.
-No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
+found (below), then the batch contexts and each item type's rows (derived already, in Arrow)
+are appended as one record to wasmwatch's own journal (:mod:`.journal`) and fsynced: that is
+the durable commit, and it costs no DuckDB statement. Each DuckDB statement costs this DuckDB
+0.3-1 ms of CPU whatever its size, and a group commit of mixed items needed about a dozen, so
+small groups paid hundreds of µs per item; measured in ``bench/RESULTS.md``.
+
+The journal's records reach the DuckDB tables in bulk (:meth:`DuckDBStore.apply`: one
+transaction per apply, one ``INSERT`` per table, the highest record number applied written to
+``meta`` in the same transaction): when ``apply_rows`` items or ``apply_bytes`` are pending, a
+second (``apply_interval_s``) after the oldest pending record, on every flush, and before every
+read (:meth:`DuckDBStore.reader` is a barrier, cheap when nothing is pending), so what was
+acknowledged is visible to the very next query. At open, records an earlier run journaled but
+did not apply (a kill -9) are applied once, by their sequence numbers. While applying fails
+(a full disk), the records stay pending; past ``_MAX_BACKLOG`` times ``apply_rows`` items new
+writes are refused (503) until it works again.
 
 Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
 filter (:mod:`.seen`, fixed memory) says which keys are surely new, and every "maybe" is
-confirmed by looking its id up in the stored items. The filter is rebuilt from the stored ids
+confirmed by looking its id up in the stored items (the journal is applied first, so journaled
+ids are part of what is looked up). The filter is rebuilt from the stored ids
 when the store opens (so it survives restarts and kill -9) and after retention deletes.
 
-Readers take their own cursor (``reader()``), one per thread.
+Readers take their own cursor (``reader()``), one per thread. The writer connection is used
+under one lock, since a read on any thread may apply the journal.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows are also kept in
 memory (Arrow tables, copied into a temp table once per flush), and the ``after_insert`` hooks
