@@ -102,7 +102,7 @@ class DuckDBStore:
         memory_limit_mb: int = 0,
         seen_filter_bytes: int = 32 << 20,
         apply_interval_s: float = 1.0,
-        apply_rows: int = 65_536,
+        apply_rows: int = 122_880,
         apply_bytes: int = 24 << 20,
         journal_sync: bool = True,
     ) -> None:

@@ -28,7 +28,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -53,16 +53,17 @@ class Record(NamedTuple):
     nbytes: int
 
 
-def _encode(tables: dict[str, pa.Table]) -> bytes:
-    parts: list[bytes] = []
+def _encode(tables: dict[str, pa.Table]) -> list[Any]:
+    """The payload of a record, as buffers to write one after another (not copied into one)."""
+    parts: list[Any] = []
     for name, table in tables.items():
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema, options=_OPTIONS) as stream:
             stream.write_table(table)
-        data = sink.getvalue().to_pybytes()
+        data = sink.getvalue()
         raw = name.encode()
-        parts += [_NAME.pack(len(raw)), raw, _SIZE.pack(len(data)), data]
-    return b"".join(parts)
+        parts += [_NAME.pack(len(raw)) + raw + _SIZE.pack(data.size), data]
+    return parts
 
 
 def _decode(payload: bytes) -> dict[str, pa.Table]:
@@ -100,6 +101,18 @@ def read_records(path: Path) -> Iterator[Record]:
     if at < len(data):
         log.warning("journal %s: %d bytes after the last whole record ignored (a write cut "
                     "short by a crash, never acknowledged)", path, len(data) - at)
+
+
+def _write_all(fd: int, buffers: list[Any]) -> None:
+    """``writev`` until every byte of ``buffers`` is written (a write may stop part-way)."""
+    views = [memoryview(b).cast("B") for b in buffers]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 class Journal:
@@ -141,26 +154,27 @@ class Journal:
     def append(self, tables: dict[str, pa.Table]) -> Record:
         """Write one record durably (``fdatasync``) and keep it pending; raises OSError when
         it cannot (the file is then cut back to its last whole record)."""
-        payload = _encode(tables)
+        parts = _encode(tables)
+        length = sum(len(memoryview(p)) for p in parts)
+        crc = 0
+        for part in parts:
+            crc = zlib.crc32(part, crc)
         with self._lock:
             seq = self.next_seq
             fd = self._fd if self._fd is not None else self._open()
-            data = _HEAD.pack(MAGIC, seq, len(payload), zlib.crc32(payload)) + payload
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                _write_all(fd, [_HEAD.pack(MAGIC, seq, length, crc), *parts])
                 if self.sync:
                     os.fdatasync(fd)
             except OSError:
                 self._cut_back(fd)
                 raise
-            self._size += len(data)
+            self._size += _HEAD.size + length
             self.next_seq = seq + 1
-            record = Record(seq, tables, _rows(tables), len(data))
+            record = Record(seq, tables, _rows(tables), _HEAD.size + length)
             self.pending.append(record)
             self.pending_rows += record.rows
-            self.pending_bytes += len(data)
+            self.pending_bytes += record.nbytes
         return record
 
     def _cut_back(self, fd: int) -> None:
