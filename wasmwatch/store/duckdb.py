@@ -98,11 +98,11 @@ class DuckDBStore:
         recover: Sequence[Recover] = (),
         aggregate_columns: Sequence[str] | None = None,
         flush_interval_s: float = 1.0,
-        flush_rows: int = 250_000,
+        flush_rows: int = 65_536,
         memory_limit_mb: int = 0,
         seen_filter_bytes: int = 32 << 20,
         apply_interval_s: float = 1.0,
-        apply_rows: int = 122_880,
+        apply_rows: int = 32_768,
         apply_bytes: int = 24 << 20,
         journal_sync: bool = True,
     ) -> None:
