@@ -47,9 +47,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     store_memory_mb: int = 160
     #: fixed memory (MiB) of the filter that finds replayed item ids (see store/seen.py)
     seen_filter_mb: int = 32
-    #: items per group commit at most (one journal record; DuckDB gets them in bulk later, so
-    #: a smaller group costs little and bounds the memory of a commit: bench/RESULTS.md)
-    commit_max_items: int = 16_384
+    #: items per group commit at most (from 122,880 on, DuckDB writes row groups directly)
+    commit_max_items: int = 150_000
     #: per-project ingest rate, items per second, with a burst of twice that
     rate_limit: float = 200_000.0
     retention_days: int = 30

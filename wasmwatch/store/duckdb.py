@@ -2,30 +2,18 @@
 
 Writes come from one writer thread (``write``, ``flush`` and ``maintain``). A group commit
 arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); the duplicates are
-found (below), then the batch contexts and each item type's rows (derived already, in Arrow)
-are appended as one record to wasmwatch's own journal (:mod:`.journal`) and fsynced: that is
-the durable commit, and it costs no DuckDB statement. Each DuckDB statement costs this DuckDB
-0.3-1 ms of CPU whatever its size, and a group commit of mixed items needed about a dozen, so
-small groups paid hundreds of µs per item; measured in ``bench/RESULTS.md``.
-
-The journal's records reach the DuckDB tables in bulk (:meth:`DuckDBStore.apply`: one
-transaction per apply, one ``INSERT`` per table, the highest record number applied written to
-``meta`` in the same transaction): when ``apply_rows`` items or ``apply_bytes`` are pending, a
-second (``apply_interval_s``) after the oldest pending record, on every flush, and before every
-read (:meth:`DuckDBStore.reader` is a barrier, cheap when nothing is pending), so what was
-acknowledged is visible to the very next query. At open, records an earlier run journaled but
-did not apply (a kill -9) are applied once, by their sequence numbers. While applying fails
-(a full disk), the records stay pending; past ``_MAX_BACKLOG`` times ``apply_rows`` items new
-writes are refused (503) until it works again.
+found (below), then one transaction appends the batch contexts and each item type's rows
+(derived already, in Arrow: one ``INSERT ... SELECT`` per type present), columnar, never row by
+row. Each statement costs this DuckDB about 0.5-1 ms whatever its size, so a commit has as few
+as that allows.
+No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
 
 Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
 filter (:mod:`.seen`, fixed memory) says which keys are surely new, and every "maybe" is
-confirmed by looking its id up in the stored items (the journal is applied first, so journaled
-ids are part of what is looked up). The filter is rebuilt from the stored ids
+confirmed by looking its id up in the stored items. The filter is rebuilt from the stored ids
 when the store opens (so it survives restarts and kill -9) and after retention deletes.
 
-Readers take their own cursor (``reader()``), one per thread. The writer connection is used
-under one lock, since a read on any thread may apply the journal.
+Readers take their own cursor (``reader()``), one per thread.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows are also kept in
 memory (Arrow tables, copied into a temp table once per flush), and the ``after_insert`` hooks
@@ -54,7 +42,6 @@ from wasmwatch.errors import StoreError
 from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.base import Written
-from wasmwatch.store.journal import Journal, Record, read_records
 from wasmwatch.store.projects import Project
 from wasmwatch.store.schema import COLUMNS
 from wasmwatch.store.seen import SeenFilter, key_hashes
@@ -72,10 +59,6 @@ Recover = Callable[[duckdb.DuckDBPyConnection, int], None]  # (con, now)
 _PENDING = "_ww_pending"
 _CLEAN = "aggregates_clean"
 _VERSION = "schema_version"
-_SEQ = "journal_applied_seq"
-_JOURNAL = "journal"
-#: journaled rows beyond this many times ``apply_rows`` while applying fails: writes refused
-_MAX_BACKLOG = 8
 
 _META_DDL = ("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",)
 _KEYS = f"SELECT b.project, u.id FROM ({layout.id_union()}) u JOIN batches b ON u.batch = b.batch"
@@ -98,13 +81,9 @@ class DuckDBStore:
         recover: Sequence[Recover] = (),
         aggregate_columns: Sequence[str] | None = None,
         flush_interval_s: float = 1.0,
-        flush_rows: int = 65_536,
+        flush_rows: int = 250_000,
         memory_limit_mb: int = 0,
         seen_filter_bytes: int = 32 << 20,
-        apply_interval_s: float = 1.0,
-        apply_rows: int = 32_768,
-        apply_bytes: int = 24 << 20,
-        journal_sync: bool = True,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "wasmwatch.duckdb"
@@ -137,88 +116,12 @@ class DuckDBStore:
         self._staged_tables: list[pa.Table] = []
         every = ", ".join(self._staged_columns)
         self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {every} FROM items LIMIT 0")
-        self.apply_interval_s = apply_interval_s
-        self.apply_rows = apply_rows
-        self.apply_bytes = apply_bytes
-        self._lock = threading.RLock()  # the writer connection, between threads
-        self._applying = False
-        self.journal = Journal(data_dir / _JOURNAL, self._replay(data_dir / _JOURNAL),
-                               sync=journal_sync)
-        self._oldest_pending = 0.0
-        #: why the last apply of the journal failed (None once one succeeds)
-        self.apply_error: str | None = None
         ((last,),) = self._con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
         self._next_batch = int(last) + 1
         self.seen = SeenFilter(seen_filter_bytes)
         self._load_seen()
         self._local = threading.local()
         self._closed = False
-
-    # -- the journal ------------------------------------------------------------------------
-
-    def _replay(self, folder: Path) -> int:
-        """Apply what an earlier run journaled and did not apply; the next sequence number."""
-        rows = self._con.execute("SELECT value FROM meta WHERE key = ?", [_SEQ]).fetchall()
-        applied = int(rows[0][0]) if rows else 0
-        files = sorted(folder.glob("*.wwj")) if folder.exists() else []
-        done = 0
-        for path in files:
-            records = [r for r in read_records(path) if r.seq > applied]
-            for start in range(0, len(records), 64):
-                part = records[start:start + 64]
-                self._apply_records(part)
-                applied = part[-1].seq
-                done += sum(r.rows for r in part)
-        for path in files:
-            path.unlink()
-        if done:
-            log.warning("journal: %d acknowledged items applied at start (the last stop did "
-                        "not apply them)", done)
-        return applied + 1
-
-    def _apply_records(self, records: list[Record]) -> None:
-        """One transaction: the records' rows, table by table, and the last seq applied."""
-        con = self._con
-        by_table: dict[str, list[pa.Table]] = {}
-        for record in records:
-            for name, table in record.tables.items():
-                by_table.setdefault(name, []).append(table)
-        con.execute("BEGIN TRANSACTION")
-        for name in ("batches", *(n for n in by_table if n != "batches")):
-            if name in by_table:
-                _append(con, name, pa.concat_tables(by_table[name], promote_options="default"))
-        con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_SEQ, str(records[-1].seq)])
-        con.execute("COMMIT")
-
-    def apply(self) -> int:
-        """Move every journaled record into the DuckDB tables (the read barrier); returns the
-        items moved. Any thread; cheap when nothing is pending."""
-        if not self.journal.pending and not self._applying:
-            return 0
-        with self._lock:  # also waits for an apply another thread has taken records for
-            self._applying = True  # set before take(): a reader seeing no pending waits
-            try:
-                records, files = self.journal.take()
-                if not records:
-                    return 0
-                try:
-                    self._apply_records(records)
-                except duckdb.Error as exc:
-                    self._rollback()
-                    self.journal.give_back(records, files)
-                    self.apply_error = str(exc)
-                    raise StoreError(f"applying the journal failed: {exc}") from exc
-            finally:
-                self._applying = False
-            self.apply_error = None
-            self.journal.applied(files)
-            return sum(r.rows for r in records)
-
-    def _apply_due(self, now: float) -> bool:
-        j = self.journal
-        return bool(j.pending) and (j.pending_rows >= self.apply_rows
-                                    or j.pending_bytes >= self.apply_bytes
-                                    or now - self._oldest_pending >= self.apply_interval_s)
 
     # -- writes (writer thread only) -------------------------------------------------------
 
@@ -231,40 +134,32 @@ class DuckDBStore:
 
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:
-        """Store the new items of ``prepared`` durably; say which were duplicates.
+        """Store the new items of ``prepared`` in one transaction; say which were duplicates.
 
-        The rows (the batch contexts and each item type's rows, Arrow tables) are appended to
-        the journal as one record and fsynced: no DuckDB statement on the common path, only a
-        lookup when the filter says "maybe" for some key. The records reach DuckDB in bulk
-        (:meth:`apply`) when enough have gathered, or a second after the oldest, or before a
-        read. The rows for the hooks and the rollups come from the same Arrow tables."""
+        Statements per commit: one ``INSERT`` of the batch contexts and one per item type
+        present, each reading its Arrow table directly, between ``BEGIN`` and ``COMMIT``;
+        a lookup only when the filter says "maybe" for some key. The rows for the hooks and
+        the rollups come from the same Arrow tables, not from the store."""
         if not prepared.size:
             return Written(np.zeros(0, dtype=np.bool_), None)
-        base = self._next_batch
+        con, base = self._con, self._next_batch
         keys = prepared.keys
-        journal = self.journal
-        if self.apply_error and journal.pending_rows > _MAX_BACKLOG * self.apply_rows:
-            raise StoreError(f"the journal cannot be applied: {self.apply_error}")
-        duplicate = self._duplicates(prepared, keys)
-        keep = ~duplicate
-        tables = {"batches": prepared.context_table(base)}
-        tables.update((layout.table_of(t), table)
-                      for t, table in prepared.tables(base, keep).items())
-        was_empty = not journal.pending
         try:
-            journal.append(tables)
-        except OSError as exc:
+            duplicate = self._duplicates(prepared, keys)
+            keep = ~duplicate
+            con.execute("BEGIN TRANSACTION")
+            _append(con, "batches", prepared.context_table(base))
+            for type_, table in prepared.tables(base, keep).items():
+                _append(con, layout.table_of(type_), table)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
             raise StoreError(f"write failed: {exc}") from exc
-        now = time.monotonic()
-        if was_empty:
-            self._oldest_pending = now
         self._next_batch += len(prepared.chunks)
         self.seen.add(keys[keep])
         wanted = tuple(dict.fromkeys(((*(columns or COLUMNS),) if want_rows else ())
                                      + (self._staged_columns if self._after_insert else ())))
         wide = prepared.rows(base, keep, wanted) if wanted else None
-        if self._apply_due(now):
-            self._apply_quietly()
         if self._after_insert and wide is not None:
             self._stage(wide)
         rows = None
@@ -272,16 +167,8 @@ class DuckDBStore:
             rows = wide.select(list(columns)) if columns else wide
         return Written(duplicate, rows)
 
-    def _apply_quietly(self) -> None:
-        """Apply the journal; a failure leaves the records pending (they are durable)."""
-        try:
-            self.apply()
-        except StoreError:
-            log.exception("applying the journal failed; its records stay pending")
-
     def _duplicates(self, prepared: Prepared, keys: np.ndarray) -> np.ndarray:
-        """Per item: already stored or journaled, or an earlier item of this group has its
-        project and id."""
+        """Per item: already stored, or an earlier item of this group has its project and id."""
         duplicate = np.ones(len(keys), dtype=np.bool_)
         _, first = np.unique(keys, return_index=True)
         duplicate[first] = False
@@ -291,7 +178,6 @@ class DuckDBStore:
         fresh = np.flatnonzero(~duplicate)
         maybe = fresh[self.seen.maybe(keys[fresh])]
         if len(maybe):
-            self.apply()  # the journaled ids are part of what is stored: look them up too
             stored = self._stored({prepared.key(int(p)) for p in maybe})
             for pos in maybe:
                 duplicate[pos] = prepared.key(int(pos)) in stored
@@ -300,11 +186,6 @@ class DuckDBStore:
     def _stored(self, candidates: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which (project, id) pairs are stored already: the confirming lookup."""
         ids = pa.table({"id": sorted({i for _, i in candidates})})
-        with self._lock:
-            return self._stored_locked(ids, candidates)
-
-    def _stored_locked(self, ids: pa.Table, candidates: set[tuple[str, str]]
-                       ) -> set[tuple[str, str]]:
         self._con.register("_ww_maybe", ids)
         try:
             where = "id IN (SELECT id FROM _ww_maybe)"
@@ -328,21 +209,13 @@ class DuckDBStore:
                 log.exception("aggregating the pending rows failed; kept for the next flush")
 
     def flush(self, force: bool = False) -> int:
-        """Apply the journal when due (always when ``force``), and aggregate pending rows if
-        enough time or rows have gathered; returns the rows aggregated."""
-        with self._lock:
-            if force or self._apply_due(time.monotonic()):
-                self.apply()
-            return self._aggregate(force)
-
-    def _aggregate(self, force: bool) -> int:
+        """Aggregate pending rows if enough time or rows have gathered; returns rows done."""
         if not self._pending:
             self._flushed_at = time.monotonic()
             return 0
         due = time.monotonic() - self._flushed_at >= self.flush_interval_s
         if not (force or due or self._pending >= self.flush_rows):
             return 0
-        self.apply()  # the rollup's watermark is the newest stored batch: store them all first
         con = self._con
         staged, self._staged_tables = self._staged_tables, []
         done, self._pending = self._pending, 0
@@ -368,10 +241,6 @@ class DuckDBStore:
 
     def recover(self, now_ms: int) -> bool:
         """After an unclean stop, rebuild the aggregates from raw items; True if it did."""
-        with self._lock:
-            return self._recover_locked(now_ms)
-
-    def _recover_locked(self, now_ms: int) -> bool:
         rows = self._con.execute("SELECT value FROM meta WHERE key = ?", [_CLEAN]).fetchall()
         rebuilt = bool(rows) and rows[0][0] != "true" and bool(self._recover)
         if rebuilt:
@@ -387,11 +256,6 @@ class DuckDBStore:
 
     def maintain(self, now_ms: int, retention_ms: int) -> int:
         """Delete raw items older than the retention period and run maintenance hooks."""
-        with self._lock:
-            self.apply()  # journaled rows are stored rows: the filter rebuild must see them
-            return self._maintain_locked(now_ms, retention_ms)
-
-    def _maintain_locked(self, now_ms: int, retention_ms: int) -> int:
         cutoff = now_ms - retention_ms
         con = self._con
         deleted = 0
@@ -413,10 +277,8 @@ class DuckDBStore:
         return deleted
 
     def stored_count(self) -> int:
-        self.apply()
         parts = " + ".join(f"(SELECT count(*) FROM {layout.table_of(t)})" for t in layout.TYPES)
-        with self._lock:
-            row = self._con.execute(f"SELECT {parts}").fetchall()
+        row = self._con.execute(f"SELECT {parts}").fetchall()
         return int(row[0][0]) if row else 0
 
     def _rollback(self) -> None:
@@ -430,9 +292,6 @@ class DuckDBStore:
         return self._closed
 
     def reader(self) -> duckdb.DuckDBPyConnection:
-        """This thread's read cursor, once every acknowledged item is in the tables it reads
-        (the journal is applied first: read-your-writes)."""
-        self.apply()
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._con.cursor()
@@ -449,18 +308,12 @@ class DuckDBStore:
     def catalog(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run ``fn`` (see :mod:`wasmwatch.store.projects`) on the writer connection; call it
         on the writer thread (``Writer.run_exclusive``) once the writer runs."""
-        with self._lock:
-            self.apply()
-            return fn(self._con)
+        return fn(self._con)
 
     def secret(self, name: str, given: str | None, prefix: str) -> str:
         """A secret given in settings, else the one stored on first start."""
         if given:
             return given
-        with self._lock:
-            return self._secret_locked(name, prefix)
-
-    def _secret_locked(self, name: str, prefix: str) -> str:
         row = self._con.execute("SELECT value FROM meta WHERE key = ?", [name]).fetchall()
         if row:
             return str(row[0][0])
@@ -479,11 +332,6 @@ class DuckDBStore:
             self._mark(clean=not self._lossy)
         except StoreError as exc:  # left unclean: the next open rebuilds the aggregates
             problems.append(f"{exc} (the next start rebuilds the rollups)")
-        finally:
-            self.journal.close()
-        if self.journal.pending:
-            problems.append(f"{self.journal.pending_rows} acknowledged items are still only in "
-                            "the journal: the next start applies them")
         try:
             self._con.execute("CHECKPOINT")
         except duckdb.Error as exc:

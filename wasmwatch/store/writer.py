@@ -14,8 +14,7 @@ After each commit the ``on_commit`` hooks get the newly stored items in the wide
 a column at a time), below that as ``Row`` values made once for all hooks (Arrow kernels have
 a fixed price per call that a small commit does not repay; measured in ``bench/RESULTS.md``).
 
-A commit has a fixed price (an fsync of the store's journal, and the Arrow kernels' price per
-call when the items are turned into columns, whatever their number), so when fewer
+A commit has a fixed price (about 3 ms of DuckDB work here, whatever its size), so when fewer
 than ``gather_items`` rows wait the writer gives more requests ``gather_s`` to join the group
 first (PostgreSQL's ``commit_delay``): under many small requests that cut the server's CPU per
 request by a quarter; under bulk load the queue is deep and nothing waits.
