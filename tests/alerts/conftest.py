@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from wasmwatch.store.schema import Row
+import duckdb
+import msgspec
+
+from wasmwatch.store import layout
+from wasmwatch.store.schema import COLUMNS, Row
 
 NOW = 1_764_000_000_000
 _ids = itertools.count()
@@ -22,3 +27,17 @@ def row(type_: str = "operation", ts: int = NOW, **fields: Any) -> Row:
 
 def never(labels: Mapping[str, str], now_ms: int) -> bool:
     return False
+
+
+def duckdb_of(tmp_path: Path, rows: Sequence[Row]) -> duckdb.DuckDBPyConnection:
+    """A real DuckDB file in the stored layout holding ``rows`` (loaded as the store loads
+    history: a wide table into ``layout.load_wide``)."""
+    con = duckdb.connect(str(tmp_path / "s.duckdb"))
+    for ddl in (*layout.tables(), layout.view()):
+        con.execute(ddl)
+    path = tmp_path / "rows.json"
+    path.write_bytes(msgspec.json.encode(rows))
+    columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in COLUMNS.items()) + "}"
+    con.execute(f"CREATE TEMP TABLE wide AS SELECT * FROM read_json('{path}', columns={columns})")
+    layout.load_wide(con, "wide")
+    return con

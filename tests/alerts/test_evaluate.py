@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-import msgspec
-
-from tests.alerts.conftest import NOW, row
+from tests.alerts.conftest import NOW, duckdb_of, row
 from wasmwatch.alerts.evaluate import Evaluator, Sample
 from wasmwatch.alerts.rules import load_rules, parse_rule
 from wasmwatch.alerts.source import DuckDBSource, MemorySource
-from wasmwatch.store import layout
-from wasmwatch.store.schema import COLUMNS
 
 
 def rule(**table: object):  # type: ignore[no-untyped-def]
@@ -134,14 +129,7 @@ def _rows() -> list:  # type: ignore[type-arg]
 def test_backfill_matches_the_live_feed_from_duckdb(tmp_path: Path) -> None:
     """Windows refilled from a real DuckDB file read the same as windows fed row by row."""
     rows = _rows()
-    con = duckdb.connect(str(tmp_path / "s.duckdb"))
-    for ddl in (*layout.tables(), layout.view()):
-        con.execute(ddl)
-    path = tmp_path / "rows.json"
-    path.write_bytes(msgspec.json.encode(rows))
-    columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in COLUMNS.items()) + "}"
-    con.execute(f"CREATE TEMP TABLE wide AS SELECT * FROM read_json('{path}', columns={columns})")
-    layout.load_wide(con, "wide")
+    con = duckdb_of(tmp_path, rows)
     rules = load_rules([{"name": "high_operation_latency", "threshold": 50.0}])
     live = Evaluator(rules)
     for r in rows:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-import msgspec
 import pytest
 
-from tests.alerts.conftest import NOW, row
+from tests.alerts.conftest import NOW, duckdb_of, row
 from wasmwatch.alerts.evaluate import Evaluator
 from wasmwatch.alerts.rules import parse_rule
 from wasmwatch.alerts.source import DuckDBSource, MemorySource
 from wasmwatch.errors import ConfigError
-from wasmwatch.store import layout
-from wasmwatch.store.schema import COLUMNS, Row
+from wasmwatch.store.schema import Row
 
 
 def req(route: str, ms: float, ts: int = NOW, service: str = "api") -> Row:
@@ -53,14 +50,7 @@ def test_regression_by_route() -> None:
 def test_backfill_from_duckdb_matches_the_live_feed(tmp_path: Path) -> None:
     """Windows refilled from a DuckDB file read the same per route as the live feed."""
     rows = [req(f"/r{k % 3}", float(100 * (k % 3) + k), ts=NOW - k * 1000) for k in range(30)]
-    con = duckdb.connect(str(tmp_path / "s.duckdb"))
-    for ddl in (*layout.tables(), layout.view()):
-        con.execute(ddl)
-    path = tmp_path / "rows.json"
-    path.write_bytes(msgspec.json.encode(rows))
-    columns = "{" + ", ".join(f"'{n}': '{t}'" for n, t in COLUMNS.items()) + "}"
-    con.execute(f"CREATE TEMP TABLE wide AS SELECT * FROM read_json('{path}', columns={columns})")
-    layout.load_wide(con, "wide")
+    con = duckdb_of(tmp_path, rows)
     rules = [parse_rule({**SLOW, "stat": "avg", "threshold": 150.0}, {})]
     live = Evaluator(rules)
     live.observe(rows, NOW)

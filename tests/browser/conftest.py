@@ -25,6 +25,8 @@ DEMO_DIST = ROOT / "demo" / "dist"
 #: esbuild-wasm from npm (tests/browser/fixtures/package.json), served at /esbuild/
 ESBUILD = Path(__file__).parent / "fixtures" / "node_modules" / "esbuild-wasm"
 CHROMIUM = "/usr/bin/chromium"
+#: the built dashboard (``make install`` builds dashboard/ into the server's static files)
+DASHBOARD_BUILT = ROOT / "wasmwatch" / "web" / "static" / "dashboard" / "index.html"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic", "--no-first-run", "--disable-gpu"]
 
@@ -161,3 +163,32 @@ def open_harness(context: Any, url: str, init: dict[str, Any] | None = None) -> 
     page.goto(url)
     page.evaluate("o => harness.init(o)", init or {})
     return page
+
+
+def dashboard_page(browser: Any, *, width: int = 1280, console_errors: bool = False) -> Any:
+    """A page in a context of its own (``width`` x 900) whose ``problems`` list records page
+    errors, and console errors too with ``console_errors``. Close it with ``page.context.close()``."""
+    assert DASHBOARD_BUILT.is_file(), "the dashboard is not built: run `make install` (it builds dashboard/)"
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
+    if console_errors:
+        page.on("console", lambda msg: msg.type == "error"
+                and page.problems.append(f"console: {msg.text}"))
+    return page
+
+
+def load_each_api(open_page: Callable[[], Any], apis: tuple[str, ...], path: str, flush: str,
+                  exports: str) -> dict[str, str]:
+    """Loads the module at ``path.format(api=...)`` through each WebAssembly API in a new
+    harness tab (``open_page()``), checks it exports ``exports`` and ``memory`` and adds, runs
+    ``flush`` there; returns each tab's session id with its API."""
+    sessions = {}
+    for api in apis:
+        page = open_page()
+        names = page.evaluate("a => harness.load(a[0], a[1])", [api, path.format(api=api)])
+        assert exports in names and "memory" in names
+        assert page.evaluate("harness.call('add', 2, 3)") == {"value": 5}
+        page.evaluate(flush)
+        sessions[session_of(page)] = api
+    return sessions

@@ -7,28 +7,21 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.browser.conftest import dashboard_page
 from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-BUILT = Path(__file__).resolve().parents[2] / "wasmwatch" / "web" / "static" / "dashboard" / "index.html"
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    assert BUILT.is_file(), "the dashboard is not built: run `make install`"
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
+    page = dashboard_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def post_error(server: LiveServer, category: str, operation: str) -> None:

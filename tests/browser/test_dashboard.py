@@ -18,12 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser.conftest import ROOT, dashboard_page
 from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILT = ROOT / "wasmwatch" / "web" / "static" / "dashboard" / "index.html"
 CHROME_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/131.0.0.0 Safari/537.36")
 FIREFOX_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -61,15 +60,9 @@ def post(server: LiveServer, items: list[dict[str, Any]], ua: str = CHROME_UA,
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A 1280x900 page in its own context (``browser`` is Debian's Chromium, from conftest)."""
-    assert BUILT.is_file(), "the dashboard is not built: run `make install` (it builds dashboard/)"
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: msg.type == "error"
-            and page.problems.append(f"console: {msg.text}"))
+    page = dashboard_page(browser, console_errors=True)
     yield page
-    context.close()
+    page.context.close()
 
 
 def text(page: Any, selector: str) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.test_dashboard import BUILT, item, now_ms, text
+from tests.browser.conftest import dashboard_page
+from tests.browser.test_dashboard import item, now_ms, text
 from tests.conftest import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -17,13 +18,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A 1280x900 page that records page errors (``browser`` is Debian's Chromium)."""
-    assert BUILT.is_file(), "the dashboard is not built: run `make install`"
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.problems = []  # type: ignore[attr-defined]
-    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
+    page = dashboard_page(browser)
     yield page
-    context.close()
+    page.context.close()
 
 
 def send(server: LiveServer, key: str, name: str, n: int) -> None:

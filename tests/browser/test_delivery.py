@@ -10,20 +10,12 @@ import pytest
 
 from tests.browser.conftest import ROOT, open_harness, session_of, wait_for
 from tests.browser.proxy import FlakyProxy
+from tests.browser.scripts import BIG_BATCHES, STORED_ITEMS
 
 pytestmark = pytest.mark.browser
 
 Rows = Callable[..., list[dict[str, Any]]]
 
-STORED_ITEMS = """() => new Promise((ok, fail) => {
-  const r = indexedDB.open('wasmwatch', 1)
-  r.onupgradeneeded = () => r.result.createObjectStore('b', { autoIncrement: true })
-  r.onsuccess = () => {
-    const all = r.result.transaction('b').objectStore('b').getAll()
-    all.onsuccess = () => { ok(all.result.reduce((n, b) => n + b.items.length, 0)); r.result.close() }
-  }
-  r.onerror = () => fail(r.error)
-})"""
 
 
 def test_offline_period_loses_nothing_and_stores_each_item_once(
@@ -94,16 +86,7 @@ def test_consecutive_large_batches_all_arrive(context: Any, harness_url: Callabl
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.headers.get("content-encoding", ""))
             if r.method == "POST" else None)
-    page.evaluate("""async () => {
-      const noise = () => Array.from({ length: 8 }, () => Math.random().toString(36).slice(2)).join('')
-      for (let b = 0; b < 4; b++) {
-        for (let i = 0; i < 25; i++) {
-          const tags = Object.fromEntries(Array.from({ length: 16 }, (_, k) => ['t' + k, noise()]))
-          ww.measure('big', b * 100 + i, tags)
-        }
-        await ww.flush()
-      }
-    }""")
+    page.evaluate(BIG_BATCHES)
     assert page.evaluate(STORED_ITEMS) == 0, "no batch failed and had to wait in IndexedDB"
     assert posts == ["gzip"] * 4
     got = wait_for(lambda: rows(session=session, type="measurement"), lambda r: len(r) >= 100)

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tests.browser import engines
-from tests.browser.conftest import _Handler, wait_for
+from tests.browser.conftest import _Handler, load_each_api, session_of, wait_for
 from tests.browser.proxy import FlakyProxy
-from tests.browser.test_delivery import STORED_ITEMS
+from tests.browser.scripts import BIG_BATCHES, STORED_ITEMS
 
 pytestmark = pytest.mark.browser
 
@@ -50,10 +50,6 @@ def open_tab(engine: engines.Engine) -> Iterator[Open]:
         t.close()  # a no-op for a tab the test closed itself
 
 
-def session(tab: engines.Tab) -> str:
-    return str(tab.evaluate("sessionStorage.getItem('wasmwatch.session')"))
-
-
 def harness(open_tab: Open, harness_url: Callable[..., str], init: dict[str, Any] | None = None,
             **params: str) -> engines.Tab:
     tab = open_tab(harness_url(**params))
@@ -76,7 +72,7 @@ def test_toolchain_loaders_record_a_big_module_once(engine: engines.Engine, open
             tab = open_tab(f"{page_server.url}/loaders.html?endpoint={live_server.url}&key={live_server.key}")
             assert tab.evaluate("a => loaders.run(a[0], a[1])", [loader, wasm]) == 42
             tab.evaluate("new Promise(r => setTimeout(r, 300)).then(() => ww.flush())")
-            cases[session(tab)] = (wasm, mime == "application/wasm", tab)
+            cases[session_of(tab)] = (wasm, mime == "application/wasm", tab)
     wait_for(lambda: rows(type="bundle_load"), lambda r: len(r) >= 4)
     for _, _, tab in cases.values():
         tab.evaluate("ww.flush()")
@@ -97,14 +93,8 @@ def test_each_webassembly_api_records_a_big_module_once(engine: engines.Engine, 
                                                         harness_url: Callable[..., str], rows: Rows) -> None:
     """The 4 MB module through each of the four APIs: one bundle_load each, streaming or not."""
     apis = ("instantiateStreaming", "compileStreaming", "instantiate", "compile")
-    sessions = {}
-    for api in apis:
-        tab = harness(open_tab, harness_url)
-        names = tab.evaluate("a => harness.load(a[0], a[1])", [api, f"/big-{api}.wasm"])
-        assert "add" in names and "memory" in names
-        assert tab.evaluate("harness.call('add', 2, 3)") == {"value": 5}
-        tab.evaluate("new Promise(r => setTimeout(r, 300)).then(() => ww.flush())")
-        sessions[session(tab)] = api
+    sessions = load_each_api(lambda: harness(open_tab, harness_url), apis, "/big-{api}.wasm",
+                             "new Promise(r => setTimeout(r, 300)).then(() => ww.flush())", "add")
     loads = wait_for(lambda: rows(type="bundle_load"), lambda r: len(r) >= 4)
     assert sorted(sessions[r["session"]] for r in loads) == sorted(apis)
     for row in loads:
@@ -130,7 +120,7 @@ def test_traps_arrive_with_kind_and_frame(engine: engines.Engine, open_tab: Open
         assert thrown["name"] in ("RuntimeError", "RangeError", "InternalError"), thrown
     tab.evaluate("WebAssembly.instantiate(new Uint8Array([1, 2, 3, 4])).catch(() => 0)")
     tab.evaluate("ww.flush()")
-    sid = session(tab)
+    sid = session_of(tab)
     errors = wait_for(lambda: rows(type="error", session=sid), lambda r: len(r) >= 6)
     by_kind = {r["kind"]: r for r in errors}
     offset = "" if engine.name == "webkit" else r":0x[0-9a-f]+"
@@ -152,7 +142,7 @@ def test_items_kept_through_an_outage_land_exactly_once(engine: engines.Engine, 
     with FlakyProxy(live_server.url, plan=[]) as proxy:
         proxy.down = True
         tab = harness(open_tab, harness_url, endpoint=proxy.url)
-        sid = session(tab)
+        sid = session_of(tab)
         tab.evaluate("""async () => {
           for (let i = 0; i < 30; i++) ww.track('outage_op', () => i)
           ww.feature('outage_feature')
@@ -202,7 +192,7 @@ def test_the_app_facing_api_lands_in_every_engine(engine: engines.Engine, open_t
     }""")
     assert (out["sync"], out["async"], out["same"]) == (42, "v", True)
     assert out["metrics"]["runtime"]["wasm_memory"] == 2 * 65536
-    sid = session(tab)
+    sid = session_of(tab)
     want = {"operation": 4, "error": 4, "feature": 1, "measurement": 1, "offline_sync": 1}
 
     def complete(r: list[dict[str, Any]]) -> bool:
@@ -229,7 +219,7 @@ def test_closing_the_tab_beacons_pending_items(engine: engines.Engine, open_tab:
     (a browser that stays up, as Safari does, sends it): there the page is left by navigating
     away, which fires the same pagehide."""
     tab = harness(open_tab, harness_url)  # flushInterval 60 s: nothing goes by itself
-    sid = session(tab)
+    sid = session_of(tab)
     tab.evaluate("for (let i = 0; i < 10; i++) ww.track('pending_op', () => i)")
     tab.evaluate("new Promise(r => setTimeout(r, 300))")
     assert rows(session=sid) == []
@@ -249,17 +239,8 @@ def test_large_batches_go_gzipped_one_after_another(engine: engines.Engine, open
     none waits in IndexedDB: keepalive requests give back their share of the 64 KB quota."""
     with FlakyProxy(live_server.url, plan=[]) as proxy:
         tab = harness(open_tab, harness_url, {"batchSize": 25}, endpoint=proxy.url)
-        sid = session(tab)
-        tab.evaluate("""async () => {
-          const noise = () => Array.from({ length: 8 }, () => Math.random().toString(36).slice(2)).join('')
-          for (let b = 0; b < 4; b++) {
-            for (let i = 0; i < 25; i++) {
-              const tags = Object.fromEntries(Array.from({ length: 16 }, (_, k) => ['t' + k, noise()]))
-              ww.measure('big', b * 100 + i, tags)
-            }
-            await ww.flush()
-          }
-        }""")
+        sid = session_of(tab)
+        tab.evaluate(BIG_BATCHES)
         assert tab.evaluate(STORED_ITEMS) == 0, "no batch failed and had to wait in IndexedDB"
         got = wait_for(lambda: rows(session=sid, type="measurement"), lambda r: len(r) >= 100)
     assert len(got) == 100
@@ -277,7 +258,7 @@ def test_first_load_then_cached_reload(engine: engines.Engine, open_tab: Open,
     tab.evaluate("ready.then(() => new Promise(r => setTimeout(r, 300))).then(() => ww.flush())")
     tab.goto(url)
     tab.evaluate("ready.then(() => new Promise(r => setTimeout(r, 300))).then(() => ww.flush())")
-    sid = session(tab)
+    sid = session_of(tab)
     loads = wait_for(lambda: rows(type="bundle_load", session=sid), lambda r: len(r) >= 2)
     fetched = _Handler.wasm_hits.count("/big-cache.wasm")
     assert fetched == (2 if engine.name == "webkit" else 1)
@@ -293,7 +274,7 @@ def test_429_and_503_are_backed_off_and_retried(engine: engines.Engine, open_tab
     """Retry-After is read (CORS-exposed) and waited out; the same ids go again until stored."""
     with FlakyProxy(live_server.url, plan=[(429, 1), (503, 1)]) as proxy:
         tab = harness(open_tab, harness_url, endpoint=proxy.url)
-        sid = session(tab)
+        sid = session_of(tab)
         tab.evaluate("for (let i = 0; i < 20; i++) ww.track('retried_op', () => i); ww.flush()")
         ops = wait_for(lambda: rows(session=sid, type="operation"), lambda r: len(r) >= 20, timeout=20)
         attempts = proxy.settled()
@@ -324,7 +305,7 @@ def test_error_storm_is_capped_and_the_sdk_never_throws(engine: engines.Engine, 
     }""")
     assert out["thrown"] == [] and out["t"] == 5
     assert out["count"] >= 40
-    sid = session(tab)
+    sid = session_of(tab)
     ops = wait_for(lambda: rows(session=sid, type="operation", name="divide"), lambda r: len(r) >= 40)
     assert len(ops) == 40 and all(r["ok"] is False for r in ops)
     traps = [r for r in rows(session=sid, type="error") if r["kind"] == "divide_by_zero"]

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
+from tests.browser.conftest import dashboard_page
 from tests.browser.test_dashboard import CHROME_UA, FIREFOX_UA, WASM_STACK, item, now_ms, post
 from tests.conftest import LiveServer
 
@@ -91,10 +92,7 @@ def seeded(live_server: LiveServer) -> LiveServer:
 
 
 def open_page(browser: Any, server: LiveServer, width: int, hash_: str = "") -> Any:
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    page = context.new_page()
-    page.problems = []
-    page.on("pageerror", lambda exc: page.problems.append(f"pageerror: {exc}"))
+    page = dashboard_page(browser, width=width)
     page.goto(f"{server.url}/dashboard#token={server.admin_token}{hash_}")
     return page
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DEMO_DIST, open_harness, session_of, wait_for
+from tests.browser.conftest import DEMO_DIST, load_each_api, open_harness, session_of, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +20,8 @@ def test_each_webassembly_api_is_instrumented(context: Any, harness_url: Callabl
                                               rows: Rows) -> None:
     """A module loaded with each of the four APIs yields one bundle_load with its timings."""
     size = (DEMO_DIST / "demo.wasm").stat().st_size
-    sessions = {}
-    for api in APIS:
-        page = open_harness(context, harness_url())
-        names = page.evaluate("u => harness.load(u.api, u.url)", {"api": api, "url": f"/demo-{api}.wasm"})
-        assert "divide" in names and "memory" in names
-        assert page.evaluate("harness.call('add', 2, 3)") == {"value": 5}
-        page.evaluate("ww.flush()")
-        sessions[session_of(page)] = api
+    sessions = load_each_api(lambda: open_harness(context, harness_url()), APIS, "/demo-{api}.wasm",
+                             "ww.flush()", "divide")
     loads = wait_for(lambda: rows(type="bundle_load"), lambda r: len(r) >= 4)
     assert sorted(sessions[r["session"]] for r in loads) == sorted(APIS)
     for row in loads:

@@ -243,12 +243,7 @@ class Evaluator:
             ops = by_type.get("operation", no_rows) if rule.metric == "error_rate" else no_rows
             if not batch and not ops:
                 continue
-            keys = series.add_rows(batch, ops, now_ms)
-            if rule.kind == "instant":
-                for key in keys:
-                    window = series.windows[key]
-                    window.advance(now_ms)
-                    out.append(series.read(key, window, now_ms))
+            out += _instant(series, series.add_rows(batch, ops, now_ms), now_ms)
         return out
 
     def observe_table(self, table: pa.Table, now_ms: int) -> list[Sample]:
@@ -261,12 +256,7 @@ class Evaluator:
             if rule.item_type not in present and not (
                     rule.metric == "error_rate" and "operation" in present):
                 continue
-            keys = series.add_table(table, now_ms)
-            if rule.kind == "instant":
-                for key in keys:
-                    window = series.windows[key]
-                    window.advance(now_ms)
-                    out.append(series.read(key, window, now_ms))
+            out += _instant(series, series.add_table(table, now_ms), now_ms)
         return out
 
     def evaluate(self, now_ms: int) -> list[Sample]:
@@ -297,3 +287,15 @@ class Evaluator:
 def _bucket(row: BucketRow) -> Bucket:
     return Bucket(n=row.n, total=row.total, bins=dict(row.bins), high=row.high, low=row.low,
                   last=row.last, last_ts=row.last_ts)
+
+
+def _instant(series: _Series, keys: Iterable[Key], now_ms: int) -> list[Sample]:
+    """An instant rule's readings of the label sets a commit touched (none for a window rule)."""
+    if series.rule.kind != "instant":
+        return []
+    out = []
+    for key in keys:
+        window = series.windows[key]
+        window.advance(now_ms)
+        out.append(series.read(key, window, now_ms))
+    return out
