@@ -22,7 +22,8 @@ equal the acknowledged count and the distinct ids: the run is marked failed othe
 Reported per run: items/s and requests/s in the measured window, server CPU µs per item (the
 server process's user+system time over the run / items acknowledged), RSS after, and the
 stored count before the window (``--preload-s`` seconds of bulk load first measures the rate
-on a fuller store). Ratios: wasmwatch / wasmwatch-base and wasmwatch / bare, same load.
+on a fuller store; ``--seed-dir DIR`` starts this checkout's server on a copy of ``DIR``'s
+store, e.g. the 10 M items ``bench/query_bench.py`` caches, and checks stored = seed + acked). Ratios: wasmwatch / wasmwatch-base and wasmwatch / bare, same load.
 
 Run: ``.venv/bin/python bench/ingest/targets.py --base-bin ../wt-base/.venv/bin/wasmwatch``
 Writes ``bench/out/ingest-targets.json`` (not tracked); prints a Markdown table.
@@ -131,8 +132,12 @@ def _wrk(server: run.Server, load: str, args: argparse.Namespace, work: Path, ta
 def scenario(kind: str, load: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data_dir = work / f"{kind}-{load}"
     data_dir.mkdir()
+    stored_at_start = 0
+    if args.seed_dir and kind == "wasmwatch":  # a store of this layout only (base is older)
+        shutil.copy(args.seed_dir / "wasmwatch.duckdb", data_dir / "wasmwatch.duckdb")
+        stored_at_start = run.count_items(data_dir / "wasmwatch.duckdb")["stored"]
     server = run.Server(kind, data_dir, None)
-    acked, out = 0, {"server": kind, "load": load}
+    acked, out = 0, {"server": kind, "load": load, "stored_at_start": stored_at_start}
     try:
         time.sleep(max(0.0, args.idle - (time.monotonic() - server.started)))
         out["rss_idle_mb"] = round(run.proc_rss_mb(server.pid), 1)
@@ -158,8 +163,9 @@ def scenario(kind: str, load: str, args: argparse.Namespace, work: Path) -> dict
         server.stop()
     if kind.startswith("wasmwatch"):
         counts = run.count_items(data_dir / "wasmwatch.duckdb")
-        out |= counts | {"acked": acked,
-                         "verified": counts["stored"] == acked == counts["distinct_ids"]}
+        new = counts["stored"] - stored_at_start  # the seed's ids are distinct from the bench's
+        out |= counts | {"acked": acked, "verified": new == acked
+                         and counts["stored"] == counts["distinct_ids"]}
     shutil.rmtree(data_dir, ignore_errors=True)
     return out
 
@@ -196,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=3.0)
     parser.add_argument("--preload-s", type=float, default=0.0,
                         help="seconds of bulk load before the bulk1000 figure (a fuller store)")
+    parser.add_argument("--seed-dir", type=Path, default=None,
+                        help="a data dir (of this layout) copied into wasmwatch's data dir first: "
+                        "the rate with that many items stored (e.g. bench/query_bench.py's 10 M)")
     parser.add_argument("--quiet-wait", type=float, default=10.0)
     parser.add_argument("--bulk-conns", type=int, default=64)
     parser.add_argument("--single-conns", type=int, default=256)
