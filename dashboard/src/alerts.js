@@ -57,11 +57,17 @@ function renderRecent () {
   )))
 }
 
+// e.g. "count error > 0 over 5m where category = critical": the filter is part of the rule
+function condition (r) {
+  const where = Object.entries(r.where || {}).map(([k, v]) => `${k} = ${v}`).join(', ')
+  return `${r.stat} ${r.metric} ${r.op} ${r.threshold} over ${r.window}` + (where ? ` where ${where}` : '')
+}
+
 function renderRules (rules) {
   fill($('rules-table').tBodies[0], rules.map(r => h('tr', { dataset: { rule: r.name } },
     h('td', {}, r.name),
     h('td', {}, r.kind),
-    h('td', {}, `${r.stat} ${r.metric} ${r.op} ${r.threshold} over ${r.window}`),
+    h('td', {}, condition(r)),
     h('td', {}, h('span', { class: `sev sev-${r.severity}` }, r.severity)),
     h('td', {}, h('span', { class: `state state-${r.state}` }, r.state)),
   )))

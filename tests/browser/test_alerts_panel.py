@@ -39,6 +39,8 @@ def test_recent_alerts_panel_is_live_and_silences_from_an_alert(live_server: Liv
     page.locator('#rules-table tr[data-rule="critical_error"]').wait_for()
     assert page.locator("#rules-table tbody tr").count() == 7
     assert page.locator('#rules-table tr[data-rule="critical_error"] .state').inner_text() == "inactive"
+    assert "count error > 0 over 5m where category = critical" in page.locator(
+        '#rules-table tr[data-rule="critical_error"]').inner_text()  # the filter is shown
     assert "No alerts yet" in page.locator("#alerts-list").inner_text()
     page.wait_for_selector('#live[data-state="on"]')
 
