@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import msgspec
+import pytest
 
+from tests.alerts.receivers import WebhookReceiver
 from wasmwatch.store import layout
 from wasmwatch.store.schema import COLUMNS, Row
 
@@ -41,3 +43,11 @@ def duckdb_of(tmp_path: Path, rows: Sequence[Row]) -> duckdb.DuckDBPyConnection:
     con.execute(f"CREATE TEMP TABLE wide AS SELECT * FROM read_json('{path}', columns={columns})")
     layout.load_wide(con, "wide")
     return con
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A real webhook receiver on loopback, stopped after the test."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()

@@ -5,7 +5,6 @@ webhook receiver for the slow route only, labelled with it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from tests.alerts.test_e2e import api, server_with
 from wasmwatch.client import Client, Span
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def test_slow_server_route_fires_labelled_with_its_route(tmp_path: Path, webhook: WebhookReceiver) -> None:

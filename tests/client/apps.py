@@ -174,21 +174,32 @@ def _litestar(client: Client | None, views: Views) -> Any:
 
 
 @contextmanager
-def uvicorn_serving(app: Any) -> Iterator[str]:
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", ws="none", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
+def _serving(run: Callable[[], object], stop: Callable[[], object], port: int) -> Iterator[str]:
+    """Runs a server's ``run`` on a thread; yields its URL once ``/hello`` answers, then ``stop``s it."""
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
         wait_up(url + "/hello")
         yield url
     finally:
-        server.should_exit = True
+        stop()
         thread.join(30)
+
+
+@contextmanager
+def uvicorn_serving(app: Any) -> Iterator[str]:
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off", ws="none", access_log=False))
+
+    def stop() -> None:
+        server.should_exit = True
+
+    with _serving(server.run, stop, port) as url:
+        yield url
 
 
 # -- WSGI: Flask, Django ---------------------------------------------------------------------
@@ -257,30 +268,20 @@ def waitress_serving(app: Any) -> Iterator[str]:
 
     port = free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_up(url + "/hello")
+    with _serving(server.run, server.close, port) as url:
         yield url
-    finally:
-        server.close()
-        thread.join(30)
 
 
 @contextmanager
 def wsgiref_serving(app: Any) -> Iterator[str]:
     server = make_server("127.0.0.1", free_port(), app, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        wait_up(url + "/hello")
-        yield url
-    finally:
+
+    def stop() -> None:
         server.shutdown()
         server.server_close()
-        thread.join(30)
+
+    with _serving(server.serve_forever, stop, server.server_port) as url:
+        yield url
 
 
 def wait_up(url: str, timeout: float = 30.0) -> None:
