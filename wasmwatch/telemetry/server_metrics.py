@@ -57,6 +57,26 @@ _ITEMS = (1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000)
 _REQUESTS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 
 
+#: children remembered per family; past this, new label sets take the labels() path
+_CHILDREN_MAX = 4096
+
+
+def _known(children: dict[tuple[object, ...], Any], key: tuple[object, ...]) -> Any:
+    """The child made for these raw label values (keyed with their types: ``True == 1``)."""
+    try:
+        return children.get(key)
+    except TypeError:  # unhashable metadata: labelled the slow way every time
+        return None
+
+
+def _remember(children: dict[tuple[object, ...], Any], key: tuple[object, ...], child: Any) -> None:
+    if len(children) < _CHILDREN_MAX:
+        try:
+            children[key] = child
+        except TypeError:  # unhashable metadata: labelled the slow way every time
+            pass
+
+
 def _label(metadata: Metadata, key: str, cap: TagCap) -> str:
     value = metadata.get(key)
     return cap("unknown" if value is None else format_value(value))
@@ -106,6 +126,11 @@ class ServerMetrics:
         self.queue_depth.set_function(self._read_queue_depth)
         for reason in LOSS_REASONS:
             self.lost.labels(reason=self._caps["reason"](reason))
+        # labelled children by the raw metadata they were made from, so a request does not
+        # pay for labels() (a lock, a tuple, the caps): the caps' answer for a value never
+        # changes once given, so a child made for it stays the right one
+        self._http_children: dict[tuple[object, ...], Any] = {}
+        self._ingest_children: dict[tuple[object, ...], Any] = {}
 
     def _read_queue_depth(self) -> float:
         try:
@@ -116,12 +141,19 @@ class ServerMetrics:
 
     def on_http(self, event: Event, m: Measurements, meta: Metadata, _config: Any) -> None:
         """An HTTP request finished (stop) or raised (exception, counted as 500)."""
-        status = "500" if event[-1] == "exception" else _label(meta, "status", self._caps["status"])
-        self.http_duration.labels(
-            route=_label(meta, "route", self._caps["route"]),
-            method=_label(meta, "method", self._caps["method"]),
-            status=status,
-        ).observe(m["duration"])
+        failed = event[-1] == "exception"
+        status_ = None if failed else meta.get("status")
+        key = (meta.get("route"), meta.get("method"), status_, type(status_))
+        child = _known(self._http_children, key)
+        if child is None:
+            status = "500" if failed else _label(meta, "status", self._caps["status"])
+            child = self.http_duration.labels(
+                route=_label(meta, "route", self._caps["route"]),
+                method=_label(meta, "method", self._caps["method"]),
+                status=status,
+            )
+            _remember(self._http_children, key, child)
+        child.observe(m["duration"])
 
     def on_commit(self, event: Event, m: Measurements, meta: Metadata, _config: Any) -> None:
         """A group commit finished or raised; ``requests`` may be a measurement or metadata."""
@@ -139,13 +171,19 @@ class ServerMetrics:
         if count <= 0:
             return
         name = event[-1]
-        if name == "accepted":
-            self.accepted.labels(project=_label(meta, "project", self._caps["project"])).inc(count)
-        elif name == "lost":
-            self.lost.labels(reason=_label(meta, "reason", self._caps["reason"])).inc(count)
-        else:
-            reason = _label(meta, "reason", self._caps["client_reason"])
-            self.client_lost.labels(reason=reason).inc(count)
+        value = meta.get("project" if name == "accepted" else "reason")
+        key = (name, value, type(value))
+        child = _known(self._ingest_children, key)
+        if child is None:
+            if name == "accepted":
+                child = self.accepted.labels(project=_label(meta, "project", self._caps["project"]))
+            elif name == "lost":
+                child = self.lost.labels(reason=_label(meta, "reason", self._caps["reason"]))
+            else:
+                child = self.client_lost.labels(
+                    reason=_label(meta, "reason", self._caps["client_reason"]))
+            _remember(self._ingest_children, key, child)
+        child.inc(count)
 
     def on_log_dropped(self, _e: Event, m: Measurements, _meta: Metadata, _config: Any) -> None:
         """The log handler dropped records over its rate limit."""

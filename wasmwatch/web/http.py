@@ -32,7 +32,11 @@ class Request:
     def query(self) -> dict[str, str]:
         if self._query is None:
             raw = self.scope.get("query_string", b"").decode("latin-1")
-            self._query = dict(parse_qsl(raw, keep_blank_values=True))
+            if "&" in raw or "%" in raw or "+" in raw or "=" not in raw:
+                self._query = dict(parse_qsl(raw, keep_blank_values=True))
+            else:  # one plain ``name=value`` (an ingest key): what parse_qsl gives, sooner
+                name, _, value = raw.partition("=")
+                self._query = {name: value}
         return self._query
 
     async def body(self, limit: int) -> bytes:
@@ -41,27 +45,55 @@ class Request:
         declared = self.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-        chunks: list[bytes] = []
-        size = 0
-        more = True
         timeout = self.body_timeout_s
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
-        while more:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await self.receive()
-            except TimeoutError:
+        if timeout is None:
+            return await self._read(limit, [])
+        # one timer for the whole body (an asyncio.timeout per message costs more than the
+        # read of a small body): it cancels this task, and the cancel becomes a 408
+        task = asyncio.current_task()
+        assert task is not None
+        sizes: list[int] = []
+        expired: list[bool] = []
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, task, expired)
+        try:
+            return await self._read(limit, sizes)
+        except asyncio.CancelledError:
+            if expired and task.uncancel() == 0:
                 raise RequestTimeout(f"body not received within {timeout:g} s "
-                                     f"({size} bytes arrived)") from None
+                                     f"({sum(sizes)} bytes arrived)") from None
+            raise
+        finally:
+            timer.cancel()
+
+    async def _read(self, limit: int, sizes: list[int]) -> bytes:
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("client disconnected before sending the whole body")
+        body: bytes = message.get("body", b"")
+        if len(body) > limit:
+            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+        if not message.get("more_body", False):
+            return body  # the whole body in one message: what granian and small bodies give
+        chunks, size = [body], len(body)
+        sizes.append(size)
+        more = True
+        while more:
+            message = await self.receive()
             if message["type"] == "http.disconnect":
                 raise BadRequest("client disconnected before sending the whole body")
             chunk = message.get("body", b"")
             size += len(chunk)
+            sizes.append(len(chunk))
             if size > limit:
                 raise PayloadTooLarge(f"body is over the {limit}-byte limit")
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+
+def _expire(task: asyncio.Task[object], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
@@ -90,13 +122,28 @@ class Response:
         self.headers = {"content-type": content_type, **(headers or {})}
 
     async def __call__(self, send: Send, extra: Mapping[str, str] = {}) -> None:
-        headers = {**self.headers, **extra, "content-length": str(len(self.body))}
-        await send({
-            "type": "http.response.start",
-            "status": self.status,
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        })
+        headers = encode_headers({**self.headers, **extra}) if extra else encode_headers(self.headers)
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
+
+
+#: header (name, value) pairs as ASGI bytes, for the ones that repeat (types, CORS, origins)
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_ENCODED_MAX = 1024
+
+
+def encode_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as the ASGI ``(name, value)`` byte pairs (``content-length`` not among them)."""
+    out = []
+    for pair in headers.items():
+        encoded = _ENCODED.get(pair)
+        if encoded is None:
+            encoded = (pair[0].encode(), pair[1].encode())
+            if len(_ENCODED) < _ENCODED_MAX:
+                _ENCODED[pair] = encoded
+        out.append(encoded)
+    return out
 
 
 def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -118,12 +165,8 @@ class StreamResponse(Response):
         self.chunks = chunks
 
     async def __call__(self, send: Send, extra: Mapping[str, str] = {}) -> None:
-        headers = {**self.headers, **extra}
-        await send({
-            "type": "http.response.start",
-            "status": self.status,
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        })
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": encode_headers({**self.headers, **extra})})
         async for chunk in self.chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
