@@ -29,6 +29,8 @@ from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.ingest.validate import ItemError, path_error, ts_error
 
 _DAY_MS = 86_400_000
+#: contexts remembered (a few hundred bytes each): the sessions sending at once, many times over
+_SHARED_MAX = 4096
 _item_decoder = msgspec.json.Decoder(s.Item)
 _ts = attrgetter("ts")
 
@@ -79,6 +81,8 @@ class Pipeline:
         self.skew_tolerance_ms = skew_tolerance_ms
         self.scrubber = scrubber or Scrubber()
         self._item_scrubber = self.scrubber if scrub else None
+        #: sanitized context columns by (project, context, user agent), see :meth:`_context`
+        self._shared: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     def batch(
         self, ctx: s.Context, *, project: str, user_agent: str | None, sent_at: float | None,
@@ -90,16 +94,34 @@ class Pipeline:
             offset = now_ms - int(sent_at)
             if abs(offset) > self.skew_tolerance_ms:
                 skew = offset
+        key = (project, ctx, None if ctx.user_agent else user_agent)
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._context(ctx, project, user_agent)
+        return Batch((project, now_ms, skew, *shared), skew, now_ms - self.retention_ms,
+                     now_ms + _DAY_MS)
+
+    def _context(self, ctx: s.Context, project: str, user_agent: str | None) -> tuple[object, ...]:
+        """The context columns after ``skew``, sanitized; remembered when the scrubber found
+        nothing in them (a session sends the same context with every batch; a context with
+        PII is scrubbed again each time, so the scrubber's counts stay per occurrence)."""
         agent = parse_agent(ctx.user_agent or user_agent)
         limit = LIMITS["context"]
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
-        scrub = self.scrubber.scrub_optional if self._item_scrubber else _same
-        context = (project, now_ms, skew, scrub(clip(ctx.session, limit)),
-                   _release(ctx.release, limit, scrub), scrub(strip_query(ctx.page, LIMITS["page"])),
-                   scrub(clip(ctx.connection, limit)), scrub(device), scrub(agent.browser),
-                   agent.browser_major, scrub(agent.os), ctx.online, scrub(clip(ctx.sdk, limit)),
-                   scrub(clip(ctx.service, limit)))
-        return Batch(context, skew, now_ms - self.retention_ms, now_ms + _DAY_MS)
+        def shared(scrub: Callable[[str | None], str | None]) -> tuple[object, ...]:
+            return (scrub(clip(ctx.session, limit)), _release(ctx.release, limit, scrub),
+                    scrub(strip_query(ctx.page, LIMITS["page"])), scrub(clip(ctx.connection, limit)),
+                    scrub(device), scrub(agent.browser), agent.browser_major, scrub(agent.os),
+                    ctx.online, scrub(clip(ctx.sdk, limit)), scrub(clip(ctx.service, limit)))
+
+        if not self._item_scrubber:
+            return shared(_same)
+        context = shared(self.scrubber.scrub_optional)
+        if context == shared(_same):
+            if len(self._shared) >= _SHARED_MAX:
+                self._shared.clear()
+            self._shared[(project, ctx, None if ctx.user_agent else user_agent)] = context
+        return context
 
     def check(
         self, items: Sequence[msgspec.Raw | bytes | s.Item], batch: Batch, nbytes: int,

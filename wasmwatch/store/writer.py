@@ -14,10 +14,13 @@ After each commit the ``on_commit`` hooks get the newly stored items in the wide
 a column at a time), below that as ``Row`` values made once for all hooks (Arrow kernels have
 a fixed price per call that a small commit does not repay; measured in ``bench/RESULTS.md``).
 
-A commit has a fixed price (about 3 ms of DuckDB work here, whatever its size), so when fewer
-than ``gather_items`` rows wait the writer gives more requests ``gather_s`` to join the group
-first (PostgreSQL's ``commit_delay``): under many small requests that cut the server's CPU per
-request by a quarter; under bulk load the queue is deep and nothing waits.
+A commit has a fixed price (10-30 ms of CPU here for a group of single items of mixed types,
+whatever its size: a statement per item type), so when fewer than ``gather_items`` rows wait
+the writer lets more requests join the group first (PostgreSQL's ``commit_delay``), for as
+long as they keep joining (a ``gather_step_s`` of 1 ms with none new ends it) and at most
+``gather_s``: under many small requests from many clients the group then holds nearly every
+client instead of about half of them, and a lone request waits 1 ms; under bulk load the
+queue is deep and nothing waits (measured in ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -64,12 +67,14 @@ class Writer:
         on_commit: Sequence[OnCommit] = (),
         commit_columns: Sequence[str] | None = None,
         idle_s: float = 0.5,
-        gather_s: float = 0.005,
+        gather_s: float = 0.02,
         gather_items: int = 2000,
+        gather_step_s: float = 0.001,
     ) -> None:
         self.store = store
         self.idle_s = idle_s
         self.gather_s = gather_s
+        self.gather_step_s = gather_step_s
         self.gather_items = gather_items
         self.queue_max_items = queue_max_items
         self.queue_max_bytes = queue_max_bytes
@@ -146,10 +151,22 @@ class Writer:
             self._wake.clear()
             while self._pending:
                 if self._depth < self.gather_items and not self._closing:
-                    # a small group costs a commit's fixed price: let a few more requests join
-                    await asyncio.sleep(self.gather_s)
+                    await self._gather()
                 await self._commit(self._take())
             if self._closing and not self._pending:
+                return
+
+    async def _gather(self) -> None:
+        """A small group costs a commit's fixed price: let more requests join it while they
+        keep coming (a step of ``gather_step_s`` in which none joined ends the wait: every
+        client is then waiting on this group), for at most ``gather_s``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.gather_s
+        while True:
+            joined = len(self._pending)
+            await asyncio.sleep(self.gather_step_s)
+            if (len(self._pending) == joined or self._depth >= self.gather_items
+                    or self._closing or loop.time() >= deadline):
                 return
 
     def _take(self) -> list[_Pending]:

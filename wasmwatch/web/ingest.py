@@ -145,8 +145,9 @@ def admit(rt: Runtime, request: Request, project: Project, n: int) -> None:
     client address's, all or none; else refuse the request with 429 naming the limit."""
     key = request.query.get("key") or request.headers.get("x-wasmwatch-key") or ""
     s = rt.settings
+    address = rt.client_address(request) if rt.address_limiter.enabled else ""
     charges = ((rt.limiter, project.id, n), (rt.key_limiter, key, n),
-               (rt.address_limiter, rt.client_address(request), 1))
+               (rt.address_limiter, address, 1))
     wait, which = take_all(charges, rt.clock.now_ms() / 1000)
     if wait > 0:
         limit = (f"ingest rate limit of {s.rate_limit:g} items/s for this project",
