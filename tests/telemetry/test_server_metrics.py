@@ -185,3 +185,23 @@ def test_detach_stops_feeding(
     bus.execute(events.INGEST_LOST, {"count": 3}, {"reason": "invalid"})
     assert sample(scrape(registry), "wasmwatch_items_lost_total", reason="invalid") == 0
     assert bus.handlers() == []
+
+
+def test_remembered_children_keep_the_caps_answers(bus: Bus, registry: CollectorRegistry) -> None:
+    """Values seen again (served from the remembered children) land where the cap put them
+    the first time: admitted ones under their own label, later ones under other; 200 and
+    True are different statuses."""
+    attach_server_metrics(bus, registry, lambda: 0, max_label_values=2)
+    for _ in range(3):
+        for project in ("a", "b", "c"):
+            bus.execute(events.INGEST_ACCEPTED, {"count": 1}, {"project": project})
+    stop = (*events.HTTP_REQUEST, "stop")
+    for status in (200, 200, 404):
+        bus.execute(stop, {"duration": 0.001}, {"route": "/r", "method": "GET", "status": status})
+    s = scrape(registry)
+    assert sample(s, "wasmwatch_items_accepted_total", project="a") == 3
+    assert sample(s, "wasmwatch_items_accepted_total", project="b") == 3
+    assert sample(s, "wasmwatch_items_accepted_total", project="other") == 3
+    count = "wasmwatch_http_request_duration_seconds_count"
+    assert sample(s, count, route="/r", method="GET", status="200") == 2
+    assert sample(s, count, route="/r", method="GET", status="404") == 1
