@@ -27,6 +27,7 @@ advance are capped like client tags (overflow is ``other``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -71,10 +72,8 @@ def _known(children: dict[tuple[object, ...], Any], key: tuple[object, ...]) -> 
 
 def _remember(children: dict[tuple[object, ...], Any], key: tuple[object, ...], child: Any) -> None:
     if len(children) < _CHILDREN_MAX:
-        try:
+        with contextlib.suppress(TypeError):  # unhashable metadata: the slow way every time
             children[key] = child
-        except TypeError:  # unhashable metadata: labelled the slow way every time
-            pass
 
 
 def _label(metadata: Metadata, key: str, cap: TagCap) -> str:

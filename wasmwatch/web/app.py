@@ -135,7 +135,7 @@ class App:
         route = route_of(request.path)
         # the method is the client's word: only known ones become a /metrics label
         method = request.method if request.method in _METHODS else "other"
-        meta = {"route": route or "unmatched", "method": method}
+        meta: dict[str, object] = {"route": route or "unmatched", "method": method}
         the_bus = bus.default_bus
         start = the_bus.clock()
         if the_bus.has_handlers(_START):
