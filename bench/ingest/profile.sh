@@ -24,6 +24,7 @@ run.write_templates(pathlib.Path(sys.argv[1]))
 EOF
 
 WASMWATCH_INGEST_KEY=benchkey WASMWATCH_ADMIN_TOKEN=t WASMWATCH_RATE_LIMIT=100000000 \
+  WASMWATCH_KEY_RATE_LIMIT=0 WASMWATCH_ADDRESS_RATE_LIMIT=0 \
   "$ROOT/.venv/bin/wasmwatch" serve --port "$PORT" --data-dir "$OUT/data" >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-bin", type=Path, default=Path(os.environ.get(
         "WASMWATCH_BASE_BIN", run.ROOT.parent / "wt-base" / ".venv" / "bin" / "wasmwatch")))
     parser.add_argument("--servers", default="wasmwatch,wasmwatch-base,bare")
+    parser.add_argument("--extra-bin", action="append", default=[], metavar="NAME=PATH",
+                        help="one more server to run, as wasmwatch-NAME (add it to --servers): "
+                        "another checkout's wasmwatch, e.g. main before a change; repeatable")
     parser.add_argument("--loads", default=",".join(LOADS))
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -217,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no base server at {args.base_bin}: give --base-bin", file=sys.stderr)
             return 2
         run.WASMWATCH_BINS["wasmwatch-base"] = args.base_bin
+    for spec in args.extra_bin:
+        name, _, path = spec.partition("=")
+        run.WASMWATCH_BINS[f"wasmwatch-{name}"] = Path(path)
     work = Path(tempfile.mkdtemp(prefix="wwtargets-"))
     write_templates(work)
     info = run.machine_info() | {"loadavg_start": os.getloadavg()}
@@ -235,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     OUT.write_text(json.dumps({"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
                                "runs": results}, indent=2) + "\n")
     print(table(results))
+    for extra in dict.fromkeys(r["server"] for r in results
+                               if r["server"] not in ("wasmwatch", "wasmwatch-base", "bare")):
+        print(table([{**r, "server": "wasmwatch-base"} if r["server"] == extra else r
+                     for r in results if r["server"] != "wasmwatch-base"]
+                    ).replace("base items/s", f"{extra} items/s").replace("vs base", f"vs {extra}"))
     failed = [r for r in results if r.get("verified") is False or r["non_200"] or r["unanswered"]]
     if failed:
         print(f"FAILED: {len(failed)} runs with stored != acked or non-200 answers", file=sys.stderr)
