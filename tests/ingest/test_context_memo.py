@@ -30,3 +30,14 @@ def test_a_context_with_pii_is_scrubbed_and_counted_every_time() -> None:
         batch = pipeline.batch(ctx, project="p", user_agent=UA, sent_at=None, now_ms=5_000)
         assert batch.context[3] == "[email]"
     assert pipeline.scrubber.counts["email"] == 3
+
+
+def test_a_context_with_long_strings_is_not_remembered() -> None:
+    """What the memo holds stays bounded: a context of long strings is worked out each time."""
+    pipeline = Pipeline()
+    ctx = s.Context(session="s" * 5000)
+    batch = pipeline.batch(ctx, project="p", user_agent=UA, sent_at=None, now_ms=5_000)
+    assert batch.context[3] == "s" * 128  # clipped to the context limit
+    assert not pipeline._shared
+    pipeline.batch(s.Context(session="s1"), project="p", user_agent=UA, sent_at=None, now_ms=5_000)
+    assert len(pipeline._shared) == 1

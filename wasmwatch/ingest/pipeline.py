@@ -29,8 +29,10 @@ from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.ingest.validate import ItemError, path_error, ts_error
 
 _DAY_MS = 86_400_000
-#: contexts remembered (a few hundred bytes each): the sessions sending at once, many times over
-_SHARED_MAX = 4096
+#: contexts remembered: the sessions sending at once, many times over; only contexts whose
+#: strings (user agent included) total at most _SHARED_MAX_CHARS, so at most ~4 MB in all
+_SHARED_MAX = 1024
+_SHARED_MAX_CHARS = 2048
 _item_decoder = msgspec.json.Decoder(s.Item)
 _ts = attrgetter("ts")
 
@@ -117,7 +119,8 @@ class Pipeline:
         if not self._item_scrubber:
             return shared(_same)
         context = shared(self.scrubber.scrub_optional)
-        if context == shared(_same):
+        raw = [v for v in (*msgspec.structs.astuple(ctx), user_agent) if isinstance(v, str)]
+        if context == shared(_same) and sum(map(len, raw)) <= _SHARED_MAX_CHARS:
             if len(self._shared) >= _SHARED_MAX:
                 self._shared.clear()
             self._shared[(project, ctx, None if ctx.user_agent else user_agent)] = context
