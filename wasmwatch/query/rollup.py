@@ -85,8 +85,12 @@ class Tier:
 
 
 MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
+FIVE = Tier(300_000, "rollup_5m", "rollup_hist_5m", "rollup_hist_any_5m")
 HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour")
+#: the tiers every store keeps (ClickHouse fills these by materialized views)
 TIERS = (MINUTE, HOUR)
+#: the tiers the embedded store keeps, finest first: its windows' edges read 5-minute buckets
+LOCAL_TIERS = (MINUTE, FIVE, HOUR)
 
 HIST_TYPES = ("bundle_load", "runtime_init", "operation")
 SETTLE_MS = 120_000
@@ -161,18 +165,31 @@ _MARK = ("UPDATE rollup_state SET through_batch = "
 _HIST_ANY_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
   release VARCHAR, name VARCHAR, bin INTEGER NOT NULL, merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
 
+def _fill_from_minutes(tier: Tier) -> list[str]:
+    """A data dir from before ``tier``: fill it from the minute tier (same rows, same watermark)."""
+    out = []
+    for table, source, key, merge in ((tier.table, MINUTE.table, KEY, MERGE),
+                                      (tier.hist, MINUTE.hist, HIST_KEY, HIST_MERGE)):
+        out.append(
+            f"INSERT INTO {table} BY NAME SELECT (t // {tier.width_ms}) * {tier.width_ms} AS t, "
+            f"{key}, true AS merged, {merge} FROM {source} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table}) GROUP BY ALL ORDER BY t")
+    return out
+
+
 ROLLUP_DDL: list[str] = [
     *(
         stmt
-        for tier in TIERS
+        for tier in LOCAL_TIERS
         for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
             f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
         )
     ),
+    *_fill_from_minutes(FIVE),
     *(
         stmt
-        for tier in TIERS if tier.hist_any
+        for tier in LOCAL_TIERS if tier.hist_any
         for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.hist_any} ({_HIST_ANY_COLUMNS})",
             # a data dir from before the any-browser table: fill it from the full one
@@ -207,7 +224,7 @@ def apply(con: Connection, batch: str) -> None:
     if not _IDENTIFIER.fullmatch(batch):
         raise ValueError(f"batch must be a table or view name, got {batch!r}")
     con.execute(_STAGE.format(rows=counter_rows(batch)))
-    for tier in TIERS:
+    for tier in LOCAL_TIERS:
         counters = _bucketed("SELECT * FROM _ww_stage", tier.width_ms, KEY, MERGE, False)
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
         hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
@@ -256,7 +273,7 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
     cutoff = now_ms - settle_ms
     con.execute("BEGIN TRANSACTION")
     try:
-        for tier in TIERS:
+        for tier in LOCAL_TIERS:
             _compact_table(con, tier.table, KEY, MERGE, cutoff)
             _compact_table(con, tier.hist, HIST_KEY, HIST_MERGE, cutoff)
             if tier.hist_any:
@@ -271,7 +288,7 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
 
 def delete_before(con: Connection, cutoff_ms: int) -> None:
     """Delete rollup buckets that end at or before ``cutoff_ms`` (retention)."""
-    for tier in TIERS:
+    for tier in LOCAL_TIERS:
         for table in (tier.table, tier.hist, tier.hist_any):
             if table is None:
                 continue
@@ -282,7 +299,7 @@ def rebuild(con: Connection, now_ms: int) -> None:
     """Empty every rollup table and aggregate all raw items again, then compact."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for tier in TIERS:
+        for tier in LOCAL_TIERS:
             con.execute(f"DELETE FROM {tier.table}")
             con.execute(f"DELETE FROM {tier.hist}")
             if tier.hist_any:
@@ -309,21 +326,30 @@ def floor_to(ms: int, width_ms: int) -> int:
     return ms - ms % width_ms
 
 
-def whole_buckets(from_ms: int, to_ms: int, hours: bool = True) -> tuple[Span, ...]:
+def _cover(lo: int, hi: int, tiers: tuple[Tier, ...]) -> list[Span]:
+    """Spans covering ``[lo, hi)`` (multiples of the finest width), coarsest buckets first."""
+    if lo >= hi:
+        return []
+    top = tiers[-1]
+    if len(tiers) == 1:
+        return [Span(top, lo, hi)]
+    first, end = -floor_to(-lo, top.width_ms), floor_to(hi, top.width_ms)
+    if end <= first:
+        return _cover(lo, hi, tiers[:-1])
+    return [*_cover(lo, first, tiers[:-1]), Span(top, first, end), *_cover(end, hi, tiers[:-1])]
+
+
+def whole_buckets(from_ms: int, to_ms: int, hours: bool = True,
+                  tiers: tuple[Tier, ...] = TIERS) -> tuple[Span, ...]:
     """The rollup buckets lying wholly inside ``[from_ms, to_ms]``, fewest first.
 
-    Whole hours where they fit (when ``hours``), whole minutes around them. What the buckets
-    leave out, ``[from_ms, first start)`` and ``[last end, to_ms]``, is less than a minute at
-    each end and is read from raw rows. Empty when no whole minute fits.
+    Of ``tiers`` (finest first, each width a multiple of the one before), the coarsest
+    buckets where they fit and finer ones around them (without ``hours``, only the finest
+    tier). What the buckets leave out, ``[from_ms, first start)`` and ``[last end, to_ms]``, is
+    less than one finest bucket (a minute) at each end and is read from raw rows. Empty when no
+    whole minute fits.
     """
-    first = -floor_to(-from_ms, MINUTE.width_ms)  # ceiling
-    end = floor_to(to_ms + 1, MINUTE.width_ms)  # the last whole minute ends here
-    if end <= first:
-        return ()
-    first_hour = -floor_to(-first, HOUR.width_ms)
-    end_hour = floor_to(end, HOUR.width_ms)
-    if not hours or end_hour <= first_hour:
-        return (Span(MINUTE, first, end),)
-    spans = (Span(MINUTE, first, first_hour), Span(HOUR, first_hour, end_hour),
-             Span(MINUTE, end_hour, end))
-    return tuple(s for s in spans if s.start_ms < s.end_ms)
+    finest = tiers[0].width_ms
+    first = -floor_to(-from_ms, finest)  # ceiling
+    end = floor_to(to_ms + 1, finest)  # the last whole minute ends here
+    return tuple(_cover(first, end, tiers if hours else tiers[:1]))

@@ -178,19 +178,23 @@ def _raw_hist(counters: str) -> str:
             f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
 
 
-def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
+def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None,
                   filters: Filters | None = None) -> Window:
     """Counter and histogram rows of every item with ``from_ms <= ts <= to_ms``.
 
-    Whole buckets come from the rollup (hour buckets only when ``hours``), the rest from raw
-    rows: the edges that cut a bucket, and batches newer than the rollup's watermark. When
-    ``filters`` name no release and no browser, histogram rows come from the smaller
-    any-browser tables (their ``browser`` is NULL, their ``release`` set for bundle loads only).
+    Whole buckets come from the rollup (with ``step_ms``, a chart's step, only of the tiers
+    whose width divides it, so each bucket lies in one step), the rest from raw rows: the edges
+    that cut a bucket, and batches newer than the rollup's watermark. When ``filters`` name no
+    release and no browser, histogram rows come from the smaller any-browser tables (their
+    ``browser`` is NULL, their ``release`` set for bundle loads only).
     """
     # the ClickHouse store keeps no any-browser histogram table
     any_browser = (not wide_store(con) and filters is not None and filters.release is None
                    and filters.browser is None)
-    spans = rollup.whole_buckets(from_ms, to_ms, hours)
+    tiers = rollup.TIERS if wide_store(con) else rollup.LOCAL_TIERS
+    if step_ms is not None:
+        tiers = tuple(t for t in tiers if step_ms % t.width_ms == 0) or tiers[:1]
+    spans = rollup.whole_buckets(from_ms, to_ms, tiers=tiers)
     raw = _raw_rest(con, spans, from_ms, to_ms, 0 if wide_store(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
     counters, hist = rollup_counters(spans), rollup_hist(spans, any_browser)
