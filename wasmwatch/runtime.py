@@ -37,6 +37,7 @@ from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
 from wasmwatch.store import layout
 from wasmwatch.store import projects as project_tables
+from wasmwatch.store import reorder
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.tail import Tail
 from wasmwatch.store.url import parse_store_url
@@ -324,6 +325,7 @@ class Runtime:
 def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: int) -> None:
     rollup.compact(con, now_ms)
     rollup.delete_before(con, cutoff_ms)
+    reorder.reorder(con)  # back in time order after an out-of-order load (zone maps prune)
 
 
 def _digest(token: str) -> bytes:
