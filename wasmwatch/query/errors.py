@@ -19,6 +19,8 @@ MAX_RELEASES = 20
 _FIELDS = ("fingerprint", "count", "sessions", "first_seen", "last_seen", "kind", "category",
            "message", "stack", "frame", "operation", "releases")
 
+_COLUMNS = ("fingerprint", "session", "ts", "kind", "category", "message", "stack", "frame")
+
 _SQL = """
 WITH e AS (SELECT * FROM {items} WHERE {where} AND type = 'error'),
 g AS (
@@ -49,7 +51,8 @@ def error_groups(
     if limit <= 0:
         raise QueryError(f"limit must be greater than zero, got {limit}")
     from_ms = now_ms - window_s * 1000
-    items, where = raw_items(from_ms, now_ms, con), Filters(project, release, browser, operation).where()
+    items = raw_items(from_ms, now_ms, con, _COLUMNS, ('error',))
+    where = Filters(project, release, browser, operation).where()
     sql = _SQL.format(items=items.text, where=where.text, max_releases=MAX_RELEASES)
     rows = con.execute(sql, [*items.params, *where.params, limit]).fetchall()
     groups = [dict(zip(_FIELDS, row[:12], strict=True)) for row in rows]

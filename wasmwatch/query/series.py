@@ -72,7 +72,7 @@ def _bucketed(con: Any, source: Sql, filters: Filters, step_ms: int, select: str
 
 def _latency_raw(con: Any, metric: str, filters: Filters, start: int, now: int,
                  step_ms: int) -> dict[int, list[float | None]]:
-    items = raw_items(start, now, con)
+    items = raw_items(start, now, con, ("ts", "ms"), (metric,))
     source = Sql(f"(SELECT ts AS t, * FROM {items.text})", items.params)
     rows = _bucketed(con, source, filters, step_ms, f"quantile_cont(ms, {_QS})",
                      f" AND type = '{metric}' AND ms IS NOT NULL")

@@ -86,24 +86,30 @@ def wide_store(con: Any) -> bool:
     return bool(getattr(con, "wide_items", False))
 
 
-def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any) -> str:
+def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any,
+             types: tuple[str, ...] | None = None) -> str:
     if wide_store(con):
         return (f"SELECT {', '.join(columns or ('*',))} FROM items "
                 f"WHERE ts >= {int(from_ms)} AND ts <= {int(to_ms)}")
-    batches = _batches(con, from_ms, to_ms)
-    return layout.wide_between(from_ms, to_ms, columns, batches)
+    kinds = layout.TYPES if types is None else types
+    batches = None if con is None else layout.batch_range(con, from_ms, to_ms, kinds)
+    return layout.wide_between(from_ms, to_ms, columns, batches, kinds)
 
 
-def _batches(con: Any, from_ms: int, to_ms: int) -> tuple[int, int] | None:
-    return None if con is None else layout.batch_range(con, from_ms, to_ms)
+#: the columns :meth:`Filters.where` reads
+FILTER_COLUMNS = ("project", "type", "release", "browser", "name")
 
 
-def raw_items(from_ms: int, to_ms: int, con: Any = None) -> Sql:
+def raw_items(from_ms: int, to_ms: int, con: Any = None, columns: tuple[str, ...] | None = None,
+              types: tuple[str, ...] | None = None) -> Sql:
     """Raw items with ``from_ms <= ts <= to_ms``, as a parenthesised subquery.
 
     Given ``con``, the batches of those items are looked up first, so the join with the batch
-    contexts reads only their run of batches."""
-    return Sql(f"({_between(from_ms, to_ms, None, con)})")
+    contexts reads only their run of batches. ``columns`` (besides :data:`FILTER_COLUMNS`,
+    always there) and ``types`` narrow what is read: only those item types' tables (the caller
+    still filters by type on a wide store, which reads every type)."""
+    wanted = None if columns is None else tuple(dict.fromkeys((*FILTER_COLUMNS, *columns)))
+    return Sql(f"({_between(from_ms, to_ms, wanted, con, types)})")
 
 
 def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
