@@ -234,3 +234,23 @@ def test_five_minute_tier_is_filled_at_open_for_an_old_data_dir(
         con.execute(ddl)
     assert [con.execute((query if i == 0 else hist).format(t)).fetchall()
             for i, t in enumerate(tables)] == before
+
+
+def test_any_browser_counters_are_filled_at_open_for_an_old_data_dir(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """The counter tables without browser (release kept for bundle loads only) hold the full
+    tables' counts, and a data dir from before them gets them filled at open."""
+    write(con, [op("render", float(k + 1), NOW - k * 50_000, browser=b, release=r)
+                for k, (b, r) in enumerate([("Chrome", "1"), ("Firefox", "2")] * 40)]
+          + [row("bundle_load", NOW - 7_000, ms=5.0, release="2", cached=True)])
+    tables = [t.counters_any for t in rollup.LOCAL_TIERS if t.counters_any]
+    query = ("SELECT t, type, release, name, sum(n), sum(ms_sum), max(ms_max) FROM {} "
+             "GROUP BY ALL ORDER BY ALL")
+    before = {t: con.execute(query.format(t)).fetchall() for t in tables}
+    assert sum(n for *_, n, _, _ in before["rollup_any_hour"]) == 81
+    assert {r[2] for r in before["rollup_any_hour"]} == {None, "2"}  # the bundle load's release
+    for table in tables:
+        con.execute(f"DROP TABLE {table}")
+    for ddl in rollup.ROLLUP_DDL:
+        con.execute(ddl)
+    assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before

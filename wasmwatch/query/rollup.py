@@ -82,11 +82,13 @@ class Tier:
     table: str
     hist: str
     hist_any: str | None
+    #: the counter rows without browser, release only for bundle loads (like ``hist_any``)
+    counters_any: str | None = None
 
 
 MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
-FIVE = Tier(300_000, "rollup_5m", "rollup_hist_5m", "rollup_hist_any_5m")
-HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour")
+FIVE = Tier(300_000, "rollup_5m", "rollup_hist_5m", "rollup_hist_any_5m", "rollup_any_5m")
+HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour", "rollup_any_hour")
 #: the tiers every store keeps (ClickHouse fills these by materialized views)
 TIERS = (MINUTE, HOUR)
 #: the tiers the embedded store keeps, finest first: its windows' edges read 5-minute buckets
@@ -98,6 +100,7 @@ SETTLE_MS = 120_000
 KEY = "project, type, release, browser, name, ok, offline, cached, category"
 HIST_KEY = "project, type, release, browser, name, bin"
 HIST_ANY_KEY = "project, type, release, name, bin"  # release: of bundle loads only
+ANY_KEY = "project, type, release, name, ok, offline, cached, category"  # the same
 
 # One item as one counter row: the same shape a rollup row has, so a raw scan and the rollup
 # tables are read by the same aggregate (MERGE).
@@ -162,6 +165,12 @@ _TO_ANY = ("SELECT t, project, type, CASE WHEN type = 'bundle_load' THEN release
 _MARK = ("UPDATE rollup_state SET through_batch = "
          "greatest(through_batch, (SELECT coalesce(max(batch), 0) FROM batches))")
 
+_ANY_COLUMNS = _COUNTER_COLUMNS.replace(" browser VARCHAR,", "")
+#: the counter row fields read from an any-browser counter table (no browser, as NULL)
+ANY_FIELDS = COUNTER_FIELDS.replace("release, browser,", "release, CAST(NULL AS VARCHAR) AS browser,")
+_COUNTER_TO_ANY = ("SELECT * REPLACE (CASE WHEN type = 'bundle_load' THEN release END AS release) "
+                   "FROM ({rows})")
+
 _HIST_ANY_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
   release VARCHAR, name VARCHAR, bin INTEGER NOT NULL, merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
 
@@ -198,6 +207,17 @@ ROLLUP_DDL: list[str] = [
             f"WHERE NOT EXISTS (SELECT 1 FROM {tier.hist_any}) GROUP BY ALL ORDER BY t",
         )
     ),
+    *(
+        stmt
+        for tier in LOCAL_TIERS if tier.counters_any
+        for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {tier.counters_any} ({_ANY_COLUMNS})",
+            # a data dir from before the any-browser counters: fill them from the full ones
+            f"INSERT INTO {tier.counters_any} BY NAME SELECT t, {ANY_KEY}, true AS merged, "
+            f"{MERGE} FROM ({_COUNTER_TO_ANY.format(rows=f'SELECT * FROM {tier.table}')}) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {tier.counters_any}) GROUP BY ALL ORDER BY t",
+        )
+    ),
     "CREATE TABLE IF NOT EXISTS rollup_state (through_batch BIGINT NOT NULL)",
     # a data dir from before the watermark: its rollup holds every stored batch
     "INSERT INTO rollup_state SELECT coalesce(max(batch), 0) FROM batches "
@@ -229,6 +249,10 @@ def apply(con: Connection, batch: str) -> None:
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
         hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
+        if tier.counters_any:
+            any_rows = _bucketed(_COUNTER_TO_ANY.format(rows="SELECT * FROM _ww_stage"),
+                                 tier.width_ms, ANY_KEY, MERGE, False)
+            con.execute(f"INSERT INTO {tier.counters_any} BY NAME {any_rows}")
         if tier.hist_any:
             hist_any = _bucketed(_TO_ANY.format(rows=_STAGED_HIST), tier.width_ms,
                                  HIST_ANY_KEY, HIST_MERGE, False)
@@ -278,6 +302,8 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
             _compact_table(con, tier.hist, HIST_KEY, HIST_MERGE, cutoff)
             if tier.hist_any:
                 _compact_table(con, tier.hist_any, HIST_ANY_KEY, HIST_MERGE, cutoff)
+            if tier.counters_any:
+                _compact_table(con, tier.counters_any, ANY_KEY, MERGE, cutoff)
         con.execute("DROP TABLE IF EXISTS _ww_dirty")
         con.execute("DROP TABLE IF EXISTS _ww_merged")
     except BaseException:
@@ -289,7 +315,7 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
 def delete_before(con: Connection, cutoff_ms: int) -> None:
     """Delete rollup buckets that end at or before ``cutoff_ms`` (retention)."""
     for tier in LOCAL_TIERS:
-        for table in (tier.table, tier.hist, tier.hist_any):
+        for table in (tier.table, tier.hist, tier.hist_any, tier.counters_any):
             if table is None:
                 continue
             con.execute(f"DELETE FROM {table} WHERE t <= ?", [cutoff_ms - tier.width_ms])
@@ -302,8 +328,9 @@ def rebuild(con: Connection, now_ms: int) -> None:
         for tier in LOCAL_TIERS:
             con.execute(f"DELETE FROM {tier.table}")
             con.execute(f"DELETE FROM {tier.hist}")
-            if tier.hist_any:
-                con.execute(f"DELETE FROM {tier.hist_any}")
+            for extra in (tier.hist_any, tier.counters_any):
+                if extra:
+                    con.execute(f"DELETE FROM {extra}")
         apply(con, "items")
     except BaseException:
         con.execute("ROLLBACK")

@@ -127,7 +127,9 @@ def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sq
     parts = []
     for span in spans:
         tier = span.tier
-        if not hist:
+        if not hist and any_browser and tier.counters_any:
+            fields, table = rollup.ANY_FIELDS, tier.counters_any
+        elif not hist:
             fields, table = rollup.COUNTER_FIELDS, tier.table
         elif any_browser and tier.hist_any:
             fields, table = rollup.HIST_ANY_FIELDS, tier.hist_any
@@ -138,9 +140,10 @@ def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sq
     return Sql("\nUNION ALL\n".join(parts), params)
 
 
-def rollup_counters(spans: tuple[Span, ...]) -> Sql:
-    """Counter rows of the rollup buckets in ``spans``."""
-    return _union(spans, hist=False)
+def rollup_counters(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
+    """Counter rows of the rollup buckets in ``spans``; with ``any_browser`` from the tables
+    without browser (and release but for bundle loads), for windows not filtered by either."""
+    return _union(spans, hist=False, any_browser=any_browser)
 
 
 def rollup_hist(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
@@ -171,11 +174,25 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
         return Sql(f"(SELECT {', '.join(rollup.SOURCE_COLUMNS)} FROM items WHERE "
                    f"(ts >= {int(from_ms)} AND ts < {int(first)}) OR "
                    f"(ts >= {int(end)} AND ts <= {int(to_ms)}))")
-    newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
-    return Sql(
-        f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
-        f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)}\n"
-        f" UNION ALL SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?)", (first, end))
+    ranges = [(lo, hi) for lo, hi in ((from_ms, first - 1), (end, to_ms)) if lo <= hi]
+    parts = []
+    if ranges:  # both edges in one scan per table, joined to their two runs of batches
+        batches = layout.batch_ranges(con, ranges)
+        parts.append(f"SELECT * FROM ({layout.wide_ranges(ranges, rollup.SOURCE_COLUMNS, batches)})")
+    params: tuple[Param, ...] = ()
+    if _has_newer(con, after_batch):
+        newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
+        parts.append(f"SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?")
+        params = (first, end)
+    if not parts:
+        return Sql(f"({layout.wide_between(1, 0, rollup.SOURCE_COLUMNS, (1, 0))})")
+    return Sql("(" + "\n UNION ALL ".join(parts) + ")", params)
+
+
+def _has_newer(con: Any, after_batch: int) -> bool:
+    """Some stored batch is above the rollup's watermark (not aggregated yet)."""
+    ((last,),) = con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
+    return int(last) > after_batch
 
 
 def _raw_hist(counters: str) -> str:
@@ -203,7 +220,7 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None
     spans = rollup.whole_buckets(from_ms, to_ms, tiers=tiers)
     raw = _raw_rest(con, spans, from_ms, to_ms, 0 if wide_store(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
-    counters, hist = rollup_counters(spans), rollup_hist(spans, any_browser)
+    counters, hist = rollup_counters(spans, any_browser), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
