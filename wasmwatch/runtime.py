@@ -325,7 +325,7 @@ class Runtime:
 def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: int) -> None:
     rollup.compact(con, now_ms)
     rollup.delete_before(con, cutoff_ms)
-    reorder.reorder(con)  # back in time order after an out-of-order load (zone maps prune)
+    reorder.reorder(con, now_ms)  # back in time order after an out-of-order load (zone maps prune)
 
 
 def _digest(token: str) -> bytes:

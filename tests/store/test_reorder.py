@@ -9,6 +9,7 @@ import duckdb
 from wasmwatch.store import layout, reorder
 
 ROWS = 600_000  # five row groups of DuckDB's 122,880 rows
+NOW = 1_764_000_000_000
 
 
 def _store(path: Path, order: str) -> duckdb.DuckDBPyConnection:
@@ -36,7 +37,7 @@ def test_a_shuffled_table_is_rewritten_in_time_order(tmp_path: Path) -> None:
     before = con.execute("SELECT sum(hash(id, ts, name)), count(*) FROM item_feature").fetchone()
     assert reorder.spread(con, "item_feature") > reorder.SPREAD_LIMIT
     assert "5 / 5" in _scanned(con)
-    assert reorder.reorder(con) == ["item_feature"]
+    assert reorder.reorder(con, NOW) == ["item_feature"]
     assert reorder.spread(con, "item_feature") < 1.01
     assert con.execute("SELECT sum(hash(id, ts, name)), count(*) FROM item_feature").fetchone() \
         == before
@@ -49,4 +50,17 @@ def test_a_table_in_time_order_is_left_alone(tmp_path: Path) -> None:
     con = _store(tmp_path / "o.duckdb", "i")
     assert reorder.spread(con, "item_feature") < 1.01
     assert reorder.spread(con, "item_memory") == 0.0
-    assert reorder.reorder(con) == []
+    assert reorder.reorder(con, NOW) == []
+
+
+def test_a_table_is_rewritten_at_most_once_per_interval(tmp_path: Path) -> None:
+    """Out of order again within the interval (late items): left alone until it has passed."""
+    con = _store(tmp_path / "r.duckdb", f"hash(i) % {ROWS}")
+    assert reorder.reorder(con, NOW) == ["item_feature"]
+    con.execute(f"INSERT INTO item_feature SELECT 1, 'j' || i, hash(i + 7) % {ROWS}, 'g' "
+                f"FROM range({ROWS}) t(i)")
+    con.execute("CHECKPOINT")
+    assert reorder.spread(con, "item_feature") > reorder.SPREAD_LIMIT
+    assert reorder.reorder(con, NOW + reorder.MIN_INTERVAL_MS - 1) == []
+    assert reorder.reorder(con, NOW + reorder.MIN_INTERVAL_MS) == ["item_feature"]
+    assert con.execute("SELECT count(*) FROM item_feature").fetchone()[0] == 2 * ROWS

@@ -9,7 +9,9 @@ raw read scans the whole table: a 5-minute window costs as much as 30 days.
 ``ts`` spans against the table's whole span (about 1 in time order, the number of row groups
 when shuffled). Above :data:`SPREAD_LIMIT` it rewrites the table sorted by ``ts`` in one
 transaction (the rows, their columns and constraints unchanged), then checkpoints so the
-emptied row groups are dropped. The store's maintenance runs it (every 30-60 s, on the writer
+emptied row groups are dropped. A table is rewritten at most once per ``min_interval_ms``
+(default an hour, the time kept in ``reorder_state``): late items (an SDK's offline queue)
+in every new row group would otherwise make it rewrite the same table again and again. The store's maintenance runs it (every 30-60 s, on the writer
 thread): in time order it only reads the statistics; after an out-of-order load it pays one
 sort of the table (DuckDB spills it to disk beyond its memory limit) and ingest waits for it.
 """
@@ -25,7 +27,8 @@ __all__ = ["SPREAD_LIMIT", "reorder", "spread"]
 
 Connection = Any
 #: rewrite a table when its row groups' ts spans add up to more than this many whole spans
-SPREAD_LIMIT = 4.0
+SPREAD_LIMIT = 2.0
+MIN_INTERVAL_MS = 3_600_000
 MIN_ROW_GROUPS = 4  # fewer row groups than this: a scan reads them all anyway
 
 _STATS = re.compile(r"\[Min: (-?\d+), Max: (-?\d+)\]")
@@ -78,14 +81,24 @@ def _rewrite(con: Connection, table: str) -> None:
     con.execute("COMMIT")
 
 
-def reorder(con: Connection, limit: float = SPREAD_LIMIT) -> list[str]:
-    """Rewrite in ``ts`` order every item table whose :func:`spread` exceeds ``limit``;
-    the tables rewritten. Run outside any transaction (it runs its own, one per table)."""
+_STATE = "CREATE TABLE IF NOT EXISTS reorder_state (name VARCHAR PRIMARY KEY, at_ms BIGINT NOT NULL)"
+
+
+def reorder(con: Connection, now_ms: int, limit: float = SPREAD_LIMIT,
+            min_interval_ms: int = MIN_INTERVAL_MS) -> list[str]:
+    """Rewrite in ``ts`` order every item table whose :func:`spread` exceeds ``limit`` and
+    that was not rewritten in the last ``min_interval_ms``; the tables rewritten. Run outside
+    any transaction (it runs its own, one per table)."""
+    con.execute(_STATE)
+    last = dict(con.execute("SELECT name, at_ms FROM reorder_state").fetchall())
     done = []
     for type_ in layout.TYPES:
         table = layout.table_of(type_)
+        if now_ms - int(last.get(table, now_ms - min_interval_ms)) < min_interval_ms:
+            continue
         if spread(con, table) > limit:
             _rewrite(con, table)
+            con.execute("INSERT OR REPLACE INTO reorder_state VALUES (?, ?)", [table, now_ms])
             done.append(table)
     if done:
         con.execute("CHECKPOINT")  # drop the emptied row groups, so their zone maps go too
