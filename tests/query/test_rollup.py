@@ -254,3 +254,17 @@ def test_any_browser_counters_are_filled_at_open_for_an_old_data_dir(
     for ddl in rollup.ROLLUP_DDL:
         con.execute(ddl)
     assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
+
+
+def test_a_long_window_reads_whole_days_and_day_buckets_hold_every_item(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """Whole UTC days come from the day tier, cut days from hours; its counts are complete."""
+    day = rollup.DAY.width_ms
+    midnight = NOW - NOW % day
+    spans = whole_buckets(midnight - 2 * day - HOUR, midnight + 2 * HOUR, tiers=rollup.LOCAL_TIERS)
+    assert spans == (Span(HOUR_TIER, midnight - 2 * day - HOUR, midnight - 2 * day),
+                     Span(rollup.DAY, midnight - 2 * day, midnight),
+                     Span(HOUR_TIER, midnight, midnight + 2 * HOUR))
+    write(con, [op("render", 1.0, midnight - k * 3 * HOUR) for k in range(30)])
+    assert con.execute("SELECT sum(n), min(t % 86400000), count(DISTINCT t) FROM rollup_day"
+                       ).fetchone() == (30, 0, 5)  # 90 hours back from midnight: 5 days

@@ -89,10 +89,14 @@ class Tier:
 MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
 FIVE = Tier(300_000, "rollup_5m", "rollup_hist_5m", "rollup_hist_any_5m", "rollup_any_5m")
 HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour", "rollup_any_hour")
+DAY = Tier(86_400_000, "rollup_day", "rollup_hist_day", "rollup_hist_any_day", "rollup_any_day")
 #: the tiers every store keeps (ClickHouse fills these by materialized views)
 TIERS = (MINUTE, HOUR)
-#: the tiers the embedded store keeps, finest first: its windows' edges read 5-minute buckets
-LOCAL_TIERS = (MINUTE, FIVE, HOUR)
+#: the tiers the embedded store keeps, finest first: its windows' edges read 5-minute buckets,
+#: and a long window whole days (UTC)
+LOCAL_TIERS = (MINUTE, FIVE, HOUR, DAY)
+#: a tier added after data dirs existed, and the finer tier it is filled from at open
+_FILLED_FROM = ((FIVE, MINUTE), (DAY, HOUR))
 
 HIST_TYPES = ("bundle_load", "runtime_init", "operation")
 SETTLE_MS = 120_000
@@ -174,11 +178,11 @@ _COUNTER_TO_ANY = ("SELECT * REPLACE (CASE WHEN type = 'bundle_load' THEN releas
 _HIST_ANY_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
   release VARCHAR, name VARCHAR, bin INTEGER NOT NULL, merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
 
-def _fill_from_minutes(tier: Tier) -> list[str]:
-    """A data dir from before ``tier``: fill it from the minute tier (same rows, same watermark)."""
+def _fill_from(tier: Tier, finer: Tier) -> list[str]:
+    """A data dir from before ``tier``: fill it from a finer tier (same rows, same watermark)."""
     out = []
-    for table, source, key, merge in ((tier.table, MINUTE.table, KEY, MERGE),
-                                      (tier.hist, MINUTE.hist, HIST_KEY, HIST_MERGE)):
+    for table, source, key, merge in ((tier.table, finer.table, KEY, MERGE),
+                                      (tier.hist, finer.hist, HIST_KEY, HIST_MERGE)):
         out.append(
             f"INSERT INTO {table} BY NAME SELECT (t // {tier.width_ms}) * {tier.width_ms} AS t, "
             f"{key}, true AS merged, {merge} FROM {source} "
@@ -195,7 +199,7 @@ ROLLUP_DDL: list[str] = [
             f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
         )
     ),
-    *_fill_from_minutes(FIVE),
+    *(stmt for tier, finer in _FILLED_FROM for stmt in _fill_from(tier, finer)),
     *(
         stmt
         for tier in LOCAL_TIERS if tier.hist_any
