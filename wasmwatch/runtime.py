@@ -35,9 +35,8 @@ from wasmwatch.live import COLUMNS as LIVE_COLUMNS
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
-from wasmwatch.store import layout
+from wasmwatch.store import layout, reorder
 from wasmwatch.store import projects as project_tables
-from wasmwatch.store import reorder
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.tail import Tail
 from wasmwatch.store.url import parse_store_url

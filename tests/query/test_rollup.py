@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import duckdb
 import pytest
 
@@ -202,7 +204,7 @@ def test_whole_buckets_of_local_tiers_read_five_minutes_at_the_edges() -> None:
         Span(MINUTE_TIER, NOW + 20 * MINUTE, NOW + 23 * MINUTE),
     )
     spans = whole_buckets(start, end, tiers=rollup.LOCAL_TIERS)
-    assert all(a.end_ms == b.start_ms for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(spans))
     assert whole_buckets(NOW + 1, NOW + 4 * MINUTE, tiers=rollup.LOCAL_TIERS) == (
         Span(MINUTE_TIER, NOW + MINUTE, NOW + 4 * MINUTE),)
 

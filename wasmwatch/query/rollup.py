@@ -1,26 +1,34 @@
-"""Per-minute and per-hour rollups of ``items``, so long windows need not scan raw rows.
+"""Rollups of ``items`` per minute, 5 minutes, hour and UTC day, so long windows need not
+scan raw rows.
 
-Two tiers, each a pair of tables:
+Tiers :data:`TIERS` (minute, hour) are kept by every store (ClickHouse fills them by
+materialized views); the embedded DuckDB store keeps :data:`LOCAL_TIERS`, which add 5 minutes
+and days. Each tier has these tables:
 
-* ``rollup_minute`` / ``rollup_hour``: one row per bucket start ``t`` (epoch ms) and key
+* ``rollup_<tier>`` (``rollup_minute``, ``rollup_5m``, ``rollup_hour``, ``rollup_day``): one
+  row per bucket start ``t`` (epoch ms) and key
   ``(project, type, release, browser, name, ok, offline, cached, category)`` with exact counts,
   sums, maxima and "last" values. ``name`` is kept only where a summary needs it: operation
   name, the operation an error happened in, feature name, engagement page (else the batch's
   page). ``ok`` is kept only for operations and syncs, ``offline`` for operations and
   engagement, ``cached`` for bundle loads, ``category`` for errors. So a minute holds one row
   per combination in use, however many items arrive.
-* ``rollup_hist_minute`` / ``rollup_hist_hour``: a log-bucketed latency histogram (see
-  :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
-  ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
-* ``rollup_hist_any_hour``: the hour histograms without the browser, and with the release
-  only for ``bundle_load`` (the one type whose percentiles are shown per release): what a
-  window without a release or browser filter reads, a third of the rows on the benchmark's
-  data. (A minute holds too few items per key for this to pay, so minutes have no such
-  table.) A data dir from before this table fills it from the full one at open.
+* ``rollup_hist_<tier>``: a log-bucketed latency histogram (see :mod:`wasmwatch.query.sketch`)
+  of ``ms`` for ``bundle_load``, ``runtime_init`` and ``operation``, one row per
+  ``(t, project, type, release, browser, name, bin)``.
+* ``rollup_hist_any_<tier>`` and ``rollup_any_<tier>`` (not for minutes): the histograms and
+  the counter rows without the browser, and with the release only for ``bundle_load`` (the one
+  type shown per release): what a window without a release or browser filter reads, a sixth
+  to a twentieth of the rows on the benchmark's data. (A minute holds too few items per key
+  for this to pay.)
 
-The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 2 x 59 minute
-buckets at its edges (see :func:`whole_buckets`) instead of 1440 minute buckets. Only buckets
-wholly inside a window are read from the rollup; the parts of a window that cut a bucket, and
+A data dir from before a table fills it at open: the 5-minute tier from minutes, days from
+hours, the any-browser tables from the full ones of their tier.
+
+The coarser tiers exist for speed: a 24 h window cut at hh:01:17 reads 22 hour buckets, at
+most 2 x 11 five-minute buckets and 2 x 4 minute buckets at its edges (see
+:func:`whole_buckets`) instead of 1440 minute buckets; 30 days read 29 days. Only buckets
+wholly inside a window are read from the rollup; the parts of a window that cut a minute, and
 items committed since the last aggregation, come from raw rows (see
 :func:`wasmwatch.query.sources.rollup_window`), so counts are exact at every edge.
 
@@ -33,7 +41,7 @@ How the writer uses it:
 * :func:`apply` in a transaction of the writer, over the committed (deduplicated) rows not yet
   aggregated, which sit in a table or view ``batch`` with the columns of ``items``. It reads
   the batch once into a temp table, then appends one pre-aggregated row per key and bucket to
-  each of the four tables (four ``INSERT ... SELECT ... GROUP BY``), marked ``merged = false``,
+  each table of each tier (one ``INSERT ... SELECT ... GROUP BY`` each), marked ``merged = false``,
   and moves ``rollup_state.through_batch`` to the newest stored batch. Call it only when every
   committed batch is in ``batch`` or already aggregated (the store's flush does).
 * :func:`compact` every 30-60 s, from one task, outside any transaction (it runs its own). It

@@ -214,7 +214,7 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None
     # the ClickHouse store keeps no any-browser histogram table
     any_browser = (not wide_store(con) and filters is not None and filters.release is None
                    and filters.browser is None)
-    tiers = rollup.TIERS if wide_store(con) else rollup.LOCAL_TIERS
+    tiers: tuple[rollup.Tier, ...] = rollup.TIERS if wide_store(con) else rollup.LOCAL_TIERS
     if step_ms is not None:
         tiers = tuple(t for t in tiers if step_ms % t.width_ms == 0) or tiers[:1]
     spans = rollup.whole_buckets(from_ms, to_ms, tiers=tiers)
