@@ -22,15 +22,14 @@ _FIELDS = ("fingerprint", "count", "sessions", "first_seen", "last_seen", "kind"
 _COLUMNS = ("fingerprint", "session", "ts", "kind", "category", "message", "stack", "frame")
 
 _SQL = """
-WITH e AS (SELECT * FROM {items} WHERE {where} AND type = 'error'),
-g AS (
+WITH g AS (
   SELECT fingerprint, count(*) AS n, count(DISTINCT session) AS sessions,
     min(ts) AS first_seen, max(ts) AS last_seen,
     arg_max(kind, ts), arg_max(category, ts), arg_max(message, ts), arg_max(stack, ts),
     arg_max(frame, ts), arg_max(name, ts),
     list_sort(list_distinct(list(release)))[1:{max_releases}],
     count(*) OVER () AS groups, sum(count(*)) OVER () AS total
-  FROM e GROUP BY fingerprint)
+  FROM (SELECT * FROM {items} WHERE {where} AND type = 'error') e GROUP BY fingerprint)
 SELECT * FROM g ORDER BY n DESC, last_seen DESC, fingerprint LIMIT ?"""
 
 
