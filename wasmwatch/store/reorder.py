@@ -100,8 +100,9 @@ def reorder(con: Connection, now_ms: int, limit: float = SPREAD_LIMIT,
         if now_ms - int(last.get(table, now_ms - min_interval_ms)) < min_interval_ms:
             continue
         if spread(con, table) > limit:
-            _rewrite(con, table)
+            # noted first: a rewrite that fails (say, out of disk for the sort) waits too
             con.execute("INSERT OR REPLACE INTO reorder_state VALUES (?, ?)", [table, now_ms])
+            _rewrite(con, table)
             done.append(table)
     if done:
         con.execute("CHECKPOINT")  # drop the emptied row groups, so their zone maps go too
