@@ -20,9 +20,9 @@ Readers take their own cursor (``reader()``), one per thread.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows are also kept in
 memory (Arrow tables, copied into a temp table once per flush), and the ``after_insert`` hooks
-aggregate them every ``flush_interval_s`` (sooner once ``flush_rows`` rows wait; also under
-steady load, when the writer never idles) in their own transaction, so their fixed cost is
-paid once per second instead of once per commit, and the staged rows stay few. A crash
+aggregate them at most every ``flush_interval_s`` when the writer idles, or once
+``flush_rows`` rows wait, in their own transaction, so their fixed cost is paid once per
+second instead of once per commit, and the staged rows stay bounded. A crash
 loses only those pending rows; the next open sees the unclean flag in ``meta`` and runs the
 ``recover`` hooks (a rebuild from raw items), so aggregates stay exact.
 """
@@ -231,10 +231,9 @@ class DuckDBStore:
             return
         self._staged_tables.append(wide.select(list(self._staged_columns)))
         self._pending += wide.num_rows
-        # due by time too: under steady load the writer never idles, and the staged rows and
-        # the aggregation's working memory grow with the rows between flushes
-        if self._pending >= self.flush_rows or (
-                time.monotonic() - self._flushed_at >= self.flush_interval_s):
+        # under steady load the writer never idles: the staged rows (and the aggregation's
+        # working memory, DuckDB's largest under load) are bounded by flush_rows alone
+        if self._pending >= self.flush_rows:
             try:
                 self.flush()
             except StoreError:  # the rows are committed: the write succeeded all the same
