@@ -9,16 +9,20 @@ as that allows.
 No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
 
 Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
-filter (:mod:`.seen`, fixed memory) says which keys are surely new, and every "maybe" is
-confirmed by looking its id up in the stored items. The filter is rebuilt from the stored ids
-when the store opens (so it survives restarts and kill -9) and after retention deletes.
+filter (:mod:`.seen`, fixed memory) says which keys are surely new; every "maybe" is looked up
+in the key index (:class:`~.seen.KeyIndex`: sorted runs of key hashes on disk, the newest in
+memory), and every hit there is confirmed in the item tables, reading only the batches the
+index named. The filter is refilled from the index when the store opens (the index's
+in-memory part is recomputed from the newest batches, so both survive restarts and kill -9)
+and after retention has deleted many keys.
 
 Readers take their own cursor (``reader()``), one per thread.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows are also kept in
 memory (Arrow tables, copied into a temp table once per flush), and the ``after_insert`` hooks
-aggregate them at most every ``flush_interval_s`` (or every ``flush_rows`` rows) in their own
-transaction, so their fixed cost is paid once per second instead of once per commit. A crash
+aggregate them at most every ``flush_interval_s`` when the writer idles, or once
+``flush_rows`` rows wait, in their own transaction, so their fixed cost is paid once per
+second instead of once per commit, and the staged rows stay bounded. A crash
 loses only those pending rows; the next open sees the unclean flag in ``meta`` and runs the
 ``recover`` hooks (a rebuild from raw items), so aggregates stay exact.
 """
@@ -44,7 +48,7 @@ from wasmwatch.store import projects as project_tables
 from wasmwatch.store.base import Written
 from wasmwatch.store.projects import Project
 from wasmwatch.store.schema import COLUMNS
-from wasmwatch.store.seen import SeenFilter, key_hashes
+from wasmwatch.store.seen import KeyIndex, SeenFilter
 
 if TYPE_CHECKING:
     from wasmwatch.ingest.columnar import Prepared
@@ -61,7 +65,8 @@ _CLEAN = "aggregates_clean"
 _VERSION = "schema_version"
 
 _META_DDL = ("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",)
-_KEYS = f"SELECT b.project, u.id FROM ({layout.id_union()}) u JOIN batches b ON u.batch = b.batch"
+#: the dedup lookup names at most this many batches in an ``IN`` list (zone maps skip the rest)
+_MAX_BATCHES_LISTED = 4096
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
@@ -81,9 +86,10 @@ class DuckDBStore:
         recover: Sequence[Recover] = (),
         aggregate_columns: Sequence[str] | None = None,
         flush_interval_s: float = 1.0,
-        flush_rows: int = 250_000,
+        flush_rows: int = 65_536,
         memory_limit_mb: int = 0,
         seen_filter_bytes: int = 32 << 20,
+        index_run_keys: int = 1 << 20,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "wasmwatch.duckdb"
@@ -117,20 +123,24 @@ class DuckDBStore:
         every = ", ".join(self._staged_columns)
         self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {every} FROM items LIMIT 0")
         ((last,),) = self._con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
-        self._next_batch = int(last) + 1
         self.seen = SeenFilter(seen_filter_bytes)
-        self._load_seen()
+        self.index = KeyIndex(index_run_keys)
+        self.index.open(self._con, self.seen, int(last), self._item_keys, self.stored_count())
+        self._deleted_since_refill = 0
+        # never reuse a batch number the index has on disk (retention may delete the newest)
+        self._next_batch = max(int(last), self.index.through) + 1
         self._local = threading.local()
         self._closed = False
 
     # -- writes (writer thread only) -------------------------------------------------------
 
-    def _load_seen(self) -> None:
-        """(Re)fill the filter with every stored key, a million at a time."""
-        self.seen.clear()
-        reader = self._con.sql(_KEYS).to_arrow_reader(1 << 20)
-        for chunk in reader:
-            self.seen.add(key_hashes(chunk.column(0).to_pylist(), chunk.column(1).to_pylist()))
+    def _item_keys(self, lo: int, hi: int) -> pa.Table:
+        """``(batch, project, id)`` of the stored items with ``lo < batch <= hi``."""
+        where = f"batch > {int(lo)} AND batch <= {int(hi)}"
+        return self._con.sql(
+            f"SELECT u.batch, b.project, u.id FROM ({layout.id_union(where)}) u "
+            f"JOIN (SELECT batch, project FROM batches WHERE {where}) b ON u.batch = b.batch"
+        ).to_arrow_table()
 
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:
@@ -156,7 +166,7 @@ class DuckDBStore:
             self._rollback()
             raise StoreError(f"write failed: {exc}") from exc
         self._next_batch += len(prepared.chunks)
-        self.seen.add(keys[keep])
+        self._remember(keys[keep], base + prepared.batch[keep])
         wanted = tuple(dict.fromkeys(((*(columns or COLUMNS),) if want_rows else ())
                                      + (self._staged_columns if self._after_insert else ())))
         wide = prepared.rows(base, keep, wanted) if wanted else None
@@ -166,6 +176,16 @@ class DuckDBStore:
         if want_rows and wide is not None:
             rows = wide.select(list(columns)) if columns else wide
         return Written(duplicate, rows)
+
+    def _remember(self, keys: np.ndarray, batches: np.ndarray) -> None:
+        """Committed keys into the filter and the index (a full index part becomes a run)."""
+        self.seen.add(keys)
+        self.index.add(keys, batches)
+        if self.index.due():
+            try:
+                self.index.write_run(self._con, self._next_batch - 1)
+            except duckdb.Error:  # the keys stay in memory; the next commit tries again
+                log.exception("writing a run of the key index failed")
 
     def _duplicates(self, prepared: Prepared, keys: np.ndarray) -> np.ndarray:
         """Per item: already stored, or an earlier item of this group has its project and id."""
@@ -177,18 +197,27 @@ class DuckDBStore:
             duplicate[pos] = any(prepared.key(int(e)) == prepared.key(int(pos)) for e in earlier)
         fresh = np.flatnonzero(~duplicate)
         maybe = fresh[self.seen.maybe(keys[fresh])]
-        if len(maybe):
-            stored = self._stored({prepared.key(int(p)) for p in maybe})
-            for pos in maybe:
+        if not len(maybe):
+            return duplicate
+        hit_keys, hit_batches = self.index.lookup(self._con, keys[maybe])
+        candidates = maybe[np.isin(keys[maybe], hit_keys)]
+        if len(candidates):
+            stored = self._stored({prepared.key(int(p)) for p in candidates},
+                                  np.unique(hit_batches))
+            for pos in candidates:
                 duplicate[pos] = prepared.key(int(pos)) in stored
         return duplicate
 
-    def _stored(self, candidates: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        """Which (project, id) pairs are stored already: the confirming lookup."""
+    def _stored(self, candidates: set[tuple[str, str]],
+                batches: np.ndarray) -> set[tuple[str, str]]:
+        """Which (project, id) pairs are stored already: the confirming lookup, in the
+        ``batches`` the key index named (zone maps skip the others) when they are few."""
         ids = pa.table({"id": sorted({i for _, i in candidates})})
         self._con.register("_ww_maybe", ids)
         try:
             where = "id IN (SELECT id FROM _ww_maybe)"
+            if len(batches) <= _MAX_BATCHES_LISTED:
+                where = f"batch IN ({', '.join(map(str, batches.tolist()))}) AND {where}"
             rows = self._con.execute(
                 f"SELECT DISTINCT b.project, u.id FROM ({layout.id_union(where)}) u "
                 "JOIN batches b ON u.batch = b.batch").fetchall()
@@ -202,6 +231,8 @@ class DuckDBStore:
             return
         self._staged_tables.append(wide.select(list(self._staged_columns)))
         self._pending += wide.num_rows
+        # under steady load the writer never idles: the staged rows (and the aggregation's
+        # working memory, DuckDB's largest under load) are bounded by flush_rows alone
         if self._pending >= self.flush_rows:
             try:
                 self.flush()
@@ -272,9 +303,23 @@ class DuckDBStore:
         except duckdb.Error as exc:
             self._rollback()
             raise StoreError(f"maintenance failed: {exc}") from exc
-        if deleted and self.seen.count > 1.25 * self.stored_count() + 100_000:
-            self._load_seen()  # forget deleted keys, so the filter stays sharp
+        if deleted:
+            self._forget(deleted)
         return deleted
+
+    def _forget(self, deleted: int) -> None:
+        """After retention: drop the key index's stale runs; refill the filter once many keys
+        are gone, so it stays sharp."""
+        con = self._con
+        self._deleted_since_refill += deleted
+        ((oldest,),) = con.execute("SELECT coalesce(min(batch), 0) FROM batches").fetchall()
+        try:
+            self.index.drop_before(con, int(oldest) if oldest else self._next_batch)
+            if self._deleted_since_refill > 0.25 * self.stored_count() + 100_000:
+                self.index.refill(con, self.seen)
+                self._deleted_since_refill = 0
+        except duckdb.Error as exc:
+            raise StoreError(f"maintenance failed: {exc}") from exc
 
     def stored_count(self) -> int:
         parts = " + ".join(f"(SELECT count(*) FROM {layout.table_of(t)})" for t in layout.TYPES)
