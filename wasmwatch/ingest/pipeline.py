@@ -111,11 +111,17 @@ class Pipeline:
         """
         if typed and items:
             good: list[s.Item] = items  # type: ignore[assignment]
-            lo, hi = int(min(map(_ts, good))), int(max(map(_ts, good)))
+            lo, hi = self.ts_bounds(good)
             if lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts:
                 return self.chunk(batch, good, nbytes), []
         good, rejected = self._one_by_one(items, batch)
         return self.chunk(batch, good, nbytes), rejected
+
+    @staticmethod
+    def ts_bounds(items: Sequence[s.Item]) -> tuple[int, int]:
+        """The lowest and highest ``ts`` of (non-empty) ``items``, as whole milliseconds."""
+        ts = list(map(_ts, items))
+        return int(min(ts)), int(max(ts))
 
     def chunk(self, batch: Batch, good: list[s.Item], nbytes: int) -> Chunk:
         """The checked items as a chunk: derived fields filled, strings scrubbed at commit."""

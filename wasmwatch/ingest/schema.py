@@ -47,7 +47,7 @@ ERROR_CATEGORIES = ("critical", "runtime", "application")
 ErrorCategory = Literal["critical", "runtime", "application"]
 
 
-class _Item(msgspec.Struct, tag_field="type", forbid_unknown_fields=False):
+class _Item(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, gc=False):
     id: ItemId
     ts: float
 
