@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from typing import NamedTuple
 
 import msgspec
@@ -30,7 +29,6 @@ from wasmwatch.ingest.validate import ItemError, path_error, ts_error
 
 _DAY_MS = 86_400_000
 _item_decoder = msgspec.json.Decoder(s.Item)
-_ts = attrgetter("ts")
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -120,7 +118,7 @@ class Pipeline:
     @staticmethod
     def ts_bounds(items: Sequence[s.Item]) -> tuple[int, int]:
         """The lowest and highest ``ts`` of (non-empty) ``items``, as whole milliseconds."""
-        ts = list(map(_ts, items))
+        ts = [it.ts for it in items]
         return int(min(ts)), int(max(ts))
 
     def chunk(self, batch: Batch, good: list[s.Item], nbytes: int) -> Chunk:

@@ -279,7 +279,7 @@ def _make_operation(i: str, d: _Data, kind: str) -> s.Item:
 
 
 def _make_error(i: str, d: _Data, kind: str) -> s.Item:
-    category = "critical" if kind == "critical_error" else d.category
+    category: s.ErrorCategory = "critical" if kind == "critical_error" else d.category
     if category not in s.ERROR_CATEGORIES:
         category = "application"
     return s.Error(i, _ts(d.timestamp), _str(d.kind) or _str(d.name) or "Error", category,
