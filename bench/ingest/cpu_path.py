@@ -103,22 +103,22 @@ async def run_load(load: str, folder: Path, items: int, conns: int,
         acked = 0
         failed = 0
 
-        async def conn() -> None:
+        async def conn(until: int) -> None:
             nonlocal acked, failed
-            while acked < items:
+            while acked < until:
                 status, _ = await _post(app, path, bodies.next(int(time.time() * 1000)))
                 if status == 200:
                     acked += per
                 else:
                     failed += 1
 
-        await asyncio.gather(*(conn() for _ in range(2)))  # warm-up: first statements, caches
+        await asyncio.gather(*(conn(4 * per) for _ in range(2)))  # warm-up: statements, caches
         warm = acked
         acked = 0
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if profile:
             profile.enable()
-        await asyncio.gather(*(conn() for _ in range(conns)))
+        await asyncio.gather(*(conn(items) for _ in range(conns)))
         if profile:
             profile.disable()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -321,7 +322,8 @@ class Prepared:
                 group, pos = items, np.arange(len(items), dtype=np.int64)
             else:
                 pos = np.flatnonzero(codes == code)
-                group = [items[i] for i in pos]
+                picked = itemgetter(*pos.tolist())(items)  # one C call (a tuple, or one item)
+                group = list(picked) if len(pos) > 1 else [picked]
             tag = _TAG[kind]
             wire = _wire(kind, group, scrubber)
             self._stored[tag] = (pos, self._derive(tag, wire, pos, skew))
