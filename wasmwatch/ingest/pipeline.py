@@ -2,7 +2,8 @@
 batch, the items checked as a whole.
 
 The common path has no Python step per item: the batch was decoded and checked in one typed
-call, and the timestamps are checked by their minimum and maximum. Only when that fails (a bad
+call, the timestamps are checked by their minimum and maximum and the ids by one regex over
+them all. Only when that fails (a bad
 item, a timestamp out of range) are the items looked at one by one, to name each rejection.
 Clamping, truncation and derived columns happen later, on columns (:mod:`.columnar`).
 
@@ -25,7 +26,7 @@ from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import LIMITS, Chunk, prepare
 from wasmwatch.ingest.scrub import Scrubber
 from wasmwatch.ingest.useragent import parse_agent
-from wasmwatch.ingest.validate import ItemError, path_error, ts_error
+from wasmwatch.ingest.validate import ItemError, id_error, ids_valid, path_error, ts_error
 
 _DAY_MS = 86_400_000
 _item_decoder = msgspec.json.Decoder(s.Item)
@@ -110,7 +111,8 @@ class Pipeline:
         if typed and items:
             good: list[s.Item] = items  # type: ignore[assignment]
             lo, hi = self.ts_bounds(good)
-            if lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts:
+            if (lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts
+                    and ids_valid([it.id for it in good])):
                 return self.chunk(batch, good, nbytes), []
         good, rejected = self._one_by_one(items, batch)
         return self.chunk(batch, good, nbytes), rejected
@@ -152,6 +154,9 @@ class Pipeline:
                 raise ItemError(path_error(f"{prefix}[{index}]", exc)) from exc
         else:
             item = raw
+        reason = id_error(item.id)
+        if reason:
+            raise ItemError(f"{prefix}[{index}].{reason}")
         reason = ts_error(int(item.ts) + batch.skew_ms, batch.min_ts, batch.max_ts)
         if reason:
             raise ItemError(f"{prefix}[{index}].{reason}")
