@@ -156,8 +156,11 @@ def serve(data_dir: Path, base: Path | None = None) -> tuple[subprocess.Popen[by
     env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500"}
     if base is not None:
         env["PYTHONPATH"] = str(base)
+    # run from the checkout's directory: ``-m`` puts the working directory first on sys.path,
+    # ahead of PYTHONPATH, so from this checkout the base server would run this code
     proc = subprocess.Popen([sys.executable, "-m", "wasmwatch", "serve", "--port", str(port),
                              "--data-dir", str(data_dir)], env=env,
+                            cwd=str(base) if base is not None else None,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

@@ -35,7 +35,7 @@ from wasmwatch.live import COLUMNS as LIVE_COLUMNS
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
-from wasmwatch.store import layout
+from wasmwatch.store import layout, reorder
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.tail import Tail
@@ -324,6 +324,7 @@ class Runtime:
 def _rollup_maintenance(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: int) -> None:
     rollup.compact(con, now_ms)
     rollup.delete_before(con, cutoff_ms)
+    reorder.reorder(con, now_ms)  # back in time order after an out-of-order load (zone maps prune)
 
 
 def _digest(token: str) -> bytes:

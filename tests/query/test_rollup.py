@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import duckdb
 import pytest
 
@@ -187,3 +189,84 @@ def test_any_browser_histograms_are_filled_at_open_for_an_old_data_dir(
         con.execute(ddl)
     assert {t: con.execute(f"SELECT name, bin, sum(n) FROM {t} GROUP BY ALL ORDER BY ALL")
             .fetchall() for t in tables} == before
+
+
+def test_whole_buckets_of_local_tiers_read_five_minutes_at_the_edges() -> None:
+    """With the embedded store's tiers a cut hour is covered by 5-minute buckets, then minutes."""
+    five = rollup.FIVE
+    start = NOW - 3 * HOUR + 17 * MINUTE + 5_000  # hh:17:05
+    end = NOW + 23 * MINUTE + 10_000  # hh:23:10
+    assert whole_buckets(start, end, tiers=rollup.LOCAL_TIERS) == (
+        Span(MINUTE_TIER, NOW - 3 * HOUR + 18 * MINUTE, NOW - 3 * HOUR + 20 * MINUTE),
+        Span(five, NOW - 3 * HOUR + 20 * MINUTE, NOW - 2 * HOUR),
+        Span(HOUR_TIER, NOW - 2 * HOUR, NOW),
+        Span(five, NOW, NOW + 20 * MINUTE),
+        Span(MINUTE_TIER, NOW + 20 * MINUTE, NOW + 23 * MINUTE),
+    )
+    spans = whole_buckets(start, end, tiers=rollup.LOCAL_TIERS)
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(spans))
+    assert whole_buckets(NOW + 1, NOW + 4 * MINUTE, tiers=rollup.LOCAL_TIERS) == (
+        Span(MINUTE_TIER, NOW + MINUTE, NOW + 4 * MINUTE),)
+
+
+def test_five_minute_tier_counts_every_item(con: duckdb.DuckDBPyConnection) -> None:
+    """The 5-minute tier holds the same counts as the minute tier, in 5-minute buckets."""
+    write(con, [op("render", float(k), NOW - k * 37_000) for k in range(200)])
+    minutes = con.execute("SELECT (t // 300000) * 300000 AS t, sum(n) FROM rollup_minute "
+                          "GROUP BY ALL ORDER BY ALL").fetchall()
+    fives = con.execute("SELECT t, sum(n) FROM rollup_5m GROUP BY ALL ORDER BY ALL").fetchall()
+    assert fives == minutes and sum(n for _, n in fives) == 200
+    assert con.execute("SELECT sum(n) FROM rollup_hist_5m").fetchone()[0] == 200
+
+
+def test_five_minute_tier_is_filled_at_open_for_an_old_data_dir(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """A data dir from before the 5-minute tier gets it filled from the minute tier at open."""
+    write(con, [op("render", float(k + 1), NOW - k * 41_000, browser=b)
+                for k, b in enumerate(["Chrome", "Firefox"] * 60)])
+    tables = (rollup.FIVE.table, rollup.FIVE.hist, rollup.FIVE.hist_any)
+    query = "SELECT t, type, name, sum(n), sum(ms_sum), max(ms_max) FROM {} GROUP BY ALL ORDER BY ALL"
+    hist = "SELECT t, name, bin, sum(n) FROM {} GROUP BY ALL ORDER BY ALL"
+    before = [con.execute((query if i == 0 else hist).format(t)).fetchall()
+              for i, t in enumerate(tables)]
+    assert all(before)
+    for table in tables:
+        con.execute(f"DROP TABLE {table}")
+    for ddl in rollup.ROLLUP_DDL:
+        con.execute(ddl)
+    assert [con.execute((query if i == 0 else hist).format(t)).fetchall()
+            for i, t in enumerate(tables)] == before
+
+
+def test_any_browser_counters_are_filled_at_open_for_an_old_data_dir(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """The counter tables without browser (release kept for bundle loads only) hold the full
+    tables' counts, and a data dir from before them gets them filled at open."""
+    write(con, [op("render", float(k + 1), NOW - k * 50_000, browser=b, release=r)
+                for k, (b, r) in enumerate([("Chrome", "1"), ("Firefox", "2")] * 40)]
+          + [row("bundle_load", NOW - 7_000, ms=5.0, release="2", cached=True)])
+    tables = [t.counters_any for t in rollup.LOCAL_TIERS if t.counters_any]
+    query = ("SELECT t, type, release, name, sum(n), sum(ms_sum), max(ms_max) FROM {} "
+             "GROUP BY ALL ORDER BY ALL")
+    before = {t: con.execute(query.format(t)).fetchall() for t in tables}
+    assert sum(n for *_, n, _, _ in before["rollup_any_hour"]) == 81
+    assert {r[2] for r in before["rollup_any_hour"]} == {None, "2"}  # the bundle load's release
+    for table in tables:
+        con.execute(f"DROP TABLE {table}")
+    for ddl in rollup.ROLLUP_DDL:
+        con.execute(ddl)
+    assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
+
+
+def test_a_long_window_reads_whole_days_and_day_buckets_hold_every_item(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """Whole UTC days come from the day tier, cut days from hours; its counts are complete."""
+    day = rollup.DAY.width_ms
+    midnight = NOW - NOW % day
+    spans = whole_buckets(midnight - 2 * day - HOUR, midnight + 2 * HOUR, tiers=rollup.LOCAL_TIERS)
+    assert spans == (Span(HOUR_TIER, midnight - 2 * day - HOUR, midnight - 2 * day),
+                     Span(rollup.DAY, midnight - 2 * day, midnight),
+                     Span(HOUR_TIER, midnight, midnight + 2 * HOUR))
+    write(con, [op("render", 1.0, midnight - k * 3 * HOUR) for k in range(30)])
+    assert con.execute("SELECT sum(n), min(t % 86400000), count(DISTINCT t) FROM rollup_day"
+                       ).fetchone() == (30, 0, 5)  # 90 hours back from midnight: 5 days

@@ -15,6 +15,8 @@ __all__ = ["TREND_BUCKETS", "breakdown"]
 Json = dict[str, Any]
 TREND_BUCKETS = 24
 
+_COLUMNS = ("id", "fingerprint", "os", "ts", "session")
+
 _SQL = """
 WITH e AS (SELECT * FROM {items} WHERE {where} AND type = 'error'
            AND list_contains(?, fingerprint))
@@ -33,7 +35,7 @@ def breakdown(con: Any, filters: Filters, from_ms: int, to_ms: int, groups: list
     if not fingerprints:
         return
     step = max(1, -(-(to_ms - from_ms) // TREND_BUCKETS))
-    items, where = raw_items(from_ms, to_ms, con), filters.where()
+    items, where = raw_items(from_ms, to_ms, con, _COLUMNS, ('error',)), filters.where()
     sql = _SQL.format(items=items.text, where=where.text)
     rows = con.execute(sql, [*items.params, *where.params, fingerprints, from_ms, step]).fetchall()
     found: dict[str, Json] = defaultdict(lambda: {

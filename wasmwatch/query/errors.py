@@ -19,16 +19,17 @@ MAX_RELEASES = 20
 _FIELDS = ("fingerprint", "count", "sessions", "first_seen", "last_seen", "kind", "category",
            "message", "stack", "frame", "operation", "releases")
 
+_COLUMNS = ("fingerprint", "session", "ts", "kind", "category", "message", "stack", "frame")
+
 _SQL = """
-WITH e AS (SELECT * FROM {items} WHERE {where} AND type = 'error'),
-g AS (
+WITH g AS (
   SELECT fingerprint, count(*) AS n, count(DISTINCT session) AS sessions,
     min(ts) AS first_seen, max(ts) AS last_seen,
     arg_max(kind, ts), arg_max(category, ts), arg_max(message, ts), arg_max(stack, ts),
     arg_max(frame, ts), arg_max(name, ts),
     list_sort(list_distinct(list(release)))[1:{max_releases}],
     count(*) OVER () AS groups, sum(count(*)) OVER () AS total
-  FROM e GROUP BY fingerprint)
+  FROM (SELECT * FROM {items} WHERE {where} AND type = 'error') e GROUP BY fingerprint)
 SELECT * FROM g ORDER BY n DESC, last_seen DESC, fingerprint LIMIT ?"""
 
 
@@ -49,7 +50,8 @@ def error_groups(
     if limit <= 0:
         raise QueryError(f"limit must be greater than zero, got {limit}")
     from_ms = now_ms - window_s * 1000
-    items, where = raw_items(from_ms, now_ms, con), Filters(project, release, browser, operation).where()
+    items = raw_items(from_ms, now_ms, con, _COLUMNS, ('error',))
+    where = Filters(project, release, browser, operation).where()
     sql = _SQL.format(items=items.text, where=where.text, max_releases=MAX_RELEASES)
     rows = con.execute(sql, [*items.params, *where.params, limit]).fetchall()
     groups = [dict(zip(_FIELDS, row[:12], strict=True)) for row in rows]

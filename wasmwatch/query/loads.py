@@ -15,6 +15,8 @@ __all__ = ["bundle_split"]
 
 Json = dict[str, Any]
 
+_COLUMNS = ("cached", "ms", "transfer_bytes", "compile_ms", "instantiate_ms")
+
 _SQL = """
 SELECT grouping(c) AS whole, c, count(*), quantile_cont(ms, [0.5, 0.95, 0.99]), avg(ms),
   CAST(sum(transfer_bytes) AS BIGINT), quantile_cont(compile_ms + instantiate_ms, 0.95)
@@ -31,7 +33,7 @@ def _stats(row: tuple[Any, ...] | None) -> Json:
 
 def bundle_split(con: Any, filters: Filters, from_ms: int, to_ms: int) -> Json:
     """``{"first": stats, "cached": stats, "compile_instantiate_p95_ms": ms}`` of the range."""
-    items, where = raw_items(from_ms, to_ms, con), filters.where()
+    items, where = raw_items(from_ms, to_ms, con, _COLUMNS, ('bundle_load',)), filters.where()
     sql = _SQL.format(items=items.text, where=where.text)
     rows = con.execute(sql, [*items.params, *where.params]).fetchall()
     by_key = {(bool(r[0]), r[1]): r for r in rows}

@@ -1,26 +1,34 @@
-"""Per-minute and per-hour rollups of ``items``, so long windows need not scan raw rows.
+"""Rollups of ``items`` per minute, 5 minutes, hour and UTC day, so long windows need not
+scan raw rows.
 
-Two tiers, each a pair of tables:
+Tiers :data:`TIERS` (minute, hour) are kept by every store (ClickHouse fills them by
+materialized views); the embedded DuckDB store keeps :data:`LOCAL_TIERS`, which add 5 minutes
+and days. Each tier has these tables:
 
-* ``rollup_minute`` / ``rollup_hour``: one row per bucket start ``t`` (epoch ms) and key
+* ``rollup_<tier>`` (``rollup_minute``, ``rollup_5m``, ``rollup_hour``, ``rollup_day``): one
+  row per bucket start ``t`` (epoch ms) and key
   ``(project, type, release, browser, name, ok, offline, cached, category)`` with exact counts,
   sums, maxima and "last" values. ``name`` is kept only where a summary needs it: operation
   name, the operation an error happened in, feature name, engagement page (else the batch's
   page). ``ok`` is kept only for operations and syncs, ``offline`` for operations and
   engagement, ``cached`` for bundle loads, ``category`` for errors. So a minute holds one row
   per combination in use, however many items arrive.
-* ``rollup_hist_minute`` / ``rollup_hist_hour``: a log-bucketed latency histogram (see
-  :mod:`wasmwatch.query.sketch`) of ``ms`` for ``bundle_load``, ``runtime_init`` and
-  ``operation``, one row per ``(t, project, type, release, browser, name, bin)``.
-* ``rollup_hist_any_hour``: the hour histograms without the browser, and with the release
-  only for ``bundle_load`` (the one type whose percentiles are shown per release): what a
-  window without a release or browser filter reads, a third of the rows on the benchmark's
-  data. (A minute holds too few items per key for this to pay, so minutes have no such
-  table.) A data dir from before this table fills it from the full one at open.
+* ``rollup_hist_<tier>``: a log-bucketed latency histogram (see :mod:`wasmwatch.query.sketch`)
+  of ``ms`` for ``bundle_load``, ``runtime_init`` and ``operation``, one row per
+  ``(t, project, type, release, browser, name, bin)``.
+* ``rollup_hist_any_<tier>`` and ``rollup_any_<tier>`` (not for minutes): the histograms and
+  the counter rows without the browser, and with the release only for ``bundle_load`` (the one
+  type shown per release): what a window without a release or browser filter reads, a sixth
+  to a twentieth of the rows on the benchmark's data. (A minute holds too few items per key
+  for this to pay.)
 
-The hour tier exists for speed: a 24 h window reads 23 hour buckets and at most 2 x 59 minute
-buckets at its edges (see :func:`whole_buckets`) instead of 1440 minute buckets. Only buckets
-wholly inside a window are read from the rollup; the parts of a window that cut a bucket, and
+A data dir from before a table fills it at open: the 5-minute tier from minutes, days from
+hours, the any-browser tables from the full ones of their tier.
+
+The coarser tiers exist for speed: a 24 h window cut at hh:01:17 reads 22 hour buckets, at
+most 2 x 11 five-minute buckets and 2 x 4 minute buckets at its edges (see
+:func:`whole_buckets`) instead of 1440 minute buckets; 30 days read 29 days. Only buckets
+wholly inside a window are read from the rollup; the parts of a window that cut a minute, and
 items committed since the last aggregation, come from raw rows (see
 :func:`wasmwatch.query.sources.rollup_window`), so counts are exact at every edge.
 
@@ -33,7 +41,7 @@ How the writer uses it:
 * :func:`apply` in a transaction of the writer, over the committed (deduplicated) rows not yet
   aggregated, which sit in a table or view ``batch`` with the columns of ``items``. It reads
   the batch once into a temp table, then appends one pre-aggregated row per key and bucket to
-  each of the four tables (four ``INSERT ... SELECT ... GROUP BY``), marked ``merged = false``,
+  each table of each tier (one ``INSERT ... SELECT ... GROUP BY`` each), marked ``merged = false``,
   and moves ``rollup_state.through_batch`` to the newest stored batch. Call it only when every
   committed batch is in ``batch`` or already aggregated (the store's flush does).
 * :func:`compact` every 30-60 s, from one task, outside any transaction (it runs its own). It
@@ -82,11 +90,21 @@ class Tier:
     table: str
     hist: str
     hist_any: str | None
+    #: the counter rows without browser, release only for bundle loads (like ``hist_any``)
+    counters_any: str | None = None
 
 
 MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
-HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour")
+FIVE = Tier(300_000, "rollup_5m", "rollup_hist_5m", "rollup_hist_any_5m", "rollup_any_5m")
+HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour", "rollup_any_hour")
+DAY = Tier(86_400_000, "rollup_day", "rollup_hist_day", "rollup_hist_any_day", "rollup_any_day")
+#: the tiers every store keeps (ClickHouse fills these by materialized views)
 TIERS = (MINUTE, HOUR)
+#: the tiers the embedded store keeps, finest first: its windows' edges read 5-minute buckets,
+#: and a long window whole days (UTC)
+LOCAL_TIERS = (MINUTE, FIVE, HOUR, DAY)
+#: a tier added after data dirs existed, and the finer tier it is filled from at open
+_FILLED_FROM = ((FIVE, MINUTE), (DAY, HOUR))
 
 HIST_TYPES = ("bundle_load", "runtime_init", "operation")
 SETTLE_MS = 120_000
@@ -94,6 +112,7 @@ SETTLE_MS = 120_000
 KEY = "project, type, release, browser, name, ok, offline, cached, category"
 HIST_KEY = "project, type, release, browser, name, bin"
 HIST_ANY_KEY = "project, type, release, name, bin"  # release: of bundle loads only
+ANY_KEY = "project, type, release, name, ok, offline, cached, category"  # the same
 
 # One item as one counter row: the same shape a rollup row has, so a raw scan and the rollup
 # tables are read by the same aggregate (MERGE).
@@ -158,27 +177,57 @@ _TO_ANY = ("SELECT t, project, type, CASE WHEN type = 'bundle_load' THEN release
 _MARK = ("UPDATE rollup_state SET through_batch = "
          "greatest(through_batch, (SELECT coalesce(max(batch), 0) FROM batches))")
 
+_ANY_COLUMNS = _COUNTER_COLUMNS.replace(" browser VARCHAR,", "")
+#: the counter row fields read from an any-browser counter table (no browser, as NULL)
+ANY_FIELDS = COUNTER_FIELDS.replace("release, browser,", "release, CAST(NULL AS VARCHAR) AS browser,")
+_COUNTER_TO_ANY = ("SELECT * REPLACE (CASE WHEN type = 'bundle_load' THEN release END AS release) "
+                   "FROM ({rows})")
+
 _HIST_ANY_COLUMNS = """t BIGINT NOT NULL, project VARCHAR NOT NULL, type VARCHAR NOT NULL,
   release VARCHAR, name VARCHAR, bin INTEGER NOT NULL, merged BOOLEAN NOT NULL, n BIGINT NOT NULL"""
+
+def _fill_from(tier: Tier, finer: Tier) -> list[str]:
+    """A data dir from before ``tier``: fill it from a finer tier (same rows, same watermark)."""
+    out = []
+    for table, source, key, merge in ((tier.table, finer.table, KEY, MERGE),
+                                      (tier.hist, finer.hist, HIST_KEY, HIST_MERGE)):
+        out.append(
+            f"INSERT INTO {table} BY NAME SELECT (t // {tier.width_ms}) * {tier.width_ms} AS t, "
+            f"{key}, true AS merged, {merge} FROM {source} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table}) GROUP BY ALL ORDER BY t")
+    return out
+
 
 ROLLUP_DDL: list[str] = [
     *(
         stmt
-        for tier in TIERS
+        for tier in LOCAL_TIERS
         for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.table} ({_COUNTER_COLUMNS})",
             f"CREATE TABLE IF NOT EXISTS {tier.hist} ({_HIST_COLUMNS})",
         )
     ),
+    *(stmt for tier, finer in _FILLED_FROM for stmt in _fill_from(tier, finer)),
     *(
         stmt
-        for tier in TIERS if tier.hist_any
+        for tier in LOCAL_TIERS if tier.hist_any
         for stmt in (
             f"CREATE TABLE IF NOT EXISTS {tier.hist_any} ({_HIST_ANY_COLUMNS})",
             # a data dir from before the any-browser table: fill it from the full one
             f"INSERT INTO {tier.hist_any} BY NAME SELECT t, {HIST_ANY_KEY}, true AS merged, "
             f"{HIST_MERGE} FROM ({_TO_ANY.format(rows=f'SELECT * FROM {tier.hist}')}) "
             f"WHERE NOT EXISTS (SELECT 1 FROM {tier.hist_any}) GROUP BY ALL ORDER BY t",
+        )
+    ),
+    *(
+        stmt
+        for tier in LOCAL_TIERS if tier.counters_any
+        for stmt in (
+            f"CREATE TABLE IF NOT EXISTS {tier.counters_any} ({_ANY_COLUMNS})",
+            # a data dir from before the any-browser counters: fill them from the full ones
+            f"INSERT INTO {tier.counters_any} BY NAME SELECT t, {ANY_KEY}, true AS merged, "
+            f"{MERGE} FROM ({_COUNTER_TO_ANY.format(rows=f'SELECT * FROM {tier.table}')}) "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {tier.counters_any}) GROUP BY ALL ORDER BY t",
         )
     ),
     "CREATE TABLE IF NOT EXISTS rollup_state (through_batch BIGINT NOT NULL)",
@@ -207,11 +256,15 @@ def apply(con: Connection, batch: str) -> None:
     if not _IDENTIFIER.fullmatch(batch):
         raise ValueError(f"batch must be a table or view name, got {batch!r}")
     con.execute(_STAGE.format(rows=counter_rows(batch)))
-    for tier in TIERS:
+    for tier in LOCAL_TIERS:
         counters = _bucketed("SELECT * FROM _ww_stage", tier.width_ms, KEY, MERGE, False)
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
         hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
+        if tier.counters_any:
+            any_rows = _bucketed(_COUNTER_TO_ANY.format(rows="SELECT * FROM _ww_stage"),
+                                 tier.width_ms, ANY_KEY, MERGE, False)
+            con.execute(f"INSERT INTO {tier.counters_any} BY NAME {any_rows}")
         if tier.hist_any:
             hist_any = _bucketed(_TO_ANY.format(rows=_STAGED_HIST), tier.width_ms,
                                  HIST_ANY_KEY, HIST_MERGE, False)
@@ -256,11 +309,13 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
     cutoff = now_ms - settle_ms
     con.execute("BEGIN TRANSACTION")
     try:
-        for tier in TIERS:
+        for tier in LOCAL_TIERS:
             _compact_table(con, tier.table, KEY, MERGE, cutoff)
             _compact_table(con, tier.hist, HIST_KEY, HIST_MERGE, cutoff)
             if tier.hist_any:
                 _compact_table(con, tier.hist_any, HIST_ANY_KEY, HIST_MERGE, cutoff)
+            if tier.counters_any:
+                _compact_table(con, tier.counters_any, ANY_KEY, MERGE, cutoff)
         con.execute("DROP TABLE IF EXISTS _ww_dirty")
         con.execute("DROP TABLE IF EXISTS _ww_merged")
     except BaseException:
@@ -271,8 +326,8 @@ def compact(con: Connection, now_ms: int, *, settle_ms: int = SETTLE_MS) -> None
 
 def delete_before(con: Connection, cutoff_ms: int) -> None:
     """Delete rollup buckets that end at or before ``cutoff_ms`` (retention)."""
-    for tier in TIERS:
-        for table in (tier.table, tier.hist, tier.hist_any):
+    for tier in LOCAL_TIERS:
+        for table in (tier.table, tier.hist, tier.hist_any, tier.counters_any):
             if table is None:
                 continue
             con.execute(f"DELETE FROM {table} WHERE t <= ?", [cutoff_ms - tier.width_ms])
@@ -282,11 +337,12 @@ def rebuild(con: Connection, now_ms: int) -> None:
     """Empty every rollup table and aggregate all raw items again, then compact."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for tier in TIERS:
+        for tier in LOCAL_TIERS:
             con.execute(f"DELETE FROM {tier.table}")
             con.execute(f"DELETE FROM {tier.hist}")
-            if tier.hist_any:
-                con.execute(f"DELETE FROM {tier.hist_any}")
+            for extra in (tier.hist_any, tier.counters_any):
+                if extra:
+                    con.execute(f"DELETE FROM {extra}")
         apply(con, "items")
     except BaseException:
         con.execute("ROLLBACK")
@@ -309,21 +365,30 @@ def floor_to(ms: int, width_ms: int) -> int:
     return ms - ms % width_ms
 
 
-def whole_buckets(from_ms: int, to_ms: int, hours: bool = True) -> tuple[Span, ...]:
+def _cover(lo: int, hi: int, tiers: tuple[Tier, ...]) -> list[Span]:
+    """Spans covering ``[lo, hi)`` (multiples of the finest width), coarsest buckets first."""
+    if lo >= hi:
+        return []
+    top = tiers[-1]
+    if len(tiers) == 1:
+        return [Span(top, lo, hi)]
+    first, end = -floor_to(-lo, top.width_ms), floor_to(hi, top.width_ms)
+    if end <= first:
+        return _cover(lo, hi, tiers[:-1])
+    return [*_cover(lo, first, tiers[:-1]), Span(top, first, end), *_cover(end, hi, tiers[:-1])]
+
+
+def whole_buckets(from_ms: int, to_ms: int, hours: bool = True,
+                  tiers: tuple[Tier, ...] = TIERS) -> tuple[Span, ...]:
     """The rollup buckets lying wholly inside ``[from_ms, to_ms]``, fewest first.
 
-    Whole hours where they fit (when ``hours``), whole minutes around them. What the buckets
-    leave out, ``[from_ms, first start)`` and ``[last end, to_ms]``, is less than a minute at
-    each end and is read from raw rows. Empty when no whole minute fits.
+    Of ``tiers`` (finest first, each width a multiple of the one before), the coarsest
+    buckets where they fit and finer ones around them (without ``hours``, only the finest
+    tier). What the buckets leave out, ``[from_ms, first start)`` and ``[last end, to_ms]``, is
+    less than one finest bucket (a minute) at each end and is read from raw rows. Empty when no
+    whole minute fits.
     """
-    first = -floor_to(-from_ms, MINUTE.width_ms)  # ceiling
-    end = floor_to(to_ms + 1, MINUTE.width_ms)  # the last whole minute ends here
-    if end <= first:
-        return ()
-    first_hour = -floor_to(-first, HOUR.width_ms)
-    end_hour = floor_to(end, HOUR.width_ms)
-    if not hours or end_hour <= first_hour:
-        return (Span(MINUTE, first, end),)
-    spans = (Span(MINUTE, first, first_hour), Span(HOUR, first_hour, end_hour),
-             Span(MINUTE, end_hour, end))
-    return tuple(s for s in spans if s.start_ms < s.end_ms)
+    finest = tiers[0].width_ms
+    first = -floor_to(-from_ms, finest)  # ceiling
+    end = floor_to(to_ms + 1, finest)  # the last whole minute ends here
+    return tuple(_cover(first, end, tiers if hours else tiers[:1]))

@@ -16,7 +16,7 @@ fields of their points (besides ``t``, the bucket start in epoch ms):
 =================  ==========================================================================
 
 Windows up to 1 h, ``exact=True``, and steps that are not whole minutes read raw items; other
-steps read the rollup (the hour tier when the step is whole hours, else the minute tier),
+steps read the rollup (each bucket from the coarsest tier whose width divides the step),
 completed from raw rows where a bucket is cut by ``now`` or not yet aggregated (see
 :func:`~wasmwatch.query.sources.rollup_window`): counts stay exact, latency percentiles are
 then within 1 % (``"approximate": true``). Items dated after ``now`` are in no point.
@@ -72,7 +72,7 @@ def _bucketed(con: Any, source: Sql, filters: Filters, step_ms: int, select: str
 
 def _latency_raw(con: Any, metric: str, filters: Filters, start: int, now: int,
                  step_ms: int) -> dict[int, list[float | None]]:
-    items = raw_items(start, now, con)
+    items = raw_items(start, now, con, ("ts", "ms"), (metric,))
     source = Sql(f"(SELECT ts AS t, * FROM {items.text})", items.params)
     rows = _bucketed(con, source, filters, step_ms, f"quantile_cont(ms, {_QS})",
                      f" AND type = '{metric}' AND ms IS NOT NULL")
@@ -162,7 +162,7 @@ def _plan(con: Any, window_s: int, step_s: int, now_ms: int, raw: bool,
     start_ms = floor_to(now_ms - window_s * 1000, step_ms)
     if raw:
         return _Plan(step_ms, now_ms, start_ms, None, raw_counters(start_ms, now_ms, con))
-    window = rollup_window(con, start_ms, now_ms, step_s % 3600 == 0, filters)
+    window = rollup_window(con, start_ms, now_ms, step_ms, filters)
     return _Plan(step_ms, now_ms, start_ms, window, window.counters)
 
 

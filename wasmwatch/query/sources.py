@@ -86,24 +86,30 @@ def wide_store(con: Any) -> bool:
     return bool(getattr(con, "wide_items", False))
 
 
-def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any) -> str:
+def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any,
+             types: tuple[str, ...] | None = None) -> str:
     if wide_store(con):
         return (f"SELECT {', '.join(columns or ('*',))} FROM items "
                 f"WHERE ts >= {int(from_ms)} AND ts <= {int(to_ms)}")
-    batches = _batches(con, from_ms, to_ms)
-    return layout.wide_between(from_ms, to_ms, columns, batches)
+    kinds = layout.TYPES if types is None else types
+    batches = None if con is None else layout.batch_range(con, from_ms, to_ms, kinds)
+    return layout.wide_between(from_ms, to_ms, columns, batches, kinds)
 
 
-def _batches(con: Any, from_ms: int, to_ms: int) -> tuple[int, int] | None:
-    return None if con is None else layout.batch_range(con, from_ms, to_ms)
+#: the columns :meth:`Filters.where` reads
+FILTER_COLUMNS = ("project", "type", "release", "browser", "name")
 
 
-def raw_items(from_ms: int, to_ms: int, con: Any = None) -> Sql:
+def raw_items(from_ms: int, to_ms: int, con: Any = None, columns: tuple[str, ...] | None = None,
+              types: tuple[str, ...] | None = None) -> Sql:
     """Raw items with ``from_ms <= ts <= to_ms``, as a parenthesised subquery.
 
     Given ``con``, the batches of those items are looked up first, so the join with the batch
-    contexts reads only their run of batches."""
-    return Sql(f"({_between(from_ms, to_ms, None, con)})")
+    contexts reads only their run of batches. ``columns`` (besides :data:`FILTER_COLUMNS`,
+    always there) and ``types`` narrow what is read: only those item types' tables (the caller
+    still filters by type on a wide store, which reads every type)."""
+    wanted = None if columns is None else tuple(dict.fromkeys((*FILTER_COLUMNS, *columns)))
+    return Sql(f"({_between(from_ms, to_ms, wanted, con, types)})")
 
 
 def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
@@ -121,7 +127,9 @@ def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sq
     parts = []
     for span in spans:
         tier = span.tier
-        if not hist:
+        if not hist and any_browser and tier.counters_any:
+            fields, table = rollup.ANY_FIELDS, tier.counters_any
+        elif not hist:
             fields, table = rollup.COUNTER_FIELDS, tier.table
         elif any_browser and tier.hist_any:
             fields, table = rollup.HIST_ANY_FIELDS, tier.hist_any
@@ -132,9 +140,10 @@ def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sq
     return Sql("\nUNION ALL\n".join(parts), params)
 
 
-def rollup_counters(spans: tuple[Span, ...]) -> Sql:
-    """Counter rows of the rollup buckets in ``spans``."""
-    return _union(spans, hist=False)
+def rollup_counters(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
+    """Counter rows of the rollup buckets in ``spans``; with ``any_browser`` from the tables
+    without browser (and release but for bundle loads), for windows not filtered by either."""
+    return _union(spans, hist=False, any_browser=any_browser)
 
 
 def rollup_hist(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
@@ -165,11 +174,25 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
         return Sql(f"(SELECT {', '.join(rollup.SOURCE_COLUMNS)} FROM items WHERE "
                    f"(ts >= {int(from_ms)} AND ts < {int(first)}) OR "
                    f"(ts >= {int(end)} AND ts <= {int(to_ms)}))")
-    newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
-    return Sql(
-        f"(SELECT * FROM {_narrow(from_ms, first - 1, con)}\n"
-        f" UNION ALL SELECT * FROM {_narrow(end, to_ms, con)}\n"
-        f" UNION ALL SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?)", (first, end))
+    ranges = [(lo, hi) for lo, hi in ((from_ms, first - 1), (end, to_ms)) if lo <= hi]
+    parts = []
+    if ranges:  # both edges in one scan per table, joined to their two runs of batches
+        batches = layout.batch_ranges(con, ranges)
+        parts.append(f"SELECT * FROM ({layout.wide_ranges(ranges, rollup.SOURCE_COLUMNS, batches)})")
+    params: tuple[Param, ...] = ()
+    if _has_newer(con, after_batch):
+        newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
+        parts.append(f"SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?")
+        params = (first, end)
+    if not parts:
+        return Sql(f"({layout.wide_between(1, 0, rollup.SOURCE_COLUMNS, (1, 0))})")
+    return Sql("(" + "\n UNION ALL ".join(parts) + ")", params)
+
+
+def _has_newer(con: Any, after_batch: int) -> bool:
+    """Some stored batch is above the rollup's watermark (not aggregated yet)."""
+    ((last,),) = con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
+    return int(last) > after_batch
 
 
 def _raw_hist(counters: str) -> str:
@@ -178,22 +201,26 @@ def _raw_hist(counters: str) -> str:
             f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
 
 
-def rollup_window(con: Any, from_ms: int, to_ms: int, hours: bool = True,
+def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None,
                   filters: Filters | None = None) -> Window:
     """Counter and histogram rows of every item with ``from_ms <= ts <= to_ms``.
 
-    Whole buckets come from the rollup (hour buckets only when ``hours``), the rest from raw
-    rows: the edges that cut a bucket, and batches newer than the rollup's watermark. When
-    ``filters`` name no release and no browser, histogram rows come from the smaller
-    any-browser tables (their ``browser`` is NULL, their ``release`` set for bundle loads only).
+    Whole buckets come from the rollup (with ``step_ms``, a chart's step, only of the tiers
+    whose width divides it, so each bucket lies in one step), the rest from raw rows: the edges
+    that cut a bucket, and batches newer than the rollup's watermark. When ``filters`` name no
+    release and no browser, histogram rows come from the smaller any-browser tables (their
+    ``browser`` is NULL, their ``release`` set for bundle loads only).
     """
     # the ClickHouse store keeps no any-browser histogram table
     any_browser = (not wide_store(con) and filters is not None and filters.release is None
                    and filters.browser is None)
-    spans = rollup.whole_buckets(from_ms, to_ms, hours)
+    tiers: tuple[rollup.Tier, ...] = rollup.TIERS if wide_store(con) else rollup.LOCAL_TIERS
+    if step_ms is not None:
+        tiers = tuple(t for t in tiers if step_ms % t.width_ms == 0) or tiers[:1]
+    spans = rollup.whole_buckets(from_ms, to_ms, tiers=tiers)
     raw = _raw_rest(con, spans, from_ms, to_ms, 0 if wide_store(con) else rollup.through_batch(con))
     raw_counter_rows = rollup.counter_rows(raw.text)
-    counters, hist = rollup_counters(spans), rollup_hist(spans, any_browser)
+    counters, hist = rollup_counters(spans, any_browser), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",

@@ -153,7 +153,7 @@ def _exact_latency(con: Any, from_ms: int, to_ms: int, filters: Filters,
     Unless ``hold`` (or on the wide store), the rows are read twice (all timed types, then
     bundle loads alone) rather than held between the two groupings, which for a long window
     would hold millions of rows in memory."""
-    items, where = raw_items(from_ms, to_ms, con), filters.where()
+    items, where = raw_items(from_ms, to_ms, con, ('ms',), HIST_TYPES), filters.where()
     sql = f"""
 WITH x AS {"" if hold or wide_store(con) else "NOT MATERIALIZED "}(
   SELECT type, release, CASE WHEN type = 'operation' THEN name END AS name, ms
@@ -167,20 +167,25 @@ WHERE type = 'bundle_load' GROUP BY ALL"""
 
 
 def _sketch_latency(con: Any, hist: Sql, filters: Filters) -> LatencyMap:
+    """Percentiles from the histogram rows: one grouping by (type, operation name, bundle
+    release, bin), summed in Python into the per-name and the per-release groups (one read of
+    the rows: a CTE read twice is planned twice, and on ClickHouse run twice)."""
     where = filters.where()
     sql = f"""
-WITH h AS (SELECT * FROM ({hist.text}) WHERE {where.text}),
-b AS (
-  SELECT type, 'main' AS g, name AS k, bin, sum(n) AS n FROM h GROUP BY ALL
-  UNION ALL
-  SELECT type, 'release', release, bin, sum(n) FROM h WHERE type = 'bundle_load' GROUP BY ALL)
-SELECT type, g, k, list(bin ORDER BY bin), list(CAST(n AS BIGINT) ORDER BY bin)
-FROM b GROUP BY ALL"""
-    rows = con.execute(sql, [*hist.params, *where.params]).fetchall()
-    return {
-        (t, g, k): Latency(*sketch.quantiles(bins, counts, QUANTILES))
-        for t, g, k, bins, counts in rows
-    }
+SELECT type, CASE WHEN type = 'operation' THEN name END AS k,
+  CASE WHEN type = 'bundle_load' THEN release END AS r, bin, CAST(sum(n) AS BIGINT)
+FROM ({hist.text}) WHERE {where.text} GROUP BY ALL"""
+    groups: dict[tuple[str, str, str | None], dict[int, int]] = defaultdict(dict)
+    for t, k, r, b, n in con.execute(sql, [*hist.params, *where.params]).fetchall():
+        main = groups[(t, "main", k)]
+        main[b] = main.get(b, 0) + n
+        if t == "bundle_load":
+            groups[(t, "release", r)][b] = n
+    out: LatencyMap = {}
+    for key, counts in groups.items():
+        bins = sorted(counts)
+        out[key] = Latency(*sketch.quantiles(bins, [counts[b] for b in bins], QUANTILES))
+    return out
 
 
 def summary(

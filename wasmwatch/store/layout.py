@@ -34,6 +34,7 @@ __all__ = [
     "TYPE_COLUMNS",
     "batch_context",
     "batch_range",
+    "batch_ranges",
     "id_union",
     "insert_items",
     "load_wide",
@@ -42,6 +43,7 @@ __all__ = [
     "upgrade",
     "view",
     "wide_between",
+    "wide_ranges",
     "wide_select",
 ]
 
@@ -125,38 +127,62 @@ def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = 
 
 
 def wide_between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None = None,
-                 batches: tuple[int, int] | None = None) -> str:
+                 batches: tuple[int, int] | None = None,
+                 types: tuple[str, ...] = TYPES) -> str:
     """Stored items with ``from_ms <= ts <= to_ms`` in the wide row shape (``columns`` of it,
     default all).
 
     ``batches`` (the lowest and highest batch of those items, see :func:`batch_range`) narrows
     the join to that run of ``batches``: zone maps then skip the other batch contexts, so a short
-    range does not hash every stored one.
+    range does not hash every stored one. ``types`` narrows it to those item types' tables (a
+    shorter statement: DuckDB binds and plans each branch of the union anew).
     """
-    where = f"ts >= {int(from_ms)} AND ts <= {int(to_ms)}"
+    return wide_ranges([(from_ms, to_ms)], columns, None if batches is None else [batches],
+                       types)
+
+
+def _any_range(column: str, ranges: list[tuple[int, int]]) -> str:
+    return " OR ".join(f"({column} >= {int(lo)} AND {column} <= {int(hi)})" for lo, hi in ranges)
+
+
+def wide_ranges(ranges: list[tuple[int, int]], columns: tuple[str, ...] | None = None,
+                batches: list[tuple[int, int]] | None = None,
+                types: tuple[str, ...] = TYPES) -> str:
+    """:func:`wide_between` for items in any of several ``ts`` ranges (inclusive), in one
+    scan per table (DuckDB prunes row groups by an OR of ranges of one column too);
+    ``batches``: the batch run of each range (:func:`batch_ranges`)."""
     wanted = tuple(COLUMNS) if columns is None else columns
     context = "batches"
     if batches is not None:
-        context = (f"(SELECT * FROM batches WHERE batch >= {int(batches[0])} "
-                   f"AND batch <= {int(batches[1])})")
-    return (f"SELECT {_wide_columns(wanted)}\nFROM ({_union(wanted, where)}) e "
+        context = f"(SELECT * FROM batches WHERE {_any_range('batch', batches)})"
+    return (f"SELECT {_wide_columns(wanted)}\nFROM ({_union(wanted, _any_range('ts', ranges), types)}) e "
             f"JOIN {context} b ON e.batch = b.batch")
 
 
-def batch_range(con: Connection, from_ms: int, to_ms: int) -> tuple[int, int]:
+def batch_range(con: Connection, from_ms: int, to_ms: int,
+                types: tuple[str, ...] = TYPES) -> tuple[int, int]:
     """The lowest and highest batch holding an item with ``from_ms <= ts <= to_ms``
     (``(1, 0)``, an empty range, when none does)."""
-    where = f"ts >= {int(from_ms)} AND ts <= {int(to_ms)}"
-    parts = " UNION ALL ".join(
-        f"SELECT min(batch) AS lo, max(batch) AS hi FROM {table_of(t)} WHERE {where}"
-        for t in TYPES)
-    ((lo, hi),) = con.execute(f"SELECT min(lo), max(hi) FROM ({parts})").fetchall()
-    return (1, 0) if lo is None else (int(lo), int(hi))
+    return batch_ranges(con, [(from_ms, to_ms)], types)[0]
 
 
-def _union(wanted: tuple[str, ...], where: str) -> str:
+def batch_ranges(con: Connection, ranges: list[tuple[int, int]],
+                 types: tuple[str, ...] = TYPES) -> list[tuple[int, int]]:
+    """:func:`batch_range` of each of ``ranges``, in one statement."""
+    aggs = ", ".join(f"min(batch) FILTER (WHERE ts >= {int(lo)} AND ts <= {int(hi)}) AS lo{i}, "
+                     f"max(batch) FILTER (WHERE ts >= {int(lo)} AND ts <= {int(hi)}) AS hi{i}"
+                     for i, (lo, hi) in enumerate(ranges))
+    parts = " UNION ALL ".join(f"SELECT {aggs} FROM {table_of(t)} WHERE {_any_range('ts', ranges)}"
+                               for t in types)
+    outer = ", ".join(f"min(lo{i}), max(hi{i})" for i in range(len(ranges)))
+    (row,) = con.execute(f"SELECT {outer} FROM ({parts})").fetchall()
+    return [(1, 0) if row[2 * i] is None else (int(row[2 * i]), int(row[2 * i + 1]))
+            for i in range(len(ranges))]
+
+
+def _union(wanted: tuple[str, ...], where: str, types: tuple[str, ...] = TYPES) -> str:
     fields = tuple(c for c in ITEM_FIELDS if c in wanted)
-    return "\n  UNION ALL ".join(_branch_of(t, fields, where) for t in TYPES)
+    return "\n  UNION ALL ".join(_branch_of(t, fields, where) for t in types)
 
 
 def _wide_columns(wanted: tuple[str, ...]) -> str:
