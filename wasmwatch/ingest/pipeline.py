@@ -2,7 +2,8 @@
 batch, the items checked as a whole.
 
 The common path has no Python step per item: the batch was decoded and checked in one typed
-call, and the timestamps are checked by their minimum and maximum. Only when that fails (a bad
+call, the timestamps are checked by their minimum and maximum and the ids by one regex over
+them all. Only when that fails (a bad
 item, a timestamp out of range) are the items looked at one by one, to name each rejection.
 Clamping, truncation and derived columns happen later, on columns (:mod:`.columnar`).
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from typing import NamedTuple
 
 import msgspec
@@ -26,7 +26,7 @@ from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import LIMITS, Chunk, prepare
 from wasmwatch.ingest.scrub import Scrubber
 from wasmwatch.ingest.useragent import parse_agent
-from wasmwatch.ingest.validate import ItemError, path_error, ts_error
+from wasmwatch.ingest.validate import ItemError, id_error, ids_valid, path_error, ts_error
 
 _DAY_MS = 86_400_000
 #: contexts remembered: the sessions sending at once, many times over; only contexts whose
@@ -34,7 +34,6 @@ _DAY_MS = 86_400_000
 _SHARED_MAX = 1024
 _SHARED_MAX_CHARS = 2048
 _item_decoder = msgspec.json.Decoder(s.Item)
-_ts = attrgetter("ts")
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -136,11 +135,18 @@ class Pipeline:
         """
         if typed and items:
             good: list[s.Item] = items  # type: ignore[assignment]
-            lo, hi = int(min(map(_ts, good))), int(max(map(_ts, good)))
-            if lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts:
+            lo, hi = self.ts_bounds(good)
+            if (lo + batch.skew_ms >= batch.min_ts and hi + batch.skew_ms <= batch.max_ts
+                    and ids_valid([it.id for it in good])):
                 return self.chunk(batch, good, nbytes), []
         good, rejected = self._one_by_one(items, batch)
         return self.chunk(batch, good, nbytes), rejected
+
+    @staticmethod
+    def ts_bounds(items: Sequence[s.Item]) -> tuple[int, int]:
+        """The lowest and highest ``ts`` of (non-empty) ``items``, as whole milliseconds."""
+        ts = [it.ts for it in items]
+        return int(min(ts)), int(max(ts))
 
     def chunk(self, batch: Batch, good: list[s.Item], nbytes: int) -> Chunk:
         """The checked items as a chunk: derived fields filled, strings scrubbed at commit."""
@@ -173,6 +179,9 @@ class Pipeline:
                 raise ItemError(path_error(f"{prefix}[{index}]", exc)) from exc
         else:
             item = raw
+        reason = id_error(item.id)
+        if reason:
+            raise ItemError(f"{prefix}[{index}].{reason}")
         reason = ts_error(int(item.ts) + batch.skew_ms, batch.min_ts, batch.max_ts)
         if reason:
             raise ItemError(f"{prefix}[{index}].{reason}")

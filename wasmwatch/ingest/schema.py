@@ -16,7 +16,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
-ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+ID_PATTERN = r"^[A-Za-z0-9_.:\-]+$"
+#: the pattern is stated in the JSON schema, and checked by the pipeline for a whole batch at once
+#: (:func:`wasmwatch.ingest.validate.ids_valid`, one regex over the joined ids): msgspec checks a
+#: ``pattern`` with one Python regex call per item, which cost 0.6-1.1 µs of a 1.5-2 µs decode
+ItemId = Annotated[str, msgspec.Meta(min_length=1, max_length=64,
+                                     extra_json_schema={"pattern": ID_PATTERN})]
 MAX_TAGS = 16
 MAX_COUNT = 2.0**62
 #: a count: whole or not, it must be 0..2**62 (it is truncated to an integer when stored)
@@ -47,7 +52,7 @@ ERROR_CATEGORIES = ("critical", "runtime", "application")
 ErrorCategory = Literal["critical", "runtime", "application"]
 
 
-class _Item(msgspec.Struct, tag_field="type", forbid_unknown_fields=False):
+class _Item(msgspec.Struct, tag_field="type", forbid_unknown_fields=False, gc=False):
     id: ItemId
     ts: float
 

@@ -1,7 +1,8 @@
 """Naming why an item was rejected, in our words, from msgspec's messages and our own checks.
 
-Only rejected items reach this module: the common path checks a whole batch in one typed
-decode (:mod:`wasmwatch.ingest.schema`) and a min/max of its timestamps.
+The common path checks a whole batch in one typed decode (:mod:`wasmwatch.ingest.schema`), a
+min/max of its timestamps and one regex over its ids (:func:`ids_valid`); the rest of this
+module names the reasons of the items that fail.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import msgspec
 
 from wasmwatch.ingest import schema as s
 
+_ID = re.compile(s.ID_PATTERN).match
+#: a batch's ids joined by newlines (which no valid id holds), valid as a whole
+_IDS = re.compile(r"[A-Za-z0-9_.:\-]+(?:\n[A-Za-z0-9_.:\-]+)*").fullmatch
 _FIELD_AT = re.compile(r" - at `\$\.?(.*)`$")
 _COUNTS = frozenset({"transfer_bytes", "decoded_bytes", "memory_bytes", "wasm_bytes",
                      "js_heap_bytes", "grow_count", "gc_count", "synced", "conflicts", "pending"})
@@ -61,3 +65,15 @@ def ts_error(ts: int, min_ts: int, max_ts: int) -> str | None:
     if ts > max_ts:
         return "ts: more than a day in the future"
     return None
+
+
+def ids_valid(ids: list[str]) -> bool:
+    """Every id matches :data:`~wasmwatch.ingest.schema.ID_PATTERN`: one regex call for the
+    batch (an id holding a newline makes the count of lines differ, so it fails too)."""
+    joined = "\n".join(ids)
+    return _IDS(joined) is not None and joined.count("\n") == len(ids) - 1
+
+
+def id_error(item_id: str) -> str | None:
+    """Why an id is refused (msgspec's words for a pattern), or None."""
+    return None if _ID(item_id) else f"id: expected `str` matching regex {s.ID_PATTERN!r}"

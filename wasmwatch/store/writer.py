@@ -45,7 +45,7 @@ T = TypeVar("T")
 OnCommit = Callable[[pa.Table | list[Row]], None]
 _COMMIT = ("wasmwatch", "store", "commit")
 #: commits of at least this many rows reach the hooks as Arrow, smaller ones as Row values
-COLUMNAR_MIN_ROWS = 8192
+COLUMNAR_MIN_ROWS = 4096
 
 
 class _Pending:
