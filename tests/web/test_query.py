@@ -54,6 +54,19 @@ async def test_bad_window_is_400(client: httpx.AsyncClient, admin: dict[str, str
         assert r.json()["error"]
 
 
+async def test_bad_flag_is_400_and_spellings_of_true_and_false_hold(client: httpx.AsyncClient,
+                                                                     admin: dict[str, str]) -> None:
+    """`exact` and `compare` take true/false (1/0, yes/no); anything else is a 400 naming it."""
+    for query in ("exact=maybe", "compare=2", "exact=", "exact=TRUE"):
+        r = await client.get(f"/api/v1/summary?window=1h&{query}", headers=admin)
+        assert r.status_code == 400, query
+        assert r.json()["error"].startswith(query.split("=")[0] + ":")
+    for value, source in (("true", "raw"), ("1", "raw"), ("false", None), ("no", None)):
+        r = await client.get(f"/api/v1/summary?window=24h&exact={value}", headers=admin)
+        assert r.status_code == 200, value
+        assert (r.json()["source"] == "raw") == (source == "raw"), value
+
+
 async def test_series_and_errors(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
     """Series buckets the operations; errors are grouped by fingerprint."""
     await ingest(client, [item(ms=10.0, ts=NOW - 60_000), item(ms=30.0, ts=NOW - 60_000)])

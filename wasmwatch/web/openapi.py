@@ -18,6 +18,7 @@ from wasmwatch.ingest import seed
 from wasmwatch.query.series import METRICS as SERIES_METRICS
 from wasmwatch.telemetry.logs import LEVELS
 from wasmwatch.web import admin, otlp
+from wasmwatch.web.query import FLAG_VALUES
 
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 _KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestHeader": []}]
@@ -47,6 +48,9 @@ def _query(name: str, description: str, example: str | None = None,
         param["example"] = example
     return param
 
+
+# a boolean query parameter, as wasmwatch.web.query reads it
+_FLAG = {"type": "string", "enum": list(FLAG_VALUES)}
 
 # 5m to 30d, as wasmwatch.query.windows bounds it
 _WINDOW_SCHEMA = {"type": "string", "pattern": r"^(?:[5-9]m|[1-5][0-9]m|(?:[1-9]|1[0-9]|2[0-4])h"
@@ -97,8 +101,9 @@ def _paths() -> dict[str, Any]:
         "/api/v1/summary": admin_get(
             "Counts, percentiles and rates over a window, the first-vs-cached load split, and "
             "the budgets from settings", [_WINDOW, *_RANGE, *_FILTERS,
-                                          _query("exact", "true: raw rows only"),
-                                          _query("compare", "true: add the previous window")]),
+                                          _query("exact", "true: raw rows only", None, _FLAG),
+                                          _query("compare", "true: add the previous window",
+                                                 None, _FLAG)]),
         "/api/v1/releases": admin_get(
             "Releases side by side, each against the previous one, flagged at the regression "
             "factor", [_query("window", "time window, 5m to 30d", "7d"), *_RANGE, *_FILTERS[1:]]),

@@ -98,8 +98,18 @@ async def read(rt: Runtime, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     return await _read(rt, fn)
 
 
+_TRUE = ("true", "1", "yes")
+FLAG_VALUES = (*_TRUE, "false", "0", "no")
+
+
 def _flag(request: Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in ("1", "true", "yes")
+    """A boolean query parameter, false when absent; a value outside FLAG_VALUES is a 400."""
+    value = request.query.get(name)
+    if value is None:
+        return False
+    if value not in FLAG_VALUES:
+        raise BadRequest(f"{name}: expected true or false, got {value[:40]!r}")
+    return value in _TRUE
 
 
 def _project(rt: Runtime, request: Request) -> str:
