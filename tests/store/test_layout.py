@@ -149,6 +149,9 @@ def test_v2_dir_from_before_the_server_items_gets_their_columns(tmp_path: Path) 
         old.execute(ddl)
     old.execute("ALTER TABLE batches DROP COLUMN service")
     old.execute("ALTER TABLE item_operation DROP COLUMN trace_id")
+    for type_, carried in layout.CARRIED.items():  # and before layout version 3
+        for column in carried:
+            old.execute(f"ALTER TABLE {layout.table_of(type_)} DROP COLUMN {column}")
     old.close()
     store = DuckDBStore(data)
     ctx = context(service="api")

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.fingerprint import fingerprint, top_wasm_frame
 from wasmwatch.ingest.scrub import Scrubber
-from wasmwatch.store.layout import CONTEXT_COLUMNS, TYPE_COLUMNS
+from wasmwatch.store.layout import CARRIED, CONTEXT_COLUMNS, TYPE_COLUMNS
 from wasmwatch.store.schema import COLUMNS
 from wasmwatch.store.seen import key_hashes
 
@@ -314,6 +314,11 @@ class Prepared:
         self.keys = key_hashes(projects, ids)
         skew = np.fromiter((int(c.context[2]) for c in chunks), np.int64, len(chunks))
         self._stored: dict[str, tuple[np.ndarray, pa.Table]] = {}
+        ctx = list(zip(*(c.context for c in chunks), strict=True)) if chunks else []
+        self.context = pa.table(
+            {"batch": pa.array(np.arange(len(chunks), dtype=np.int64)),
+             **{name: pa.array(list(values) if chunks else [], _ctx_type(name))
+                for name, values in zip(_CONTEXT, ctx or [()] * len(_CONTEXT), strict=True)}})
         codes = np.fromiter(map(_CODE.__getitem__, map(type, items)), np.int8, len(items))
         present = np.unique(codes)
         for code in present:
@@ -327,11 +332,6 @@ class Prepared:
             tag = _TAG[kind]
             wire = _wire(kind, group, scrubber)
             self._stored[tag] = (pos, self._derive(tag, wire, pos, skew))
-        ctx = list(zip(*(c.context for c in chunks), strict=True)) if chunks else []
-        self.context = pa.table(
-            {"batch": pa.array(np.arange(len(chunks), dtype=np.int64)),
-             **{name: pa.array(list(values) if chunks else [], _ctx_type(name))
-                for name, values in zip(_CONTEXT, ctx or [()] * len(_CONTEXT), strict=True)}})
 
     def _derive(self, type_: str, wire: pa.Table, pos: np.ndarray, skew: np.ndarray) -> pa.Table:
         batch = self.batch[pos]
@@ -341,6 +341,8 @@ class Prepared:
         own = _DERIVE[type_]
         for c in TYPE_COLUMNS[type_]:
             cols[c] = _cast(own[c](wire), c)
+        for c in CARRIED[type_]:  # the batch's context on each row (layout version 3)
+            cols[c] = self.context[c].take(cols["batch"])
         return pa.table(cols)
 
     def key(self, pos: int) -> tuple[str, str]:

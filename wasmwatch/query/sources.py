@@ -87,11 +87,13 @@ def wide_store(con: Any) -> bool:
 
 
 def _between(from_ms: int, to_ms: int, columns: tuple[str, ...] | None, con: Any,
-             types: tuple[str, ...] | None = None) -> str:
+             types: tuple[str, ...] | None = None, sparse: tuple[str, ...] = ()) -> str:
     if wide_store(con):
         return (f"SELECT {', '.join(columns or ('*',))} FROM items "
                 f"WHERE ts >= {int(from_ms)} AND ts <= {int(to_ms)}")
     kinds = layout.TYPES if types is None else types
+    if columns is not None and layout.carries(columns, kinds, sparse):
+        return layout.carried_ranges([(from_ms, to_ms)], columns, kinds)
     batches = None if con is None else layout.batch_range(con, from_ms, to_ms, kinds)
     return layout.wide_between(from_ms, to_ms, columns, batches, kinds)
 
@@ -114,7 +116,12 @@ def raw_items(from_ms: int, to_ms: int, con: Any = None, columns: tuple[str, ...
 
 def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
     """Items of ``[from_ms, to_ms]`` with just the columns a counter row reads."""
-    return f"({_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, con)})"
+    return f"({_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, con, sparse=_SPARSE)})"
+
+
+#: a counter row reads ``page`` only for engagement, which carries it (see ``layout.CARRIED``)
+_SPARSE = ("page",)
+_CARRIED = layout.carries(rollup.SOURCE_COLUMNS, layout.TYPES, _SPARSE)
 
 
 def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
@@ -176,12 +183,16 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
                    f"(ts >= {int(end)} AND ts <= {int(to_ms)}))")
     ranges = [(lo, hi) for lo, hi in ((from_ms, first - 1), (end, to_ms)) if lo <= hi]
     parts = []
-    if ranges:  # both edges in one scan per table, joined to their two runs of batches
+    cols = rollup.SOURCE_COLUMNS
+    if ranges and _CARRIED:  # both edges in one scan per table, no join
+        parts.append(f"SELECT * FROM ({layout.carried_ranges(ranges, cols)})")
+    elif ranges:  # both edges in one scan per table, joined to their two runs of batches
         batches = layout.batch_ranges(con, ranges)
-        parts.append(f"SELECT * FROM ({layout.wide_ranges(ranges, rollup.SOURCE_COLUMNS, batches)})")
+        parts.append(f"SELECT * FROM ({layout.wide_ranges(ranges, cols, batches)})")
     params: tuple[Param, ...] = ()
     if _has_newer(con, after_batch):
-        newer = layout.wide_select(after_batch + 1, rollup.SOURCE_COLUMNS)
+        newer = (layout.carried_ranges([], cols, min_batch=after_batch + 1) if _CARRIED
+                 else layout.wide_select(after_batch + 1, cols))
         parts.append(f"SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?")
         params = (first, end)
     if not parts:

@@ -9,6 +9,15 @@ own rows. Per-type tables were chosen over a narrow common table plus per-type d
 the rollups and summaries read type-specific columns (``cached``, ``category``,
 ``transfer_bytes``, ``synced``, ``pending``) and would then join detail rows on every raw scan.
 
+Version 3 also copies a few batch context columns onto each item row (:data:`CARRIED`:
+``project``, ``release`` and ``browser`` everywhere, ``page`` on engagement, ``session`` and
+``os`` on errors), the ones the queries' raw reads filter, group and count by, so those reads
+need no join with ``batches``: after an out-of-order load a batch's items span the whole
+retention period, and any time range would touch every batch context. They are cheap to store
+(one value per batch, repeated: DuckDB's dictionary compression keeps a run of them small).
+A version-2 data dir gets the columns added last and filled from ``batches`` at open
+(:func:`fill_carried`).
+
 The view ``items`` joins everything back into the wide row of :class:`~wasmwatch.store.schema.
 Row` (``client_ts`` is ``ts`` minus the batch's skew), so readers that want the whole item
 keep one shape. Version 1 (one wide ``items`` table) is upgraded in place by :func:`upgrade`.
@@ -35,6 +44,8 @@ __all__ = [
     "batch_context",
     "batch_range",
     "batch_ranges",
+    "CARRIED",
+    "fill_carried",
     "id_union",
     "insert_items",
     "load_wide",
@@ -47,7 +58,7 @@ __all__ = [
     "wide_select",
 ]
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 Connection = Any
 
 #: columns of ``batches`` besides ``batch`` (``skew`` is ts - client_ts of its items)
@@ -91,6 +102,11 @@ TYPE_COLUMNS: dict[str, tuple[str, ...]] = {
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {"batches": ("service",),
                                              "item_operation": ("trace_id",)}
 TYPES = tuple(TYPE_COLUMNS)
+#: per type, the batch context columns each of its rows carries (version 3; added last)
+CARRIED: dict[str, tuple[str, ...]] = {
+    t: ("project", "release", "browser",
+        *{"engagement": ("page",), "error": ("session", "os")}.get(t, ()))
+    for t in TYPES}
 _ITEM_KEYS = ("id", "project", "type", "ts", "client_ts", "received")
 #: columns both of a batch (its default) and of an item (its own value, shown first)
 _SHARED = ("service", "session")
@@ -103,10 +119,20 @@ def table_of(type_: str) -> str:
     return f"item_{type_}"
 
 
+def _carried_type(column: str) -> str:
+    return CONTEXT_COLUMNS[column].split()[0]  # nullable: added to tables that have rows
+
+
 def _type_ddl(type_: str) -> str:
-    cols = ", ".join(f"{c} {COLUMNS[c]}" for c in TYPE_COLUMNS[type_])
+    cols = ", ".join([*(f"{c} {COLUMNS[c]}" for c in TYPE_COLUMNS[type_]),
+                      *(f"{c} {_carried_type(c)}" for c in CARRIED[type_])])
     return (f"CREATE TABLE IF NOT EXISTS {table_of(type_)} "
             f"(batch BIGINT NOT NULL, id VARCHAR NOT NULL, ts BIGINT NOT NULL, {cols})")
+
+
+def stored_columns(type_: str) -> tuple[str, ...]:
+    """The columns of ``type_``'s table, in order."""
+    return ("batch", "id", "ts", *TYPE_COLUMNS[type_], *CARRIED[type_])
 
 
 def _branch_of(type_: str, columns: tuple[str, ...], where: str) -> str:
@@ -114,6 +140,40 @@ def _branch_of(type_: str, columns: tuple[str, ...], where: str) -> str:
     cols = ", ".join(c if c in own else f"CAST(NULL AS {COLUMNS[c]}) AS {c}" for c in columns)
     cond = f" WHERE {where}" if where else ""
     return f"SELECT batch, id, '{type_}' AS type, ts, {cols} FROM {table_of(type_)}{cond}"
+
+
+def _carried_branch(type_: str, columns: tuple[str, ...], where: str) -> str:
+    """One type's rows with ``columns`` of the wide row, context ones from its carried copy
+    (NULL where the type carries none)."""
+    own = {*TYPE_COLUMNS[type_], *CARRIED[type_], "batch", "id", "ts"}
+    cols = ", ".join("'" + type_ + "' AS type" if c == "type" else c if c in own
+                     else f"CAST(NULL AS {COLUMNS[c]}) AS {c}" for c in columns)
+    cond = f" WHERE {where}" if where else ""
+    return f"SELECT {cols} FROM {table_of(type_)}{cond}"
+
+
+def carries(columns: tuple[str, ...], types: tuple[str, ...],
+            sparse: tuple[str, ...] = ()) -> bool:
+    """Every one of ``types`` has ``columns`` on its own rows (no join with ``batches``
+    needed); a column in ``sparse`` is read only where carried (NULL elsewhere is fine)."""
+    for c in columns:
+        if c in ("client_ts", "received", "skew"):
+            return False
+        if c in CONTEXT_COLUMNS and c not in sparse and not all(
+                c in CARRIED[t] or c in TYPE_COLUMNS[t] for t in types):
+            return False
+    return True
+
+
+def carried_ranges(ranges: list[tuple[int, int]], columns: tuple[str, ...],
+                   types: tuple[str, ...] = TYPES, min_batch: int | None = None) -> str:
+    """Items in any of ``ranges`` (inclusive ``ts``), ``columns`` of the wide row, read from
+    the item tables alone (check :func:`carries` first); from ``min_batch`` on when given."""
+    conds = [f"({_any_range('ts', ranges)})"] if ranges else []
+    if min_batch is not None:
+        conds.append(f"batch >= {int(min_batch)}")
+    where = " AND ".join(conds)
+    return "\n  UNION ALL ".join(_carried_branch(t, columns, where) for t in types)
 
 
 def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = None) -> str:
@@ -208,6 +268,8 @@ def tables() -> list[str]:
     ctx = ", ".join(f"{c} {t}" for c, t in CONTEXT_COLUMNS.items())
     added = [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c} {COLUMNS[c]}"
              for table, cols in ADDED_COLUMNS.items() for c in cols]
+    added += [f"ALTER TABLE {table_of(t)} ADD COLUMN IF NOT EXISTS {c} {_carried_type(c)}"
+              for t in TYPES for c in CARRIED[t]]
     return [f"CREATE TABLE IF NOT EXISTS batches (batch BIGINT NOT NULL, {ctx})",
             *(_type_ddl(t) for t in TYPES), *added]
 
@@ -224,9 +286,10 @@ def id_union(where: str = "") -> str:
 
 
 def insert_items(con: Connection, source: str, types: list[str] | tuple[str, ...] = TYPES) -> None:
-    """Append the wide rows of ``source`` (with a ``batch`` column) to their type tables."""
+    """Append the wide rows of ``source`` (with a ``batch`` column and the context) to their
+    type tables."""
     for type_ in types:
-        cols = ", ".join(("batch", "id", "ts", *TYPE_COLUMNS[type_]))
+        cols = ", ".join(stored_columns(type_))
         con.execute(f"INSERT INTO {table_of(type_)} SELECT {cols} FROM {source} "
                     f"WHERE type = '{type_}'")
 
@@ -261,14 +324,30 @@ def load_wide(con: Connection, source: str) -> None:
     con.execute("DROP TABLE _ww_src")
 
 
+def fill_carried(con: Connection) -> int:
+    """Copy the batch context onto item rows that lack it (a version-2 data dir: the columns
+    were just added, NULL); rows already filled are left alone. Returns the rows filled."""
+    filled = 0
+    for t in TYPES:
+        table = table_of(t)
+        if not con.execute(f"SELECT 1 FROM {table} WHERE project IS NULL LIMIT 1").fetchall():
+            continue
+        sets = ", ".join(f"{c} = b.{c}" for c in CARRIED[t])
+        (n,) = con.execute(f"UPDATE {table} SET {sets} FROM batches b "
+                           f"WHERE {table}.batch = b.batch AND {table}.project IS NULL").fetchone()
+        filled += int(n)
+    return filled
+
+
 def upgrade(con: Connection) -> bool:
-    """Move a version-1 wide ``items`` table into this layout, in one transaction.
+    """Move a version-1 wide ``items`` table into this layout, in one transaction; or fill
+    the carried context of a version-2 one (:func:`fill_carried`).
 
     Each distinct (project, received, skew, context) of the old rows becomes one batch. Returns
     True if there was something to upgrade.
     """
     if not _is_v1(con):
-        return False
+        return fill_carried(con) > 0
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE TEMP TABLE _ww_v1 AS SELECT * FROM items")
