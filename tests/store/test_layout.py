@@ -163,3 +163,43 @@ def test_v2_dir_from_before_the_server_items_gets_their_columns(tmp_path: Path) 
         {"id": "f1", "trace_id": None, "service": "api"},
         {"id": "o1", "trace_id": trace, "service": "api"}]
     store.close()
+
+
+V2 = Path(__file__).parent / "data" / "v2.duckdb.gz"
+
+
+def test_v2_data_dir_gets_the_carried_context(tmp_path: Path) -> None:
+    """A v2 file (written at 97b3e78, see data/make_v2.py): at open every item row gets its
+    batch's project, release, browser (and page, session, os where carried), the answers stay
+    the same, and new items append by position after it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with gzip.open(V2) as src, open(data / "wasmwatch.duckdb", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    old = duckdb.connect(str(data / "wasmwatch.duckdb"))
+    assert "release" not in {r[0] for r in old.execute("DESCRIBE item_error").fetchall()}
+    before = old.execute("SELECT * FROM items ORDER BY id").fetchall()
+    old.close()
+    store = DuckDBStore(data)
+    assert store.upgraded
+    assert [tuple(r.values()) for r in store.query("SELECT * FROM items ORDER BY id")] == before
+    con = store.reader()
+    for type_, carried in layout.CARRIED.items():
+        cols = ", ".join(carried)
+        mismatched = con.execute(
+            f"SELECT count(*) FROM {layout.table_of(type_)} e JOIN batches b USING (batch) "
+            f"WHERE ({', '.join(f'e.{c}' for c in carried)}) IS DISTINCT FROM "
+            f"({', '.join(f'b.{c}' for c in carried)})").fetchall()
+        assert mismatched == [(0,)], (type_, cols)
+    browsers = con.execute("SELECT DISTINCT release, browser FROM item_operation ORDER BY 1").fetchall()
+    assert browsers == [("0.9.0", "Chrome"), ("1.0.0", "Firefox")]
+    assert con.execute("SELECT session, os FROM item_error ORDER BY session").fetchall() == [
+        ("s1", "Linux"), ("s2", "Linux")]
+    assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": "3"}]
+    assert write(store, rows("v3-feature", ts=NOW - 3 * HOUR)) == {"v3-feature"}
+    assert con.execute("SELECT project FROM item_feature WHERE id = 'v3-feature'").fetchall() == [
+        ("default",)]
+    store.close()
+    again = DuckDBStore(data)
+    assert not again.upgraded
+    again.close()
