@@ -196,7 +196,7 @@ def test_v2_data_dir_gets_the_carried_context(tmp_path: Path) -> None:
     assert con.execute("SELECT session, os FROM item_error ORDER BY session").fetchall() == [
         ("s1", "Linux"), ("s2", "Linux")]
     assert store.query("SELECT value FROM meta WHERE key = 'schema_version'") == [{"value": "3"}]
-    assert write(store, rows("v3-feature", ts=NOW - 3 * HOUR)) == {"v3-feature"}
+    assert write(store, rows("v3-feature", ts=NOW - 3 * HOUR)) == set()  # new: stored
     assert con.execute("SELECT project FROM item_feature WHERE id = 'v3-feature'").fetchall() == [
         ("default",)]
     store.close()
