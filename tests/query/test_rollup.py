@@ -270,3 +270,29 @@ def test_a_long_window_reads_whole_days_and_day_buckets_hold_every_item(
     write(con, [op("render", 1.0, midnight - k * 3 * HOUR) for k in range(30)])
     assert con.execute("SELECT sum(n), min(t % 86400000), count(DISTINCT t) FROM rollup_day"
                        ).fetchone() == (30, 0, 5)  # 90 hours back from midnight: 5 days
+
+
+def test_first_vs_cached_histograms_are_made_at_open_for_an_old_data_dir(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """Bundle-load histogram rows carry first-or-cached, with compile + instantiate rows
+    beside them; a data dir from before (name NULL, no such rows) gets them at open, made
+    from its raw loads: the same rows ``apply`` wrote."""
+    write(con, [row("bundle_load", NOW - k * 70_000, ms=float(100 + k), cached=k % 3 == 0,
+                    compile_ms=float(k), instantiate_ms=2.0, browser=("Chrome", "Firefox")[k % 2])
+                for k in range(60)] + [op("render", 5.0, NOW - 1_000)])
+    tables = [t for tier in rollup.LOCAL_TIERS for t in (tier.hist, tier.hist_any) if t]
+    query = ("SELECT t, type, name, bin, sum(n) FROM {} WHERE type IN ('bundle_load', "
+             "'bundle_ci') GROUP BY ALL ORDER BY ALL")
+    before = {t: con.execute(query.format(t)).fetchall() for t in tables}
+    minute = before[rollup.MINUTE.hist]
+    assert {r[2] for r in minute if r[1] == "bundle_load"} == {"first", "cached"}
+    assert sum(r[4] for r in minute if r[1] == rollup.CI_TYPE) == 60
+    assert sum(r[4] for r in minute if r[2] == "cached") == 20
+    for table in tables:  # as the code before the split wrote them
+        con.execute(f"DELETE FROM {table} WHERE type = 'bundle_ci'")
+        con.execute(f"UPDATE {table} SET name = NULL WHERE type = 'bundle_load'")
+    for ddl in rollup.ROLLUP_DDL:
+        con.execute(ddl)
+    assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
+    assert con.execute(f"SELECT count(*) FROM {rollup.MINUTE.hist} WHERE type = 'bundle_load' "
+                       "AND name IS NULL").fetchall() == [(0,)]

@@ -17,8 +17,8 @@ def _store(path: Path, order: str) -> duckdb.DuckDBPyConnection:
     for ddl in [*layout.tables(), layout.view()]:
         con.execute(ddl)
     con.execute("INSERT INTO batches (batch, project, received, skew) VALUES (1, 'p1', 0, 0)")
-    con.execute(f"INSERT INTO item_feature SELECT 1, 'i' || i, {order}, 'f' || (i % 7) "
-                f"FROM range({ROWS}) t(i)")
+    con.execute(f"INSERT INTO item_feature (batch, id, ts, name, project) SELECT 1, 'i' || i, "
+                f"{order}, 'f' || (i % 7), 'p1' FROM range({ROWS}) t(i)")
     con.execute("INSERT INTO item_memory (batch, id, ts, value) VALUES (1, 'm', 5, 1.0)")
     con.execute("CHECKPOINT")
     return con

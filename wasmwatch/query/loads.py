@@ -1,17 +1,22 @@
-"""Bundle loads split into first (network) and cached loads, read from raw items.
+"""Bundle loads split into first (network) and cached loads.
 
-The rollup keeps no per-``cached`` histogram, and bundle loads are few (one per page load), so
-the split is always exact, from raw ``bundle_load`` rows, whatever the window. Percentiles are
-DuckDB's ``quantile_cont`` (numpy's ``linear``), as in the exact summary.
+Like the rest of a summary: an exact summary (a window up to an hour, or ``exact=true``) reads
+it from raw ``bundle_load`` rows (:func:`bundle_split`, percentiles DuckDB's
+``quantile_cont``, numpy's ``linear``); a rollup summary from the rollup's counter rows (keyed
+by ``cached``: counts, averages and bytes exact) and its histograms (per first-or-cached, and
+of compile + instantiate ms: percentiles within 1 %), see :func:`rollup_split`. The ClickHouse
+store's rollup keeps no split: it always reads raw loads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from wasmwatch.query.rollup import CI_TYPE
 from wasmwatch.query.sources import Filters, raw_items
 
-__all__ = ["bundle_split"]
+__all__ = ["bundle_split", "rollup_split"]
 
 Json = dict[str, Any]
 
@@ -42,4 +47,27 @@ def bundle_split(con: Any, filters: Filters, from_ms: int, to_ms: int) -> Json:
         "first": _stats(by_key.get((False, False))),
         "cached": _stats(by_key.get((False, True))),
         "compile_instantiate_p95_ms": whole[6] if whole else None,
+    }
+
+
+def _from_rollup(counters: list[Any], latency: Any) -> Json:
+    ms_n = sum(c.ms_n for c in counters)
+    p50, p95, p99 = latency if latency is not None else (None, None, None)
+    return {"count": sum(c.n for c in counters), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+            "avg_ms": sum(c.ms_sum or 0.0 for c in counters) / ms_n if ms_n else None,
+            "bytes_total": sum(c.bytes_sum or 0 for c in counters)}
+
+
+def rollup_split(counters: Iterable[Any], latency: Mapping[tuple[str, str, str | None], Any]) -> Json:
+    """:func:`bundle_split`'s answer from a rollup window's counters and percentiles (those of
+    :mod:`.summary`: groups ``("bundle_load", "cached", "first" | "cached")`` and
+    ``(CI_TYPE, "main", None)``)."""
+    loads = [c for c in counters if c.type == "bundle_load"]
+    ci = latency.get((CI_TYPE, "main", None))
+    return {
+        "first": _from_rollup([c for c in loads if not c.cached],
+                              latency.get(("bundle_load", "cached", "first"))),
+        "cached": _from_rollup([c for c in loads if c.cached],
+                               latency.get(("bundle_load", "cached", "cached"))),
+        "compile_instantiate_p95_ms": ci[1] if ci is not None else None,
     }

@@ -3,7 +3,8 @@
 On top of the plain summary it adds
 
 * ``bundle_load.first`` / ``bundle_load.cached``: the first-vs-cached split (see
-  :mod:`.loads`), computed here rather than in the browser from a sample of raw rows;
+  :mod:`.loads`; ``summary(split=True)``), computed here rather than in the browser from a
+  sample of raw rows;
 * ``events`` under an ``operation`` filter counts only that operation's operations and errors
   (other item types carry no operation, so the filter leaves them out rather than in);
 * ``previous`` (with ``compare=True``): the same sections over the window of the same length
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from wasmwatch.query.loads import bundle_split
 from wasmwatch.query.sources import Filters
 from wasmwatch.query.summary import summary
 
@@ -25,8 +25,7 @@ OPERATION_TYPES = ("operation", "error")  # the item types an operation filter a
 
 
 def _one(con: Any, args: Json, filters: Filters, window_s: int, to_ms: int) -> Json:
-    answer = summary(con, **args, window_s=window_s, now_ms=to_ms)
-    answer["bundle_load"].update(bundle_split(con, filters, answer["from_ms"], answer["to_ms"]))
+    answer = summary(con, **args, window_s=window_s, now_ms=to_ms, split=True)
     if filters.operation is not None:
         answer["events"] = {t: n for t, n in answer["events"].items() if t in OPERATION_TYPES}
     return answer

@@ -15,7 +15,10 @@ and days. Each tier has these tables:
   per combination in use, however many items arrive.
 * ``rollup_hist_<tier>``: a log-bucketed latency histogram (see :mod:`wasmwatch.query.sketch`)
   of ``ms`` for ``bundle_load``, ``runtime_init`` and ``operation``, one row per
-  ``(t, project, type, release, browser, name, bin)``.
+  ``(t, project, type, release, browser, name, bin)``; ``name`` is the operation name, and for
+  bundle loads ``first`` or ``cached`` (the dashboard's first-vs-cached split). Rows of type
+  ``bundle_ci`` (:data:`CI_TYPE`) are the histogram of a bundle load's compile + instantiate
+  ms. A data dir from before the split gets these rows at open (:data:`SPLIT_DDL`).
 * ``rollup_hist_any_<tier>`` and ``rollup_any_<tier>`` (not for minutes): the histograms and
   the counter rows without the browser, and with the release only for ``bundle_load`` (the one
   type shown per release): what a window without a release or browser filter reads, a sixth
@@ -60,6 +63,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wasmwatch.query.sketch import bin_sql
+from wasmwatch.store import layout
 
 __all__ = [
     "HIST_TYPES",
@@ -118,7 +122,10 @@ ANY_KEY = "project, type, release, name, ok, offline, cached, category"  # the s
 # tables are read by the same aggregate (MERGE).
 #: the item columns the rollup reads: a store may stage just these for ``apply``
 SOURCE_COLUMNS = ("ts", "project", "type", "release", "browser", "name", "page", "ok", "offline",
-                  "cached", "category", "ms", "transfer_bytes", "value", "synced", "pending")
+                  "cached", "category", "ms", "transfer_bytes", "value", "synced", "pending",
+                  "compile_ms", "instantiate_ms")
+#: the histogram-only type of a bundle load's compile + instantiate ms
+CI_TYPE = "bundle_ci"
 
 _COUNTER_ROW = """
 SELECT ts AS t, project, type, release, browser,
@@ -130,7 +137,8 @@ SELECT ts AS t, project, type, release, browser,
   CASE WHEN type = 'error' THEN category END AS category,
   1 AS n, CAST(ms IS NOT NULL AS INTEGER) AS ms_n, ms AS ms_sum, ms AS ms_max,
   transfer_bytes AS bytes_sum, value AS value_max, value AS value_last, ts AS last_ts,
-  synced AS synced_sum, pending AS pending_last
+  synced AS synced_sum, pending AS pending_last,
+  CASE WHEN type = 'bundle_load' THEN compile_ms + instantiate_ms END AS ci_ms
 FROM {source}"""
 
 MERGE = """CAST(sum(n) AS BIGINT) AS n, CAST(sum(ms_n) AS BIGINT) AS ms_n,
@@ -144,13 +152,25 @@ MERGE = """CAST(sum(n) AS BIGINT) AS n, CAST(sum(ms_n) AS BIGINT) AS ms_n,
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE _ww_stage AS
 SELECT *, CASE WHEN type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL THEN {bin_sql("ms_sum")} END
-  AS bin
+  AS bin, CASE WHEN ci_ms IS NOT NULL THEN {bin_sql("ci_ms")} END AS ci_bin
 FROM ({{rows}})"""
 
-_STAGED_HIST = """
-SELECT t, project, type, release, browser, CASE WHEN type = 'operation' THEN name END AS name,
-  bin, 1 AS n
-FROM _ww_stage WHERE bin IS NOT NULL"""
+#: a histogram row's ``name``: the operation's, and a bundle load's first-or-cached
+HIST_NAME = ("CASE WHEN type = 'operation' THEN name WHEN type = 'bundle_load' THEN "
+             "CASE WHEN coalesce(cached, false) THEN 'cached' ELSE 'first' END END")
+
+
+def hist_rows(source: str) -> str:
+    """Histogram rows of counter rows ``source`` that have ``bin`` and ``ci_bin``."""
+    return f"""
+SELECT t, project, type, release, browser, {HIST_NAME} AS name, bin, 1 AS n
+FROM {source} WHERE bin IS NOT NULL
+UNION ALL
+SELECT t, project, '{CI_TYPE}' AS type, release, browser, NULL AS name, ci_bin AS bin, 1 AS n
+FROM {source} WHERE ci_bin IS NOT NULL"""
+
+
+_STAGED_HIST = hist_rows("_ww_stage")
 
 HIST_MERGE = "CAST(sum(n) AS BIGINT) AS n"
 
@@ -198,6 +218,47 @@ def _fill_from(tier: Tier, finer: Tier) -> list[str]:
     return out
 
 
+def counter_rows(source: str) -> str:
+    """SELECT making each item of ``source`` (table name or subquery) one counter row."""
+    return _COUNTER_ROW.format(source=source)
+
+
+def _bucketed(rows: str, width_ms: int, key: str, merge: str, merged: bool) -> str:
+    return (
+        f"SELECT (t // {width_ms}) * {width_ms} AS t, {key}, {merged} AS merged, {merge}\n"
+        f"FROM ({rows}) GROUP BY ALL"
+    )
+
+
+def _split_ddl() -> list[str]:
+    """A data dir from before the first-vs-cached split: its bundle-load histogram rows (name
+    NULL) are made again from the raw loads the rollup holds (batches up to the watermark),
+    with the split and the compile + instantiate rows, in one transaction."""
+    old = "type = 'bundle_load' AND name IS NULL"
+    # (a version-1 data dir moves its rows into the item tables after these statements: its
+    # split is made at the next open)
+    guard = (f"EXISTS (SELECT 1 FROM {MINUTE.hist} WHERE {old}) AND NOT EXISTS (SELECT 1 FROM "
+             "information_schema.tables WHERE table_name = 'items' AND table_type = 'BASE TABLE')")
+    loads = layout.wide_select(None, SOURCE_COLUMNS, types=("bundle_load",),
+                               max_batch="(SELECT max(through_batch) FROM rollup_state)")
+    stage = _STAGE.format(rows=counter_rows(f"({loads})")).replace("_ww_stage", "_ww_split")
+    out = ["BEGIN TRANSACTION",
+           f"{stage} WHERE {guard}"]  # empty unless the data dir is from before the split
+    for tier in LOCAL_TIERS:
+        hist = _bucketed(hist_rows("_ww_split"), tier.width_ms, HIST_KEY, HIST_MERGE, True)
+        out.append(f"INSERT INTO {tier.hist} BY NAME SELECT * FROM ({hist}) ORDER BY t")
+        if tier.hist_any:
+            hist_any = _bucketed(_TO_ANY.format(rows=hist_rows("_ww_split")), tier.width_ms,
+                                 HIST_ANY_KEY, HIST_MERGE, True)
+            out.append(f"INSERT INTO {tier.hist_any} BY NAME SELECT * FROM ({hist_any}) ORDER BY t")
+    for tier in LOCAL_TIERS:
+        out += [f"DELETE FROM {table} WHERE {old}" for table in (tier.hist, tier.hist_any) if table]
+    return [*out, "DROP TABLE _ww_split", "COMMIT"]
+
+
+#: the statements that give an older data dir's rollup the first-vs-cached split
+SPLIT_DDL = _split_ddl()
+
 ROLLUP_DDL: list[str] = [
     *(
         stmt
@@ -234,21 +295,10 @@ ROLLUP_DDL: list[str] = [
     # a data dir from before the watermark: its rollup holds every stored batch
     "INSERT INTO rollup_state SELECT coalesce(max(batch), 0) FROM batches "
     "WHERE NOT EXISTS (SELECT 1 FROM rollup_state)",
+    *SPLIT_DDL,
 ]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
-
-
-def counter_rows(source: str) -> str:
-    """SELECT making each item of ``source`` (table name or subquery) one counter row."""
-    return _COUNTER_ROW.format(source=source)
-
-
-def _bucketed(rows: str, width_ms: int, key: str, merge: str, merged: bool) -> str:
-    return (
-        f"SELECT (t // {width_ms}) * {width_ms} AS t, {key}, {merged} AS merged, {merge}\n"
-        f"FROM ({rows}) GROUP BY ALL"
-    )
 
 
 def apply(con: Connection, batch: str) -> None:

@@ -193,8 +193,8 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
     if _has_newer(con, after_batch):
         newer = (layout.carried_ranges([], cols, min_batch=after_batch + 1) if _CARRIED
                  else layout.wide_select(after_batch + 1, cols))
-        parts.append(f"SELECT * FROM ({newer}) WHERE ts >= ? AND ts < ?")
-        params = (first, end)
+        # inline (integers): the histogram rows read the raw rows twice (see _raw_hist)
+        parts.append(f"SELECT * FROM ({newer}) WHERE ts >= {int(first)} AND ts < {int(end)}")
     if not parts:
         return Sql(f"({layout.wide_between(1, 0, rollup.SOURCE_COLUMNS, (1, 0))})")
     return Sql("(" + "\n UNION ALL ".join(parts) + ")", params)
@@ -206,10 +206,17 @@ def _has_newer(con: Any, after_batch: int) -> bool:
     return int(last) > after_batch
 
 
-def _raw_hist(counters: str) -> str:
-    return (f"SELECT t, project, type, release, browser, "
-            f"CASE WHEN type = 'operation' THEN name END AS name, {bin_sql('ms_sum')} AS bin, "
-            f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
+def _raw_hist(counters: str, wide: bool = False) -> str:
+    """Histogram rows of raw counter rows, as :func:`rollup.apply` writes them (on the wide
+    store as its materialized views do: no first-vs-cached names, no compile rows)."""
+    if wide:
+        return (f"SELECT t, project, type, release, browser, "
+                f"CASE WHEN type = 'operation' THEN name END AS name, {bin_sql('ms_sum')} AS bin, "
+                f"1 AS n FROM ({counters}) WHERE type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL")
+    binned = (f"(SELECT *, CASE WHEN type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL THEN "
+              f"{bin_sql('ms_sum')} END AS bin, CASE WHEN ci_ms IS NOT NULL THEN "
+              f"{bin_sql('ci_ms')} END AS ci_bin FROM ({counters}))")
+    return rollup.hist_rows(binned)
 
 
 def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None,
@@ -236,7 +243,8 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
             (*counters.params, *raw.params)),
-        Sql(f"{hist.text}{glue}{_raw_hist(raw_counter_rows)}", (*hist.params, *raw.params)),
+        Sql(f"{hist.text}{glue}{_raw_hist(raw_counter_rows, wide_store(con))}",
+            (*hist.params, *raw.params)),
         spans)
 
 

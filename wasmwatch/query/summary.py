@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from wasmwatch.query import rollup, sketch
+from wasmwatch.query.loads import bundle_split, rollup_split
 from wasmwatch.query.rollup import HIST_TYPES
 from wasmwatch.query.sources import (
     EXACT_MAX_S,
@@ -172,15 +173,18 @@ def _sketch_latency(con: Any, hist: Sql, filters: Filters) -> LatencyMap:
     the rows: a CTE read twice is planned twice, and on ClickHouse run twice)."""
     where = filters.where()
     sql = f"""
-SELECT type, CASE WHEN type = 'operation' THEN name END AS k,
+SELECT type, CASE WHEN type IN ('operation', 'bundle_load') THEN name END AS k,
   CASE WHEN type = 'bundle_load' THEN release END AS r, bin, CAST(sum(n) AS BIGINT)
 FROM ({hist.text}) WHERE {where.text} GROUP BY ALL"""
     groups: dict[tuple[str, str, str | None], dict[int, int]] = defaultdict(dict)
     for t, k, r, b, n in con.execute(sql, [*hist.params, *where.params]).fetchall():
+        if t == "bundle_load":  # k: first or cached (None on a store without the split)
+            for key in ((t, "main", None), (t, "release", r), (t, "cached", k)):
+                group = groups[key]
+                group[b] = group.get(b, 0) + n
+            continue
         main = groups[(t, "main", k)]
         main[b] = main.get(b, 0) + n
-        if t == "bundle_load":
-            groups[(t, "release", r)][b] = n
     out: LatencyMap = {}
     for key, counts in groups.items():
         bins = sorted(counts)
@@ -199,8 +203,10 @@ def summary(
     operation: str | None = None,
     exact: bool = False,
     exact_max_s: int = EXACT_MAX_S,
+    split: bool = False,
 ) -> Json:
-    """Counts, latency percentiles, error rate, memory, offline and engagement over a window."""
+    """Counts, latency percentiles, error rate, memory, offline and engagement over a window;
+    with ``split`` also the first-vs-cached bundle loads (:mod:`.loads`) in ``bundle_load``."""
     if window_s <= 0:
         raise WindowError(f"window must be greater than zero, got {window_s}s")
     filters = Filters(project, release, browser, operation)
@@ -213,18 +219,26 @@ def summary(
             counters = _raw_counters(con, from_ms, now_ms, filters, split=not short)
             latency = _exact_latency(con, from_ms, now_ms, filters, hold=short)
             meta: Json = {"approximate": False, "relative_error": 0.0, "source": "raw"}
+            loads = bundle_split(con, filters, from_ms, now_ms) if split else None
         else:
             window = rollup_window(con, from_ms, now_ms, filters=filters)
             counters = _counters(con, window.counters, filters)
             latency = _sketch_latency(con, window.hist, filters)
             meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
-    return {
+            loads = None
+            if split:  # the wide store's rollup keeps no split: read it from raw loads there
+                loads = (bundle_split(con, filters, from_ms, now_ms) if wide_store(con)
+                         else rollup_split(counters, latency))
+    answer = {
         "window_s": window_s,
         "from_ms": from_ms,
         "to_ms": now_ms,
         **meta,
         **sections(counters, latency),
     }
+    if loads is not None:
+        answer["bundle_load"].update(loads)
+    return answer
 
 
 def sections(counters: list[Counter], latency: LatencyMap) -> Json:

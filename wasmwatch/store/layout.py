@@ -176,13 +176,17 @@ def carried_ranges(ranges: list[tuple[int, int]], columns: tuple[str, ...],
     return "\n  UNION ALL ".join(_carried_branch(t, columns, where) for t in types)
 
 
-def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = None) -> str:
+def wide_select(min_batch: int | None = None, columns: tuple[str, ...] | None = None,
+                types: tuple[str, ...] = TYPES, max_batch: str | None = None) -> str:
     """Stored items in the wide row shape (``columns`` of it, default all) with their batch
-    context; only batches from ``min_batch`` on when given (zone maps skip older rows)."""
+    context; only batches from ``min_batch`` on when given (zone maps skip older rows), and
+    up to ``max_batch`` (a SQL expression) when given."""
     where = "" if min_batch is None else f"batch >= {int(min_batch)}"
     wanted = tuple(COLUMNS) if columns is None else columns
     cond = f" AND b.{where}" if where else ""
-    return (f"SELECT {_wide_columns(wanted)}\nFROM ({_union(wanted, where)}) e "
+    if max_batch is not None:
+        cond += f" AND b.batch <= {max_batch}"
+    return (f"SELECT {_wide_columns(wanted)}\nFROM ({_union(wanted, where, types)}) e "
             f"JOIN batches b ON e.batch = b.batch{cond}")
 
 
