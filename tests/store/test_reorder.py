@@ -57,7 +57,7 @@ def test_a_table_is_rewritten_at_most_once_per_interval(tmp_path: Path) -> None:
     """Out of order again within the interval (late items): left alone until it has passed."""
     con = _store(tmp_path / "r.duckdb", f"hash(i) % {ROWS}")
     assert reorder.reorder(con, NOW) == ["item_feature"]
-    con.execute(f"INSERT INTO item_feature SELECT 1, 'j' || i, hash(i + 7) % {ROWS}, 'g' "
+    con.execute(f"INSERT INTO item_feature (batch, id, ts, name) SELECT 1, 'j' || i, hash(i + 7) % {ROWS}, 'g' "
                 f"FROM range({ROWS}) t(i)")
     con.execute("CHECKPOINT")
     assert reorder.spread(con, "item_feature") > reorder.SPREAD_LIMIT

@@ -37,6 +37,7 @@ from typing import Any
 from wasmwatch.store.schema import COLUMNS
 
 __all__ = [
+    "CARRIED",
     "CONTEXT_COLUMNS",
     "LAYOUT_VERSION",
     "TYPES",
@@ -44,7 +45,6 @@ __all__ = [
     "batch_context",
     "batch_range",
     "batch_ranges",
-    "CARRIED",
     "fill_carried",
     "id_union",
     "insert_items",
