@@ -233,27 +233,33 @@ def _bucketed(rows: str, width_ms: int, key: str, merge: str, merged: bool) -> s
 def _split_ddl() -> list[str]:
     """A data dir from before the first-vs-cached split: its bundle-load histogram rows (name
     NULL) are made again from the raw loads the rollup holds (batches up to the watermark),
-    with the split and the compile + instantiate rows, in one transaction."""
+    with the split and the compile + instantiate rows: one transaction per table (one for all
+    of them does not fit a 160 MB memory limit on 10 M items), each guarded by its own old
+    rows, so a restart part-way through finishes the rest."""
     old = "type = 'bundle_load' AND name IS NULL"
+    tables = [(tier, table) for tier in LOCAL_TIERS for table in (tier.hist, tier.hist_any) if table]
+    any_old = " OR ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {old})" for _, table in tables)
     # (a version-1 data dir moves its rows into the item tables after these statements: its
     # split is made at the next open)
-    guard = (f"EXISTS (SELECT 1 FROM {MINUTE.hist} WHERE {old}) AND NOT EXISTS (SELECT 1 FROM "
-             "information_schema.tables WHERE table_name = 'items' AND table_type = 'BASE TABLE')")
+    guard = (f"({any_old}) AND NOT EXISTS (SELECT 1 FROM information_schema.tables "
+             "WHERE table_name = 'items' AND table_type = 'BASE TABLE')")
     loads = layout.wide_select(None, SOURCE_COLUMNS, types=("bundle_load",),
                                max_batch="(SELECT max(through_batch) FROM rollup_state)")
-    stage = _STAGE.format(rows=counter_rows(f"({loads})")).replace("_ww_stage", "_ww_split")
-    out = ["BEGIN TRANSACTION",
-           f"{stage} WHERE {guard}"]  # empty unless the data dir is from before the split
-    for tier in LOCAL_TIERS:
-        hist = _bucketed(hist_rows("_ww_split"), tier.width_ms, HIST_KEY, HIST_MERGE, True)
-        out.append(f"INSERT INTO {tier.hist} BY NAME SELECT * FROM ({hist}) ORDER BY t")
-        if tier.hist_any:
-            hist_any = _bucketed(_TO_ANY.format(rows=hist_rows("_ww_split")), tier.width_ms,
-                                 HIST_ANY_KEY, HIST_MERGE, True)
-            out.append(f"INSERT INTO {tier.hist_any} BY NAME SELECT * FROM ({hist_any}) ORDER BY t")
-    for tier in LOCAL_TIERS:
-        out += [f"DELETE FROM {table} WHERE {old}" for table in (tier.hist, tier.hist_any) if table]
-    return [*out, "DROP TABLE _ww_split", "COMMIT"]
+    binned = _STAGE.format(rows=counter_rows(f"({loads})")).split(" AS\n", 1)[1]
+    # empty unless the data dir is from before the split; only what hist_rows reads
+    out = ["CREATE OR REPLACE TEMP TABLE _ww_split AS SELECT t, project, type, release, browser, "
+           f"name, cached, bin, ci_bin FROM ({binned}) WHERE {guard}"]
+    for tier, table in tables:
+        rows = hist_rows("_ww_split")
+        if table == tier.hist_any:
+            hist = _bucketed(_TO_ANY.format(rows=rows), tier.width_ms, HIST_ANY_KEY, HIST_MERGE, True)
+        else:
+            hist = _bucketed(rows, tier.width_ms, HIST_KEY, HIST_MERGE, True)
+        out += ["BEGIN TRANSACTION",
+                f"INSERT INTO {table} BY NAME SELECT * FROM ({hist}) "
+                f"WHERE EXISTS (SELECT 1 FROM {table} WHERE {old}) ORDER BY t",
+                f"DELETE FROM {table} WHERE {old}", "COMMIT"]
+    return [*out, "DROP TABLE _ww_split"]
 
 
 #: the statements that give an older data dir's rollup the first-vs-cached split
