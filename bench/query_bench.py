@@ -148,18 +148,32 @@ def _rss_mb(pid: int) -> dict[str, float]:
     return {"rss_mb": fields["VmRSS"], "peak_rss_mb": fields["VmHWM"]}
 
 
+def _server_env(base: Path | None) -> dict[str, str]:
+    env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500"}
+    if base is not None:
+        env["PYTHONPATH"] = str(base)
+    return env
+
+
+def code_of(base: Path | None) -> str:
+    """Where the server's ``wasmwatch`` package is imported from: the same interpreter, working
+    directory and environment as :func:`serve`, so a base server that would run this
+    checkout's code (the bug of an earlier session) shows here."""
+    out = subprocess.run([sys.executable, "-c", "import wasmwatch; print(wasmwatch.__file__)"],
+                         env=_server_env(base), cwd=str(base) if base is not None else None,
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def serve(data_dir: Path, base: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """A real ``wasmwatch serve`` on the data dir, retention off; waits until it answers.
 
     With ``base`` (a checkout of another commit) that code is run, by the same interpreter."""
     port = _port()
-    env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500"}
-    if base is not None:
-        env["PYTHONPATH"] = str(base)
     # run from the checkout's directory: ``-m`` puts the working directory first on sys.path,
     # ahead of PYTHONPATH, so from this checkout the base server would run this code
     proc = subprocess.Popen([sys.executable, "-m", "wasmwatch", "serve", "--port", str(port),
-                             "--data-dir", str(data_dir)], env=env,
+                             "--data-dir", str(data_dir)], env=_server_env(base),
                             cwd=str(base) if base is not None else None,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -232,8 +246,13 @@ def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.base is not None:  # the base server gets its own copy (a DuckDB file has one owner)
         copy = CACHE / f"{order}-{args.items}-base"
         shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(data_dir, copy)
+        if args.base_data is not None:  # the same rows as the base's own code laid them out
+            copy.mkdir(parents=True)
+            shutil.copyfile(str(args.base_data).format(order=order), copy / "wasmwatch.duckdb")
+        else:
+            shutil.copytree(data_dir, copy)
         dirs["base"] = (copy, args.base)
+    info["code"] = {name: code_of(base) for name, (_, base) in dirs.items()}
     procs = {name: serve(d, base) for name, (d, base) in dirs.items()}
     try:
         figures = http_queries({name: url for name, (_, url) in procs.items()}, args.runs)
@@ -265,6 +284,10 @@ def main() -> None:
     parser.add_argument("--base", type=Path, default=None,
                         help="a checkout of the commit to compare with (e.g. `git archive main "
                         "wasmwatch | tar -x -C DIR`): its server answers the same queries")
+    parser.add_argument("--base-data", default=None,
+                        help="the base server's DuckDB file ({order} is replaced by ordered or "
+                        "shuffled), e.g. the data set before this checkout upgraded it at open; "
+                        "default a copy of the new server's")
     args = parser.parse_args()
     if args.quick:
         args.items, args.runs = 1_000_000, 3

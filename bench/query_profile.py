@@ -37,12 +37,14 @@ class Timed:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self.log: list[tuple[str, float]] = []
+        self.params: list[Any] = []
         self._pending: tuple[str, float] | None = None
 
     def execute(self, sql: str, params: Any = None) -> Timed:
         started = time.perf_counter()
         self.con.execute(sql, params or [])
         self._pending = (sql, started)
+        self.params.append(params or [])
         return self
 
     def _done(self, rows: Any) -> Any:
@@ -84,7 +86,7 @@ def profile(con: duckdb.DuckDBPyConnection, name: str, call: Callable[[Any], Any
     call(timed)  # warm-up
     totals, per_statement = [], []
     for _ in range(runs):
-        timed.log = []
+        timed.log, timed.params = [], []
         started = time.perf_counter()
         call(timed)
         totals.append((time.perf_counter() - started) * 1000)
@@ -95,9 +97,9 @@ def profile(con: duckdb.DuckDBPyConnection, name: str, call: Callable[[Any], Any
     for sql, ms in zip(sqls, medians, strict=True):
         print(f"  {ms:7.1f} ms  {' '.join(sql.split())[:110]}")
     if explain and sqls:
-        slowest = sqls[medians.index(max(medians))]
-        if not slowest.lstrip().upper().startswith(("BEGIN", "ROLLBACK")):
-            print(con.execute("EXPLAIN ANALYZE " + slowest).fetchall()[0][1])
+        at = medians.index(max(medians))
+        plan = con.execute("EXPLAIN ANALYZE " + sqls[at], timed.params[at]).fetchall()
+        print(plan[0][1])
 
 
 def main() -> None:

@@ -126,6 +126,8 @@ class Runtime:
         if store.upgraded:
             log.warning("data dir upgraded to storage layout %d", layout.LAYOUT_VERSION)
             store.catalog(rollup.mark_complete)  # the old rollup already held the old rows
+        if store.catalog(rollup.add_split):
+            log.warning("rollup histograms given the first-vs-cached split")
         now = self.clock.now_ms()
         if store.recover(now):
             log.warning("the last stop was not clean: rollups rebuilt from raw items")

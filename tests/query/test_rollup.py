@@ -255,6 +255,11 @@ def test_any_browser_counters_are_filled_at_open_for_an_old_data_dir(
         con.execute(f"DROP TABLE {table}")
     for ddl in rollup.ROLLUP_DDL:
         con.execute(ddl)
+    assert not rollup.add_split(con)  # marked when the rollup was made
+    con.execute("DELETE FROM rollup_marks")
+    for ddl in rollup.ROLLUP_DDL:  # a data dir with rows keeps no mark at open
+        con.execute(ddl)
+    assert rollup.add_split(con) and not rollup.add_split(con)
     assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
 
 
@@ -293,6 +298,11 @@ def test_first_vs_cached_histograms_are_made_at_open_for_an_old_data_dir(
         con.execute(f"UPDATE {table} SET name = NULL WHERE type = 'bundle_load'")
     for ddl in rollup.ROLLUP_DDL:
         con.execute(ddl)
+    assert not rollup.add_split(con)  # marked when the rollup was made
+    con.execute("DELETE FROM rollup_marks")
+    for ddl in rollup.ROLLUP_DDL:  # a data dir with rows keeps no mark at open
+        con.execute(ddl)
+    assert rollup.add_split(con) and not rollup.add_split(con)
     assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
     assert con.execute(f"SELECT count(*) FROM {rollup.MINUTE.hist} WHERE type = 'bundle_load' "
                        "AND name IS NULL").fetchall() == [(0,)]

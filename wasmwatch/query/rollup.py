@@ -18,7 +18,7 @@ and days. Each tier has these tables:
   ``(t, project, type, release, browser, name, bin)``; ``name`` is the operation name, and for
   bundle loads ``first`` or ``cached`` (the dashboard's first-vs-cached split). Rows of type
   ``bundle_ci`` (:data:`CI_TYPE`) are the histogram of a bundle load's compile + instantiate
-  ms. A data dir from before the split gets these rows at open (:data:`SPLIT_DDL`).
+  ms. A data dir from before the split gets these rows at open (:func:`add_split`).
 * ``rollup_hist_any_<tier>`` and ``rollup_any_<tier>`` (not for minutes): the histograms and
   the counter rows without the browser, and with the release only for ``bundle_load`` (the one
   type shown per release): what a window without a release or browser filter reads, a sixth
@@ -73,6 +73,7 @@ __all__ = [
     "TIERS",
     "Span",
     "Tier",
+    "add_split",
     "apply",
     "compact",
     "counter_rows",
@@ -230,6 +231,9 @@ def _bucketed(rows: str, width_ms: int, key: str, merge: str, merged: bool) -> s
     )
 
 
+_SPLIT_MARK = "first_vs_cached"
+
+
 def _split_ddl() -> list[str]:
     """A data dir from before the first-vs-cached split: its bundle-load histogram rows (name
     NULL) are made again from the raw loads the rollup holds (batches up to the watermark),
@@ -237,33 +241,42 @@ def _split_ddl() -> list[str]:
     of them does not fit a 160 MB memory limit on 10 M items), each guarded by its own old
     rows, so a restart part-way through finishes the rest."""
     old = "type = 'bundle_load' AND name IS NULL"
-    tables = [(tier, table) for tier in LOCAL_TIERS for table in (tier.hist, tier.hist_any) if table]
-    any_old = " OR ".join(f"EXISTS (SELECT 1 FROM {table} WHERE {old})" for _, table in tables)
-    # (a version-1 data dir moves its rows into the item tables after these statements: its
-    # split is made at the next open)
-    guard = (f"({any_old}) AND NOT EXISTS (SELECT 1 FROM information_schema.tables "
-             "WHERE table_name = 'items' AND table_type = 'BASE TABLE')")
     loads = layout.wide_select(None, SOURCE_COLUMNS, types=("bundle_load",),
                                max_batch="(SELECT max(through_batch) FROM rollup_state)")
     binned = _STAGE.format(rows=counter_rows(f"({loads})")).split(" AS\n", 1)[1]
-    # empty unless the data dir is from before the split; only what hist_rows reads
     out = ["CREATE OR REPLACE TEMP TABLE _ww_split AS SELECT t, project, type, release, browser, "
-           f"name, cached, bin, ci_bin FROM ({binned}) WHERE {guard}"]
-    for tier, table in tables:
-        rows = hist_rows("_ww_split")
-        if table == tier.hist_any:
-            hist = _bucketed(_TO_ANY.format(rows=rows), tier.width_ms, HIST_ANY_KEY, HIST_MERGE, True)
-        else:
-            hist = _bucketed(rows, tier.width_ms, HIST_KEY, HIST_MERGE, True)
-        out += ["BEGIN TRANSACTION",
-                f"INSERT INTO {table} BY NAME SELECT * FROM ({hist}) "
-                f"WHERE EXISTS (SELECT 1 FROM {table} WHERE {old}) ORDER BY t",
-                f"DELETE FROM {table} WHERE {old}", "COMMIT"]
-    return [*out, "DROP TABLE _ww_split"]
+           f"name, cached, bin, ci_bin FROM ({binned})"]  # only what hist_rows reads
+    for tier in LOCAL_TIERS:
+        for table in (tier.hist, tier.hist_any):
+            if table is None:
+                continue
+            rows = hist_rows("_ww_split")
+            hist = (_bucketed(_TO_ANY.format(rows=rows), tier.width_ms, HIST_ANY_KEY, HIST_MERGE, True)
+                    if table == tier.hist_any
+                    else _bucketed(rows, tier.width_ms, HIST_KEY, HIST_MERGE, True))
+            out += ["BEGIN TRANSACTION",
+                    f"INSERT INTO {table} BY NAME SELECT * FROM ({hist}) "
+                    f"WHERE EXISTS (SELECT 1 FROM {table} WHERE {old}) ORDER BY t",
+                    f"DELETE FROM {table} WHERE {old}", "COMMIT",
+                    "CHECKPOINT"]  # DuckDB holds deleted rows' info in memory until then
+    return [*out, "DROP TABLE _ww_split",
+            f"INSERT OR IGNORE INTO rollup_marks VALUES ('{_SPLIT_MARK}')"]
 
 
 #: the statements that give an older data dir's rollup the first-vs-cached split
 SPLIT_DDL = _split_ddl()
+
+
+def add_split(con: Connection) -> bool:
+    """Give the rollup of a data dir from before the first-vs-cached split its rows (see
+    :data:`SPLIT_DDL`; ~10 s once for 10 M items), unless ``rollup_marks`` says it has them.
+    Run once at open, after the layout upgrade. Returns True if it did."""
+    if con.execute("SELECT 1 FROM rollup_marks WHERE name = ?", [_SPLIT_MARK]).fetchall():
+        return False
+    for statement in SPLIT_DDL:
+        con.execute(statement)
+    return True
+
 
 ROLLUP_DDL: list[str] = [
     *(
@@ -301,7 +314,10 @@ ROLLUP_DDL: list[str] = [
     # a data dir from before the watermark: its rollup holds every stored batch
     "INSERT INTO rollup_state SELECT coalesce(max(batch), 0) FROM batches "
     "WHERE NOT EXISTS (SELECT 1 FROM rollup_state)",
-    *SPLIT_DDL,
+    "CREATE TABLE IF NOT EXISTS rollup_marks (name VARCHAR PRIMARY KEY)",
+    # a new data dir has the first-vs-cached split from the start (see add_split)
+    f"INSERT OR IGNORE INTO rollup_marks SELECT '{_SPLIT_MARK}' "
+    f"WHERE NOT EXISTS (SELECT 1 FROM {MINUTE.hist})",
 ]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")

@@ -328,18 +328,32 @@ def load_wide(con: Connection, source: str) -> None:
     con.execute("DROP TABLE _ww_src")
 
 
+#: rows per ``UPDATE`` of :func:`fill_carried` (each then checkpointed: DuckDB holds updated
+#: rows in memory until a checkpoint, and 3.5 M at once exceed a 160 MB memory limit)
+FILL_ROWS = 1_000_000
+
+
 def fill_carried(con: Connection) -> int:
     """Copy the batch context onto item rows that lack it (a version-2 data dir: the columns
-    were just added, NULL); rows already filled are left alone. Returns the rows filled."""
+    were just added, NULL), in slices of about :data:`FILL_ROWS` rows by batch, each
+    checkpointed; rows already filled are left alone, so an interrupted fill goes on at the
+    next open. Returns the rows filled."""
     filled = 0
     for t in TYPES:
         table = table_of(t)
-        if not con.execute(f"SELECT 1 FROM {table} WHERE project IS NULL LIMIT 1").fetchall():
+        ((lo, hi, n),) = con.execute(f"SELECT min(batch), max(batch), count(*) FROM {table} "
+                                     "WHERE project IS NULL").fetchall()
+        if not n:
             continue
+        step = -(-(int(hi) - int(lo) + 1) // -(-int(n) // FILL_ROWS))
         sets = ", ".join(f"{c} = b.{c}" for c in CARRIED[t])
-        (n,) = con.execute(f"UPDATE {table} SET {sets} FROM batches b "
-                           f"WHERE {table}.batch = b.batch AND {table}.project IS NULL").fetchone()
-        filled += int(n)
+        for start in range(int(lo), int(hi) + 1, step):
+            (done,) = con.execute(
+                f"UPDATE {table} SET {sets} FROM batches b WHERE {table}.batch = b.batch "
+                f"AND {table}.batch >= ? AND {table}.batch < ? AND {table}.project IS NULL",
+                [start, start + step]).fetchone()
+            con.execute("CHECKPOINT")
+            filled += int(done)
     return filled
 
 
