@@ -114,9 +114,9 @@ def raw_items(from_ms: int, to_ms: int, con: Any = None, columns: tuple[str, ...
     return Sql(f"({_between(from_ms, to_ms, wanted, con, types)})")
 
 
-def _narrow(from_ms: int, to_ms: int, con: Any) -> str:
+def _narrow(from_ms: int, to_ms: int, con: Any, types: tuple[str, ...] | None = None) -> str:
     """Items of ``[from_ms, to_ms]`` with just the columns a counter row reads."""
-    return f"({_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, con, sparse=_SPARSE)})"
+    return f"({_between(from_ms, to_ms, rollup.SOURCE_COLUMNS, con, types, sparse=_SPARSE)})"
 
 
 #: a counter row reads ``page`` only for engagement, which carries it (see ``layout.CARRIED``)
@@ -169,11 +169,12 @@ class Window:
 
 
 def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
-              after_batch: int) -> Sql:
+              after_batch: int | None, types: tuple[str, ...] = layout.TYPES) -> Sql:
     """Raw items of ``[from_ms, to_ms]`` the rollup buckets in ``spans`` do not hold (the
-    columns of :data:`~wasmwatch.query.rollup.SOURCE_COLUMNS`)."""
+    columns of :data:`~wasmwatch.query.rollup.SOURCE_COLUMNS`; of ``types`` only, on the
+    per-type store); ``after_batch``: the rollup's watermark if a stored batch is above it."""
     if not spans:
-        return Sql(_narrow(from_ms, to_ms, con))
+        return Sql(_narrow(from_ms, to_ms, con, types))
     first = min(s.start_ms for s in spans)
     end = max(s.end_ms for s in spans)
     if wide_store(con):  # the rollup holds every stored row: only the edges come from raw rows,
@@ -185,14 +186,14 @@ def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
     parts = []
     cols = rollup.SOURCE_COLUMNS
     if ranges and _CARRIED:  # both edges in one scan per table, no join
-        parts.append(f"SELECT * FROM ({layout.carried_ranges(ranges, cols)})")
+        parts.append(f"SELECT * FROM ({layout.carried_ranges(ranges, cols, types)})")
     elif ranges:  # both edges in one scan per table, joined to their two runs of batches
-        batches = layout.batch_ranges(con, ranges)
-        parts.append(f"SELECT * FROM ({layout.wide_ranges(ranges, cols, batches)})")
+        batches = layout.batch_ranges(con, ranges, types)
+        parts.append(f"SELECT * FROM ({layout.wide_ranges(ranges, cols, batches, types)})")
     params: tuple[Param, ...] = ()
-    if _has_newer(con, after_batch):
-        newer = (layout.carried_ranges([], cols, min_batch=after_batch + 1) if _CARRIED
-                 else layout.wide_select(after_batch + 1, cols))
+    if after_batch is not None:
+        newer = (layout.carried_ranges([], cols, types, min_batch=after_batch + 1) if _CARRIED
+                 else layout.wide_select(after_batch + 1, cols, types))
         # inline (integers): the histogram rows read the raw rows twice (see _raw_hist)
         parts.append(f"SELECT * FROM ({newer}) WHERE ts >= {int(first)} AND ts < {int(end)}")
     if not parts:
@@ -236,15 +237,20 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None
     if step_ms is not None:
         tiers = tuple(t for t in tiers if step_ms % t.width_ms == 0) or tiers[:1]
     spans = rollup.whole_buckets(from_ms, to_ms, tiers=tiers)
-    raw = _raw_rest(con, spans, from_ms, to_ms, 0 if wide_store(con) else rollup.through_batch(con))
+    wide = wide_store(con)
+    mark = None if wide else rollup.through_batch(con)
+    after = None if mark is None or not _has_newer(con, mark) else mark
+    raw = _raw_rest(con, spans, from_ms, to_ms, after)
     raw_counter_rows = rollup.counter_rows(raw.text)
+    # the histogram's raw rows: of the timed types only (fewer branches to plan and scan)
+    timed = raw if wide else _raw_rest(con, spans, from_ms, to_ms, after, HIST_TYPES)
     counters, hist = rollup_counters(spans, any_browser), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
             (*counters.params, *raw.params)),
-        Sql(f"{hist.text}{glue}{_raw_hist(raw_counter_rows, wide_store(con))}",
-            (*hist.params, *raw.params)),
+        Sql(f"{hist.text}{glue}{_raw_hist(rollup.counter_rows(timed.text), wide)}",
+            (*hist.params, *timed.params)),
         spans)
 
 
