@@ -272,8 +272,6 @@ def tables() -> list[str]:
     ctx = ", ".join(f"{c} {t}" for c, t in CONTEXT_COLUMNS.items())
     added = [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c} {COLUMNS[c]}"
              for table, cols in ADDED_COLUMNS.items() for c in cols]
-    added += [f"ALTER TABLE {table_of(t)} ADD COLUMN IF NOT EXISTS {c} {_carried_type(c)}"
-              for t in TYPES for c in CARRIED[t]]
     return [f"CREATE TABLE IF NOT EXISTS batches (batch BIGINT NOT NULL, {ctx})",
             *(_type_ddl(t) for t in TYPES), *added]
 
@@ -335,16 +333,23 @@ FILL_ROWS = 1_000_000
 
 def fill_carried(con: Connection) -> int:
     """Copy the batch context onto item rows that lack it (a version-2 data dir: the columns
-    were just added, NULL), in slices of about :data:`FILL_ROWS` rows by batch, each
+    are added last here, NULL), in slices of about :data:`FILL_ROWS` rows by batch, each
     checkpointed; rows already filled are left alone, so an interrupted fill goes on at the
     next open. Returns the rows filled."""
+    have = set(con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                           "WHERE table_schema = current_schema()").fetchall())
+    for t in TYPES:  # a version-2 table: the columns added last (one statement per missing one)
+        for c in CARRIED[t]:
+            if (table_of(t), c) not in have:
+                con.execute(f"ALTER TABLE {table_of(t)} ADD COLUMN {c} {_carried_type(c)}")
+    todo = con.execute(" UNION ALL ".join(
+        f"SELECT '{t}', min(batch), max(batch), count(*) FROM {table_of(t)} WHERE project IS NULL"
+        for t in TYPES)).fetchall()
     filled = 0
-    for t in TYPES:
-        table = table_of(t)
-        ((lo, hi, n),) = con.execute(f"SELECT min(batch), max(batch), count(*) FROM {table} "
-                                     "WHERE project IS NULL").fetchall()
+    for t, lo, hi, n in todo:
         if not n:
             continue
+        table = table_of(t)
         step = -(-(int(hi) - int(lo) + 1) // -(-int(n) // FILL_ROWS))
         sets = ", ".join(f"{c} = b.{c}" for c in CARRIED[t])
         for start in range(int(lo), int(hi) + 1, step):
