@@ -1,4 +1,4 @@
-"""The stored layout (version 2): batch context once per batch, each item type in its own table.
+"""The stored layout (version 3): batch context once per batch, each item type in its own table.
 
 ``batches`` holds one row per ingested batch: project, server receive time, the client clock
 skew the server corrected, and the batch context (session, release, page, connection,
@@ -22,7 +22,7 @@ The view ``items`` joins everything back into the wide row of :class:`~wasmwatch
 Row` (``client_ts`` is ``ts`` minus the batch's skew), so readers that want the whole item
 keep one shape. Version 1 (one wide ``items`` table) is upgraded in place by :func:`upgrade`.
 
-Within version 2, changes are additive and applied on open by :func:`tables`: a new item type
+Within versions 2 and 3, changes are additive and applied on open by :func:`tables`: a new item type
 is a new table, a new column of an existing table is added last (:data:`ADDED_COLUMNS`), so
 appends by position keep working on data dirs made before it. ``service`` and ``session``
 are both batch context columns (the batch's default) and columns of server item tables (per
@@ -268,7 +268,8 @@ def _view() -> str:
 
 
 def tables() -> list[str]:
-    """Every table of layout version 2 (create them, then :func:`upgrade`, then :func:`view`)."""
+    """Every table of layout version 3 (create them, then :func:`upgrade`, then :func:`view`;
+    a version-2 item table gets its carried columns in :func:`fill_carried`)."""
     ctx = ", ".join(f"{c} {t}" for c, t in CONTEXT_COLUMNS.items())
     added = [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c} {COLUMNS[c]}"
              for table, cols in ADDED_COLUMNS.items() for c in cols]
