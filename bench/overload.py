@@ -8,7 +8,10 @@
 
 Reports the answers by status (2xx / 429 / 503 / other / client errors), items acknowledged
 vs stored (they must be equal: a 2xx means durable, a 503 means not stored), the write queue
-limit, and the server's peak RSS (sampled every 0.1 s) against its RSS before the load.
+limit, and the server's peak RSS (VmRSS, sampled every 0.1 s) against its RSS before the load,
+and its RSS (anonymous and file-backed parts) 8 s after the load. The server runs on the
+interpreter that runs this script (another worktree's ``.venv/bin/python`` measures that
+commit's server).
 
 Run: ``.venv/bin/python bench/overload.py [--capacity-s 5] [--overload-s 10]``; writes
 ``bench/out/overload-q<queue>.json`` (tracked files are not touched).
@@ -105,6 +108,21 @@ async def overload(load: Load, items_per_s: float, seconds: float) -> float:
     return len(tasks) * 1000 / offered_s
 
 
+def rss_parts(pid: int) -> dict[str, float]:
+    kb = {line.split(":")[0]: int(line.split()[1])
+          for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+          if line.startswith(("VmRSS", "RssAnon", "RssFile"))}
+    return {"rss_mb": round(kb["VmRSS"] / 1024, 1), "anon_mb": round(kb["RssAnon"] / 1024, 1),
+            "file_mb": round(kb["RssFile"] / 1024, 1)}
+
+
+def rss_after(pid: int, quiet_s: float = 8.0) -> dict[str, float]:
+    """RSS once the load is over: after ``quiet_s`` with nothing sent (the server commits
+    what it queued, and gives freed memory back if it does)."""
+    time.sleep(quiet_s)
+    return rss_parts(pid)
+
+
 def templates() -> list[bytes]:
     rng = random.Random(6)
     kinds, weights = list(MIX), list(MIX.values())
@@ -118,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-s", type=float, default=5.0)
     parser.add_argument("--overload-s", type=float, default=10.0)
     parser.add_argument("--factor", type=float, default=2.0)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="offer this many items/s instead of factor x capacity (to compare "
+                             "memory at the same load)")
     parser.add_argument("--queue-max-items", type=int, default=300_000,
                         help="the server's write queue limit (its default: 300,000)")
     parser.add_argument("--quick", action="store_true", help="3 s capacity, 5 s overload")
+    parser.add_argument("--label", default="", help="added to the output file's name")
     args = parser.parse_args(argv)
     if args.quick:
         args.capacity_s, args.overload_s = 3.0, 5.0
@@ -133,8 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             cap = asyncio.run(capacity(cap_load, args.capacity_s))
             load = Load(server, bodies)
             server.sample_peak()
-            offered = asyncio.run(overload(load, cap * args.factor, args.overload_s))
+            rate = args.rate or cap * args.factor
+            offered = asyncio.run(overload(load, rate, args.overload_s))
             peak = server.stop_sampling()
+            after = rss_after(server.proc.pid)
         finally:
             code, output = server.stop()
         con = duckdb.connect(str(Path(tmp) / "data" / "wasmwatch.duckdb"), read_only=True)
@@ -148,12 +172,13 @@ def main(argv: list[str] | None = None) -> int:
         "answers": dict(load.statuses), "acknowledged_items": acked, "stored_items": stored,
         "acknowledged_equals_stored": acked == stored,
         "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(peak, 1),
+        "rss_after_8s": after, "python": sys.executable,
         "stop_exit_code": code, "stop_line": output.strip().splitlines()[-1],
         "cpus": os.cpu_count(), "load_average_before": os.getloadavg()[0],
     }
     print(json.dumps(report, indent=1))
     OUT.mkdir(exist_ok=True)
-    (OUT / f"overload-q{args.queue_max_items}.json").write_text(json.dumps(report, indent=1))
+    (OUT / f"overload-q{args.queue_max_items}{args.label}.json").write_text(json.dumps(report, indent=1))
     return 0 if acked == stored else 1
 
 

@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from wasmwatch import __version__, admin_cli, listen
+from wasmwatch import __version__, admin_cli, listen, memory
 from wasmwatch.alerts.rules import load_rules
 from wasmwatch.config import Settings, data_path, load
 from wasmwatch.errors import ConfigError, StartupError, StoreError
@@ -118,6 +118,7 @@ async def serve(settings: Settings, sock: socket.socket) -> list[str]:
     """Run until SIGTERM or SIGINT; returns what the stop could not do (empty when clean)."""
     from wasmwatch.web.app import App
 
+    memory.tune_process()
     runtime = Runtime(settings)
     await runtime.start()
     # what start-up made lives as long as the process: keep the collector off it, and let

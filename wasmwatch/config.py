@@ -41,12 +41,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_items_per_batch: int = 1000
     #: items waiting to be committed before ingest answers 503
     queue_max_items: int = 300_000
-    #: request body bytes (MiB) waiting to be committed before ingest answers 503
+    #: memory (MiB) the requests waiting to be committed may hold (bodies and decoded items,
+    #: see store/writer.py ``held_bytes``) before ingest answers 503
     queue_max_mb: int = 32
     #: DuckDB's memory limit in MiB (its buffer pool; the process needs more besides)
     store_memory_mb: int = 160
     #: fixed memory (MiB) of the filter that finds replayed item ids (see store/seen.py)
     seen_filter_mb: int = 32
+    #: how often freed heap memory is returned to the OS while no item waits (0: never)
+    memory_trim_interval_s: float = 5.0
     #: items per group commit at most (from 122,880 on, DuckDB writes row groups directly)
     commit_max_items: int = 150_000
     #: per-project ingest rate, items per second, with a burst of twice that

@@ -21,16 +21,17 @@ import duckdb
 import msgspec
 import prometheus_client
 
+from wasmwatch import memory
 from wasmwatch.alerts.evaluate import COLUMNS as ALERT_COLUMNS
 from wasmwatch.alerts.service import AlertService
 from wasmwatch.clock import Clock, SystemClock
 from wasmwatch.config import Settings, data_path
 from wasmwatch.errors import ConfigError, RateLimited, StoreError, Unauthorized
 from wasmwatch.guard import FailureGuard
+from wasmwatch.ingest import useragent
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.ratelimit import RateLimiter
 from wasmwatch.ingest.scrub import ScrubbedCollector, Scrubber
-from wasmwatch.ingest.useragent import parse_agent
 from wasmwatch.live import COLUMNS as LIVE_COLUMNS
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
@@ -110,8 +111,8 @@ class Runtime:
         return self._admin
 
     def open_store(self) -> DuckDBStore | ClickHouseStore:
-        # ua-parser compiles its regexes on first use (~0.7 s): pay that here, not in a request
-        parse_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36")
+        # ua-parser compiles its regexes on first use (~0.2 s): pay that here, not in a request
+        useragent.warm_up()
         if self.store_url.kind != "duckdb":
             return self._open_clickhouse()
         assert self.store_url.path is not None
@@ -201,6 +202,8 @@ class Runtime:
             self.keyring, lambda fn: self.writer.run_exclusive(store.catalog, fn))
         poller = Poller(self.registry)
         self._spawn(poller.run(self.settings.poll_interval_s, self._stop), "poller")
+        if self.settings.memory_trim_interval_s > 0:
+            self._spawn(self._every(self.settings.memory_trim_interval_s, self._trim), "trim")
         if self.role == "ingest":  # no evaluator, no retention: the evaluator and the TTL do it
             self._spawn(self._every(self.settings.key_refresh_s, self._refresh_keys), "keys")
             return
@@ -223,6 +226,11 @@ class Runtime:
                 log.exception("background job %s failed", getattr(fn, "__name__", fn))
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), interval_s)
+
+    async def _trim(self) -> None:
+        """Give freed heap memory back to the kernel while nothing waits to be committed."""
+        if self._writer is not None and not self._writer.depth:
+            await asyncio.to_thread(memory.trim)
 
     async def retain(self) -> int:
         """Delete raw items past the retention period; on the writer thread, between commits."""

@@ -15,7 +15,7 @@ from wasmwatch.store import projects
 from wasmwatch.store.base import MemoryStore, Written
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.layout import batch_context
-from wasmwatch.store.writer import Writer
+from wasmwatch.store.writer import ITEM_BYTES, Writer, held_bytes
 
 NOW = 1_764_000_000_000
 
@@ -56,6 +56,28 @@ async def test_queue_full_is_refused_at_once() -> None:
     with pytest.raises(QueueFull) as info:
         await writer.submit(rows("a", "b", "c", "d"))
     assert info.value.headers["retry-after"] == "1"
+
+
+async def test_queue_bound_counts_held_memory_not_body_bytes() -> None:
+    """The byte bound counts what a waiting request holds (body, decoded items), so two
+    chunks whose bodies fit under it are refused once their held memory does not."""
+    first, second = rows("a", "b"), rows("c", "d")
+    assert held_bytes(first) == 2 * first.nbytes + 2 * ITEM_BYTES
+    limit = held_bytes(first) + first.nbytes  # room for the bodies of both, not their items
+    assert first.nbytes + second.nbytes <= limit < held_bytes(first) + held_bytes(second)
+    store = MemoryStore()
+    writer = Writer(store, queue_max_bytes=limit)
+    waiting = asyncio.ensure_future(writer.submit(first))
+    await asyncio.sleep(0)  # queued, not committed: the writer is not started
+    assert writer.queued_bytes == held_bytes(first)
+    with pytest.raises(QueueFull) as info:
+        await writer.submit(second)
+    assert info.value.headers["retry-after"] == "1"
+    writer.start()
+    assert await waiting == 0
+    assert writer.queued_bytes == 0 and len(store.rows) == 2
+    assert await writer.submit(second) == 0  # room again once committed
+    await writer.close()
 
 
 class FailingStore:

@@ -1,11 +1,16 @@
-"""User-agent enrichment: browser family and major, OS family, device type; never the raw UA."""
+"""User-agent enrichment: browser family and major, OS family, device type; never the raw UA.
+
+Browser and OS come from ua-parser's regexes (the Rust ``regex`` resolver), compiled once on
+first use; its device regexes are never compiled (the device type is read from hints below):
+that keeps ~14 MB of compiled automata out of the process (``bench/RESULTS.md``, memory3).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import NamedTuple
 
-from ua_parser import parse
+import ua_parser
 
 _TABLET_HINTS = ("ipad", "tablet", "kindle", "silk/", "playbook")
 _BOT_HINTS = ("bot", "crawler", "spider", "headless")
@@ -34,12 +39,28 @@ def _device_type(ua: str, os_family: str) -> str:
     return "desktop"
 
 
+@lru_cache(maxsize=1)
+def _parser() -> ua_parser.Parser:
+    """Browser and OS matchers only (~0.2 s to compile, on the first call)."""
+    agents, systems, _devices = ua_parser.load_lazy_builtins()
+    try:
+        from ua_parser.regex import Resolver
+    except ImportError:  # pragma: no cover - ua-parser[regex] is a dependency
+        return ua_parser.Parser(ua_parser.BasicResolver((agents, systems, [])))
+    return ua_parser.Parser(Resolver((agents, systems, [])))
+
+
+def warm_up() -> None:
+    """Compile the regexes now (at start), not in the first request that needs them."""
+    parse_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36")
+
+
 @lru_cache(maxsize=4096)
 def parse_agent(ua: str | None) -> Agent:
     """Parse a user agent once per distinct string (real traffic repeats a few hundred)."""
     if not ua:
         return UNKNOWN
-    result = parse(ua[:512])
+    result = _parser()(ua[:512], ua_parser.Domain.USER_AGENT | ua_parser.Domain.OS)
     browser = result.user_agent.family if result.user_agent else "Other"
     major_text = result.user_agent.major if result.user_agent else None
     major = int(major_text) if major_text and major_text.isdigit() else None

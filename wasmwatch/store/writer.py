@@ -5,8 +5,11 @@ A request hands its checked items (a :class:`~wasmwatch.ingest.columnar.Chunk`) 
 waiting (up to ``commit_max_items``), turns them into Arrow columns and commits them in one
 store write on its own thread, then answers each request with its own duplicate count. While
 one commit runs the next group gathers, so the commit rate adapts to the load by itself. When
-the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of request bodies, ``submit``
-raises :class:`QueueFull` at once: honest backpressure instead of unbounded memory.
+the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of memory, ``submit`` raises
+:class:`QueueFull` at once: honest backpressure instead of unbounded memory. A waiting request
+holds its body and its decoded items, counted as :func:`held_bytes` (twice the body plus
+:data:`ITEM_BYTES` per item, fitted with tracemalloc in ``bench/RESULTS.md``, memory3), so the
+bound is on memory, not on body bytes (a queued item holds ~2-3x its share of the body).
 
 After each commit the ``on_commit`` hooks get the newly stored items in the wide
 :class:`~wasmwatch.store.schema.Row` shape, only its ``commit_columns``: from
@@ -46,14 +49,23 @@ OnCommit = Callable[[pa.Table | list[Row]], None]
 _COMMIT = ("wasmwatch", "store", "commit")
 #: commits of at least this many rows reach the hooks as Arrow, smaller ones as Row values
 COLUMNAR_MIN_ROWS = 4096
+#: Python objects of one decoded item beyond its strings (tracemalloc: 120-250 B by type)
+ITEM_BYTES = 256
+
+
+def held_bytes(chunk: Chunk) -> int:
+    """The memory a waiting request holds: its body, the decoded strings (about the body's
+    size again) and the item objects."""
+    return 2 * chunk.nbytes + ITEM_BYTES * len(chunk.items)
 
 
 class _Pending:
-    __slots__ = ("chunk", "future")
+    __slots__ = ("chunk", "future", "held")
 
     def __init__(self, chunk: Chunk, future: asyncio.Future[int]) -> None:
         self.chunk = chunk
         self.future = future
+        self.held = held_bytes(chunk)
 
 
 class Writer:
@@ -109,7 +121,7 @@ class Writer:
 
     @property
     def queued_bytes(self) -> int:
-        """Request body bytes accepted and not yet committed."""
+        """Memory held by the requests accepted and not yet committed (:func:`held_bytes`)."""
         return self._bytes
 
     async def submit(self, chunk: Chunk) -> int:
@@ -121,12 +133,14 @@ class Writer:
             raise QueueFull("server is shutting down", retry_after_s=5)
         if self._depth + n > self.queue_max_items:
             raise QueueFull(f"write queue full ({self._depth} items waiting)", retry_after_s=1)
-        if self._bytes and self._bytes + chunk.nbytes > self.queue_max_bytes:
+        held = held_bytes(chunk)
+        if self._bytes and self._bytes + held > self.queue_max_bytes:
             raise QueueFull(f"write queue full ({self._bytes} bytes waiting)", retry_after_s=1)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(chunk, future))
+        pending = _Pending(chunk, future)
+        self._pending.append(pending)
         self._depth += n
-        self._bytes += chunk.nbytes
+        self._bytes += pending.held
         self._wake.set()
         return await future
 
@@ -187,7 +201,7 @@ class Writer:
     async def _commit(self, group: list[_Pending]) -> None:
         chunks = [p.chunk for p in group]
         size = sum(len(c.items) for c in chunks)
-        nbytes = sum(c.nbytes for c in chunks)
+        nbytes = sum(p.held for p in group)
         loop = asyncio.get_running_loop()
         try:
             with bus.span(_COMMIT, {"requests": len(group)}) as span:
