@@ -4,7 +4,8 @@ The writer's Arrow table of a commit's rows holds each type's rows together (one
 type), so each type's rows are a zero-copy slice; the metrics and each alert rule used to
 filter the whole table by type again (half of those hooks' time at large commits, measured
 in ``bench/RESULTS.md``). :func:`by_type` remembers the split of the last table it was given,
-so all hooks of one commit share it.
+so all hooks of one commit share it; the writer calls :func:`forget` after them, so a large
+commit's rows are not kept alive until the next one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["by_type"]
+__all__ = ["by_type", "forget"]
 
 _last: list[tuple[pa.Table, dict[str, pa.Table]]] = []
 _lock = threading.Lock()
@@ -44,3 +45,9 @@ def _split(table: pa.Table) -> dict[str, pa.Table]:
                 for s, e in zip(starts, ends, strict=True)}
     return {name: table.take(pa.array(np.flatnonzero(codes == i)))
             for i, name in enumerate(names)}
+
+
+def forget() -> None:
+    """Drop the remembered split."""
+    with _lock:
+        _last.clear()

@@ -39,6 +39,7 @@ import pyarrow as pa
 
 from wasmwatch.errors import QueueFull, StoreError
 from wasmwatch.ingest.columnar import Chunk, Prepared
+from wasmwatch.store import by_type
 from wasmwatch.store.base import Store
 from wasmwatch.store.schema import Row, rows_of
 from wasmwatch.telemetry import bus
@@ -243,6 +244,7 @@ class Writer:
                 hook(values)
             except Exception:
                 log.exception("on_commit hook failed")
+        by_type.forget()
 
     def _release(self, size: int, nbytes: int) -> None:
         self._depth -= size
