@@ -38,8 +38,9 @@ from wasmwatch.web.app import App
 
 KEY = "benchkey"
 PATHS = {"bulk1000": "/api/v1/ingest", "bulk100": "/api/v1/ingest",
-         "seed1000": "/api/telemetry/wasm/bulk", "seed100": "/api/telemetry/wasm/bulk"}
-PER = {"bulk1000": 1000, "bulk100": 100, "seed1000": 1000, "seed100": 100}
+         "seed1000": "/api/telemetry/wasm/bulk", "seed100": "/api/telemetry/wasm/bulk",
+         "single": "/api/v1/ingest"}
+PER = {"bulk1000": 1000, "bulk100": 100, "seed1000": 1000, "seed100": 100, "single": 1}
 
 
 class Bodies:

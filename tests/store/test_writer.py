@@ -203,3 +203,20 @@ async def test_unexpected_store_exception_fails_the_group_not_the_writer() -> No
             await asyncio.wait_for(writer.submit(rows("a")), 10)
     assert writer.depth == 0
     await writer.close()
+
+
+async def test_hooks_see_every_commit_once_in_order_while_commits_overlap() -> None:
+    """Hooks of a commit run beside the next one when requests wait, else at once; either way
+    each committed item reaches them once, in commit order, and all have run after close."""
+    store = MemoryStore()
+    seen: list[str] = []
+    writer = Writer(store, on_commit=[lambda got: seen.extend(r.id for r in got)],
+                    commit_max_items=3, gather_items=1)
+    writer.start()
+    await writer.submit(rows("alone"))
+    assert seen == ["alone"]  # nothing else waited: the hooks ran before the answer
+    waiting = [asyncio.ensure_future(writer.submit(rows(f"r{i}"))) for i in range(30)]
+    await asyncio.gather(*waiting)
+    await writer.close()
+    assert store.writes > 2  # several commits, so some hooks ran beside a later commit
+    assert seen == ["alone", *(f"r{i}" for i in range(30))]

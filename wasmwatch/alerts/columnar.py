@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from wasmwatch.alerts.window import Bucket
 from wasmwatch.query.sketch import LN_GAMMA, MIN_POSITIVE, ZERO_BIN
+from wasmwatch.store.by_type import by_type
 
 __all__ = ["gather", "select"]
 
@@ -33,6 +34,9 @@ def _column(label: str) -> str:
 def select(table: pa.Table, item_type: str, measurement: str | None,
            where: Sequence[tuple[str, str]]) -> pa.Table:
     """The rows of ``item_type`` (and of ``measurement`` by name) matching ``where``."""
+    table = by_type(table).get(item_type, table.slice(0, 0))  # split once per commit
+    if measurement is None and not where:
+        return table
     mask = pc.equal(table["type"], pa.scalar(item_type, pa.string()))
     if measurement is not None:
         mask = pc.and_(mask, pc.equal(table["name"], pa.scalar(measurement, pa.string())))

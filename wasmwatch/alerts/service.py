@@ -151,7 +151,9 @@ class AlertService:
         now = self.clock.now_ms()
         if isinstance(rows, pa.Table):
             if "project" in rows.column_names:
-                rows = rows.filter(pc.equal(rows["project"], pa.scalar(project, pa.string())))
+                mine = pc.equal(rows["project"], pa.scalar(project, pa.string()))
+                if not pc.all(mine).as_py():  # other projects' rows too (rare): filter
+                    rows = rows.filter(mine)
             hits = self.evaluator.observe_table(rows, now)
         else:
             if any(row.project != project for row in rows):

@@ -19,7 +19,7 @@ and after retention has deleted many keys.
 Readers take their own cursor (``reader()``), one per thread.
 
 Aggregates (the query rollups) are kept off the commit path: committed rows are also kept in
-memory (Arrow tables, copied into a temp table once per flush), and the ``after_insert`` hooks
+memory (Arrow tables, read by the hooks as one view per flush, not copied), and the ``after_insert`` hooks
 aggregate them at most every ``flush_interval_s`` when the writer idles, or once
 ``flush_rows`` rows wait, in their own transaction, so their fixed cost is paid once per
 second instead of once per commit, and the staged rows stay bounded. A crash
@@ -120,8 +120,6 @@ class DuckDBStore:
         # only what the aggregates read is staged (not messages and stacks)
         self._staged_columns = tuple(aggregate_columns or COLUMNS)
         self._staged_tables: list[pa.Table] = []
-        every = ", ".join(self._staged_columns)
-        self._con.execute(f"CREATE TEMP TABLE {_PENDING} AS SELECT {every} FROM items LIMIT 0")
         ((last,),) = self._con.execute("SELECT coalesce(max(batch), 0) FROM batches").fetchall()
         self.seen = SeenFilter(seen_filter_bytes)
         self.index = KeyIndex(index_run_keys)
@@ -251,8 +249,8 @@ class DuckDBStore:
         staged, self._staged_tables = self._staged_tables, []
         done, self._pending = self._pending, 0
         try:
-            _ww_staged = pa.concat_tables(staged)  # read by name by the SQL below
-            con.execute(f"INSERT INTO {_PENDING} SELECT * FROM _ww_staged")
+            # the hooks read the staged Arrow rows as a view (no copy into a table first)
+            con.register(_PENDING, pa.concat_tables(staged))
             con.execute("BEGIN")
             for hook in self._after_insert:
                 hook(con, _PENDING)
@@ -266,7 +264,7 @@ class DuckDBStore:
             raise StoreError(f"aggregating failed: {exc}") from exc
         finally:
             with contextlib.suppress(duckdb.Error):
-                con.execute(f"DELETE FROM {_PENDING}")
+                con.unregister(_PENDING)
         self._flushed_at = time.monotonic()
         return done
 

@@ -16,6 +16,9 @@ After each commit the ``on_commit`` hooks get the newly stored items in the wide
 :data:`COLUMNAR_MIN_ROWS` rows on as the Arrow table (the metrics and the alert windows read it
 a column at a time), below that as ``Row`` values made once for all hooks (Arrow kernels have
 a fixed price per call that a small commit does not repay; measured in ``bench/RESULTS.md``).
+When more requests wait, they run while the next commit runs on the writer thread (the event
+loop and the writer then work at once instead of in turn), else right after the commit; each
+commit's hooks run once, in commit order.
 
 A commit has a fixed price (10-30 ms of CPU here for a group of single items of mixed types,
 whatever its size: a statement per item type), so when fewer than ``gather_items`` rows wait
@@ -39,6 +42,7 @@ import pyarrow as pa
 
 from wasmwatch.errors import QueueFull, StoreError
 from wasmwatch.ingest.columnar import Chunk, Prepared
+from wasmwatch.store import by_type
 from wasmwatch.store.base import Store
 from wasmwatch.store.schema import Row, rows_of
 from wasmwatch.telemetry import bus
@@ -100,6 +104,8 @@ class Writer:
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wasmwatch-writer")
         self._task: asyncio.Task[None] | None = None
+        #: the rows of the last commit whose on_commit hooks have not run yet
+        self._due: pa.Table | None = None
         self._closing = False
         #: the error of the most recent commit when it failed, ``None`` once one succeeds
         self.last_error: str | None = None
@@ -167,6 +173,7 @@ class Writer:
                 if self._depth < self.gather_items and not self._closing:
                     await self._gather()
                 await self._commit(self._take())
+            self._run_hooks()  # nothing more to commit: the last commit's hooks now
             if self._closing and not self._pending:
                 return
 
@@ -205,7 +212,9 @@ class Writer:
         loop = asyncio.get_running_loop()
         try:
             with bus.span(_COMMIT, {"requests": len(group)}) as span:
-                dups, rows = await loop.run_in_executor(self._executor, self._write, chunks)
+                written = loop.run_in_executor(self._executor, self._write, chunks)
+                self._run_hooks()  # the previous commit's, on this thread while that one runs
+                dups, rows = await written
                 duplicates = sum(dups)
                 span.measure(items=size - duplicates, duplicates=duplicates)
         except Exception as exc:  # a store that fails in any way fails this group, not the writer
@@ -225,6 +234,16 @@ class Writer:
         for pending, dup in zip(group, dups, strict=True):
             if not pending.future.done():
                 pending.future.set_result(dup)
+        if rows is not None:
+            self._due = rows
+            if not self._pending:  # no commit to overlap with: the hooks now
+                self._run_hooks()
+
+    def _run_hooks(self) -> None:
+        """The ``on_commit`` hooks of the last commit, once: while the next commit runs on the
+        writer thread (they need the event loop's thread and the GIL; DuckDB's commit mostly
+        does not), or at once when no other request waits."""
+        rows, self._due = self._due, None
         if rows is None:
             return
         values: pa.Table | list[Row] = rows
@@ -239,6 +258,7 @@ class Writer:
                 hook(values)
             except Exception:
                 log.exception("on_commit hook failed")
+        by_type.forget()
 
     def _release(self, size: int, nbytes: int) -> None:
         self._depth -= size

@@ -50,6 +50,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.utils import floatToGoString
 
+from wasmwatch.store.by_type import by_type
 from wasmwatch.store.schema import Row
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
@@ -270,9 +271,8 @@ class ClientMetrics:
     def _by_event_table(self, table: pa.Table) -> list[tuple[str, pa.Table]]:
         if not table.num_rows:
             return []
-        present = set(table["type"].unique().to_pylist())
-        return [(event, table.filter(pc.equal(table["type"], pa.scalar(event, pa.string()))))
-                for event in self._plans if event in present]
+        typed = by_type(table)  # shared with the other hooks of this commit
+        return [(event, typed[event]) for event in self._plans if event in typed]
 
     def _by_event(self, rows: Sequence[Row]) -> dict[str, list[Row]]:
         groups: dict[str, list[Row]] = {event: [] for event in self._plans}
