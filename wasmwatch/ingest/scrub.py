@@ -33,10 +33,11 @@ runs only when a cheap test passes (``"@" in text`` for e-mail and URL credentia
 ``"-----BEGIN"`` for PEM, a digit for cards, IPv4 and long secrets, a key word and a separator
 for ``token=`` and the like), and the IPv6, card, IPv4 and long-secret rules only when a test
 that passes on every text they could match in does (``bytes.translate`` marks and a substring
-search: a wasm stack's ``app::module::f`` and hex offsets no longer run them), one regex per rule (an alternation of them all measured several
-times slower in Python's engine); and results are kept in a bounded cache (16,384 entries and
-4 M characters at most, cleared when full), since names, kinds, units, releases and the
-messages and stacks of a recurring error repeat. Context fields are scrubbed once per batch. Figures are in
+search: a wasm stack's ``app::module::f`` and hex offsets no longer run them); one regex per
+rule (an alternation of them all measured several times slower in Python's engine); and
+results are kept in a bounded cache (16,384 entries and 4 M characters at most, cleared when
+full), since names, kinds, units, releases and the messages and stacks of a recurring error
+repeat. Context fields are scrubbed once per batch. Figures are in
 ``bench/RESULTS.md`` (``bench/scrub_bench.py``).
 
 Strings are clipped to their field limits before they are scrubbed, so a secret cut at a
