@@ -174,7 +174,10 @@ def _v6_mark(c: str) -> bytes:
 _V6_MARKS = _table(_v6_mark)
 _DIGIT_MARKS = _table(lambda c: b"d" if c.isdigit() else b"x")
 _RUN_MARKS = _table(lambda c: b"a" if c.isalnum() or c in "+_-" else b" ")
-_SEVEN_GROUPS = re.compile(r":(?:[0-9A-Fa-f]{1,4}:){6}").search
+#: on the IPv6 marks (``h`` a hex digit, ``w`` another word character or ``.``, `` `` the rest)
+_SEVEN_GROUPS = re.compile(rb":(?:h{1,4}:){6}").search
+_DOUBLE_COLON_RUN = re.compile(rb" [h:]*::").search
+_DOUBLE_COLON_START = re.compile(rb"[h:]*::").match
 _IPV4_HINT = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d").search
 
 
@@ -186,18 +189,10 @@ def _ipv6_hint(text: str) -> bool:
     """Seven ``h:`` groups in a row, or a run of hex digits and colons holding ``::`` that
     starts the text or follows something other than a word character, ``:`` or ``.`` (what
     the IPv6 rule's look-behind and look-ahead ask); a stack's ``app::module::f`` is not."""
-    if _SEVEN_GROUPS(text):
-        return True
-    if "::" not in text:
+    if ":" not in text:
         return False
     marks = _marks(text, _V6_MARKS)
-    at = marks.find(b"::")
-    while at >= 0:
-        start = max(marks.rfind(b"w", 0, at), marks.rfind(b" ", 0, at))
-        if start < 0 or marks[start] == 32:
-            return True
-        at = marks.find(b"::", at + 2)
-    return False
+    return bool(_SEVEN_GROUPS(marks) or _DOUBLE_COLON_RUN(marks) or _DOUBLE_COLON_START(marks))
 
 
 def _card_hint(text: str) -> bool:
@@ -211,14 +206,16 @@ def _run_hint(text: str) -> bool:
     return b"a" * 40 in _marks(text, _RUN_MARKS)
 
 
-_KEYWORDS = re.compile("token|key|auth|sid|sig|sess|cred|pass|pwd|secret|bearer|basic").search
+_KEYWORDS = ("token", "key", "auth", "sid", "sig", "sess", "cred", "pass", "pwd", "secret", "bearer",
+             "basic")
 _has_digit = re.compile(r"\d").search
 
 
 def _keyword_gate(text: str) -> bool:
     if "=" not in text and ":" not in text and " " not in text:
         return False
-    return _KEYWORDS(text.lower()) is not None
+    low = text.lower()  # a substring search each: an alternation regex took 18 µs on a stack
+    return any(word in low for word in _KEYWORDS)
 
 
 # Groups of rules, each run only when its cheap gate passes, in this order.
