@@ -205,21 +205,3 @@ def test_remembered_children_keep_the_caps_answers(bus: Bus, registry: Collector
     count = "wasmwatch_http_request_duration_seconds_count"
     assert sample(s, count, route="/r", method="GET", status="200") == 2
     assert sample(s, count, route="/r", method="GET", status="404") == 1
-
-
-def test_request_durations_are_folded_in_at_every_scrape_and_when_many_wait(
-    bus: Bus, registry: CollectorRegistry, metrics: ServerMetrics
-) -> None:
-    """Durations queue up to FOLD_AT, then fold in; a scrape folds in the rest first."""
-    from wasmwatch.telemetry.server_metrics import FOLD_AT
-
-    meta = {"route": "/api/v1/ingest", "method": "POST", "status": 200}
-    count = "wasmwatch_http_request_duration_seconds_count"
-    labels = {"route": "/api/v1/ingest", "method": "POST", "status": "200"}
-    for _ in range(FOLD_AT + 5):
-        bus.execute((*events.HTTP_REQUEST, "stop"), {"duration": 0.003}, meta)
-    assert len(metrics._durations) == 5  # the first FOLD_AT were observed when they filled up
-    assert sample(scrape(registry), count, **labels) == FOLD_AT + 5
-    assert not metrics._durations
-    bus.execute((*events.HTTP_REQUEST, "stop"), {"duration": 0.003}, meta)
-    assert registry.get_sample_value(count, labels) == FOLD_AT + 6

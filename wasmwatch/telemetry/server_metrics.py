@@ -19,12 +19,6 @@ event                                         metrics
 (scrape time)                                 ``wasmwatch_write_queue_depth``
 ============================================  ===============================================
 
-Request durations are observed in batches: ``on_http`` queues the labelled child and the
-duration, and the queue is folded into the histogram when it holds :data:`FOLD_AT` of them and
-whenever the registry is collected (a collector registered before the others does it), so
-every scrape sees every request that finished before it; a request pays for an append instead
-of prometheus_client's locked bucket updates.
-
 No ``_created`` series are exported (prometheus_client's switch for them is process-wide:
 :class:`ServerMetrics` turns it off). Every server-side loss reason is exported from the
 start, at zero. Label values not known in
@@ -36,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -67,20 +60,6 @@ _REQUESTS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 
 #: children remembered per family; past this, new label sets take the labels() path
 _CHILDREN_MAX = 4096
-#: queued request durations folded into the histogram at once (and at every collect)
-FOLD_AT = 1024
-
-
-class _Fold:
-    """A collector that exports nothing: collecting it folds the queued observations in
-    first (the registry collects in the order collectors were registered)."""
-
-    def __init__(self, fold: Callable[[], None]) -> None:
-        self.fold = fold
-
-    def collect(self) -> list[Any]:
-        self.fold()
-        return []
 
 
 def _known(children: dict[tuple[object, ...], Any], key: tuple[object, ...]) -> Any:
@@ -114,9 +93,6 @@ class ServerMetrics:
     ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # they double every series
         self._queue_depth = queue_depth
-        #: (histogram child, seconds) not yet observed; deque: appends and pops are atomic
-        self._durations: deque[tuple[Any, float]] = deque()
-        registry.register(_Fold(self.fold))
         self._caps = {name: TagCap(max_label_values) for name in (
             "route", "method", "status", "project", "reason", "client_reason")}
         r = registry
@@ -176,19 +152,7 @@ class ServerMetrics:
                 status=status,
             )
             _remember(self._http_children, key, child)
-        self._durations.append((child, m["duration"]))
-        if len(self._durations) >= FOLD_AT:
-            self.fold()
-
-    def fold(self) -> None:
-        """Observe the queued request durations."""
-        durations = self._durations
-        while durations:
-            try:
-                child, seconds = durations.popleft()
-            except IndexError:  # another thread folded the last one
-                return
-            child.observe(seconds)
+        child.observe(m["duration"])
 
     def on_commit(self, event: Event, m: Measurements, meta: Metadata, _config: Any) -> None:
         """A group commit finished or raised; ``requests`` may be a measurement or metadata."""
