@@ -34,7 +34,7 @@ async def test_a_stalled_body_times_out_and_a_prompt_one_leaves_no_timer() -> No
     assert bodies == [b"{}"] * 20
     deadlines = Deadlines.of(loop)
     assert len(deadlines.pending) == 1  # only the stalled one
-    with pytest.raises(RequestTimeout, match="body not received within 0.05 s"):
+    with pytest.raises(RequestTimeout, match=r"body not received within 0\.05 s"):
         await slow
     assert 0.05 <= loop.time() - started < 0.05 + Deadlines.SWEEP_S + 1
     assert not deadlines.pending
