@@ -20,7 +20,8 @@ server is stopped with SIGTERM and the stored count (view or table ``items``, re
 equal the acknowledged count and the distinct ids: the run is marked failed otherwise.
 
 Reported per run: items/s and requests/s in the measured window, server CPU µs per item (the
-server process's user+system time over the run / items acknowledged), RSS after, and the
+server process's user+system time over the run / items acknowledged; also by thread, from
+``/proc/PID/task``), RSS after, and the
 stored count before the window (``--preload-s`` seconds of bulk load first measures the rate
 on a fuller store; ``--seed-dir DIR`` starts this checkout's server on a copy of ``DIR``'s
 store, e.g. the 10 M items ``bench/query_bench.py`` caches, and checks stored = seed + acked). Ratios: wasmwatch / wasmwatch-base and wasmwatch / bare, same load.
@@ -129,6 +130,14 @@ def _wrk(server: run.Server, load: str, args: argparse.Namespace, work: Path, ta
     return result
 
 
+def _by_thread(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:
+    """µs of CPU per item by thread over the window, the busiest first: ``main`` (the event
+    loop) and the others by name (``NAME/TID``; the writer is the busiest of those)."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    return {name: round(s / items * 1e6, 2) for name, s in
+            sorted(spent.items(), key=lambda kv: -kv[1]) if s > 0}
+
+
 def scenario(kind: str, load: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data_dir = work / f"{kind}-{load}"
     data_dir.mkdir()
@@ -147,9 +156,11 @@ def scenario(kind: str, load: str, args: argparse.Namespace, work: Path) -> dict
         acked += warm["acked_items"]
         out["stored_before"] = acked
         out["other_cores_before"] = run.wait_quiet(args.quiet_wait, exclude=server.pid)
-        cpu0 = run.proc_cpu(server.pid)
+        cpu0, threads0 = run.proc_cpu(server.pid), run.thread_cpu(server.pid)
         r = _wrk(server, load, args, work, f"m{kind[-1]}{load[:2]}", args.duration)
         cpu = run.proc_cpu(server.pid) - cpu0
+        out["thread_cpu_us_per_item"] = _by_thread(threads0, run.thread_cpu(server.pid),
+                                                   max(1, r["acked_items"]))
         acked += r["acked_items"]
         items = r["acked_items"] * r["ok_in_window"] / max(1, r["ok_requests"])
         out |= {"items_per_s": round(items / r["window_s"]),

@@ -167,3 +167,50 @@ def test_clean_row_is_returned_as_is() -> None:
     scrubber = Scrubber()
     row = _row(type="operation", name="render")
     assert scrubber.row(row) is row
+
+
+def _random_texts(count: int, seed: int) -> list[str]:
+    """Short texts dense in what the hinted rules look at (hex, colons, dots, digits and their
+    separators, long runs, Unicode digits and letters), with real addresses and cards in some."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = "0123456789abcdefABCDEFxyzXYZ_:.:-+= \n/()[]@é٣K"
+    pieces = ["2001:db8::1", "fe80::1ff:fe23:4567:890a", "::ffff:10.0.0.1", "1:2:3:4:5:6:7:8",
+              "app::module_0::func_1", "10.1.2.3", "4111 1111 1111 1111", "4111-1111-1111-1111",
+              "٤١١١١١١١١١١١١١١١", "A" * 20 + "b1" * 12, "0xd9016", ":wasm-function[592]:"]
+    texts = []
+    for _ in range(count):
+        parts = [rng.choice(pieces) if rng.random() < 0.2 else
+                 "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+                 for _ in range(rng.randint(1, 5))]
+        texts.append("".join(parts))
+    return texts
+
+
+def test_rule_hints_pass_wherever_their_pattern_matches() -> None:
+    """A rule's cheap hint is false only on texts its regex finds nothing in (so skipping the
+    regex then changes nothing)."""
+    import re
+
+    hinted = [rule for _gate, rules in scrub._GROUPS for rule in rules if rule.hint is not None]
+    assert {rule.kind for rule in hinted} == {"ip", "card", "secret"} and len(hinted) == 4
+    texts = _random_texts(6000, 8)
+    for rule in hinted:
+        regex = re.compile(rule.pattern)
+        matched = [t for t in texts if regex.search(t)]
+        assert len(matched) > 50, rule.pattern  # the texts exercise the rule
+        missed = [t for t in matched if not rule.hint(t)]
+        assert missed == [], (rule.pattern, missed[:3])
+
+
+def test_a_wasm_stack_skips_the_hinted_rules_and_keeps_an_address() -> None:
+    """A wasm stack of hex offsets and ``::`` paths passes none of the hints; an address in it
+    is still found."""
+    stack = ("Error\n    at app::module_0::func_592 (wasm://wasm/6d7c9f1e:wasm-function[592]:"
+             "0xd9016)\n    at app::module_1::func_8 (wasm://wasm/6d7c9f1e:wasm-function[8]:0x3f)")
+    hints = [rule.hint for _gate, rules in scrub._GROUPS for rule in rules if rule.hint]
+    assert not any(hint(stack) for hint in hints)
+    assert Scrubber().scrub(stack) == stack
+    leaked = stack + "\n    from 2001:db8::7 and 4111 1111 1111 1111"
+    assert Scrubber().scrub(leaked).endswith("from [ip] and [card]")

@@ -17,7 +17,7 @@ the other strings and the ids a column at a time when the group is committed
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -50,10 +50,6 @@ def strip_query(url: str | None, limit: int) -> str | None:
     return clip(url[:cut], limit)
 
 
-def _same(text: str | None) -> str | None:
-    return text
-
-
 class Batch(NamedTuple):
     """What every item of a batch shares, already sanitized and enriched."""
 
@@ -64,14 +60,9 @@ class Batch(NamedTuple):
     max_ts: int
 
 
+#: a release that is a git commit id (lowercase hex, as `git rev-parse` prints it) is kept as
+#: is: the scrubber would take 40 hex characters for a secret
 _COMMIT_ID = re.compile(r"[0-9a-f]{7,64}").fullmatch
-
-
-def _release(release: str | None, limit: int, scrub: Callable[[str | None], str | None]) -> str | None:
-    """A release that is a git commit id (lowercase hex, as `git rev-parse` prints it) is kept
-    as is: the scrubber would take 40 hex characters for a secret."""
-    release = clip(release, limit)
-    return release if release and _COMMIT_ID(release) else scrub(release)
 
 
 class Pipeline:
@@ -109,20 +100,27 @@ class Pipeline:
         agent = parse_agent(ctx.user_agent or user_agent)
         limit = LIMITS["context"]
         device = clip(ctx.device, limit) if ctx.device and ctx.device != "unknown" else agent.device
-        def shared(scrub: Callable[[str | None], str | None]) -> tuple[object, ...]:
-            return (scrub(clip(ctx.session, limit)), _release(ctx.release, limit, scrub),
-                    scrub(strip_query(ctx.page, LIMITS["page"])), scrub(clip(ctx.connection, limit)),
-                    scrub(device), scrub(agent.browser), agent.browser_major, scrub(agent.os),
-                    ctx.online, scrub(clip(ctx.sdk, limit)), scrub(clip(ctx.service, limit)))
-
-        if not self._item_scrubber:
-            return shared(_same)
-        context = shared(self.scrubber.scrub_optional)
-        raw = [v for v in (*msgspec.structs.astuple(ctx), user_agent) if isinstance(v, str)]
-        if context == shared(_same) and sum(map(len, raw)) <= _SHARED_MAX_CHARS:
-            if len(self._shared) >= _SHARED_MAX:
-                self._shared.clear()
-            self._shared[(project, ctx, None if ctx.user_agent else user_agent)] = context
+        release = clip(ctx.release, limit)
+        # clipped once, scrubbed once: (session, page, connection, device, browser, os, sdk,
+        # service); a release that is a commit id is not scrubbed (_COMMIT_ID)
+        raw = (clip(ctx.session, limit), strip_query(ctx.page, LIMITS["page"]),
+               clip(ctx.connection, limit), device, agent.browser, agent.os,
+               clip(ctx.sdk, limit), clip(ctx.service, limit))
+        if self._item_scrubber:
+            scrub = self.scrubber.scrub_optional
+            clean = tuple(map(scrub, raw))
+            release_clean = release if release and _COMMIT_ID(release) else scrub(release)
+        else:
+            clean, release_clean = raw, release
+        session, page, connection, device, browser, os_, sdk, service = clean
+        context = (session, release_clean, page, connection, device, browser, agent.browser_major,
+                   os_, ctx.online, sdk, service)
+        if self._item_scrubber and clean == raw and release_clean == release:
+            strings = [v for v in (*msgspec.structs.astuple(ctx), user_agent) if isinstance(v, str)]
+            if sum(map(len, strings)) <= _SHARED_MAX_CHARS:
+                if len(self._shared) >= _SHARED_MAX:
+                    self._shared.clear()
+                self._shared[(project, ctx, None if ctx.user_agent else user_agent)] = context
         return context
 
     def check(

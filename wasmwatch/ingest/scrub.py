@@ -31,10 +31,13 @@ kind          what                                                     becomes
 Speed, since ingest targets a few microseconds of server CPU per item: each group of rules
 runs only when a cheap test passes (``"@" in text`` for e-mail and URL credentials,
 ``"-----BEGIN"`` for PEM, a digit for cards, IPv4 and long secrets, a key word and a separator
-for ``token=`` and the like), one regex per rule (an alternation of them all measured several
-times slower in Python's engine); and results are kept in a bounded cache (16,384 entries and
-4 M characters at most, cleared when full), since names, kinds, units, releases and the
-messages and stacks of a recurring error repeat. Context fields are scrubbed once per batch. Figures are in
+for ``token=`` and the like), and the IPv6, card, IPv4 and long-secret rules only when a test
+that passes on every text they could match in does (``bytes.translate`` marks and a substring
+search: a wasm stack's ``app::module::f`` and hex offsets no longer run them); one regex per
+rule (an alternation of them all measured several times slower in Python's engine); and
+results are kept in a bounded cache (16,384 entries and 4 M characters at most, cleared when
+full), since names, kinds, units, releases and the messages and stacks of a recurring error
+repeat. Context fields are scrubbed once per batch. Figures are in
 ``bench/RESULTS.md`` (``bench/scrub_bench.py``).
 
 Strings are clipped to their field limits before they are scrubbed, so a secret cut at a
@@ -150,16 +153,69 @@ class _Rule(NamedTuple):
     pattern: str
     marker: str
     check: Check | None = None
+    #: a cheap test that passes on every text the pattern could match in (false: skip it)
+    hint: Gate | None = None
 
 
-_KEYWORDS = re.compile("token|key|auth|sid|sig|sess|cred|pass|pwd|secret|bearer|basic").search
+def _table(mark: Callable[[str], bytes]) -> bytes:
+    """A ``bytes.translate`` table: each byte marked by what it is as an ASCII character (a
+    byte of a multi-byte UTF-8 character is marked as ``mark`` says for a space)."""
+    return b"".join(mark(chr(i) if i < 128 else " ") for i in range(256))
+
+
+def _v6_mark(c: str) -> bytes:
+    if c == ":":
+        return b":"
+    if c in "0123456789abcdefABCDEF":
+        return b"h"
+    return b"w" if c.isalnum() or c in "_." else b" "
+
+
+_V6_MARKS = _table(_v6_mark)
+_DIGIT_MARKS = _table(lambda c: b"d" if c.isdigit() else b"x")
+_RUN_MARKS = _table(lambda c: b"a" if c.isalnum() or c in "+_-" else b" ")
+#: on the IPv6 marks (``h`` a hex digit, ``w`` another word character or ``.``, `` `` the rest)
+_SEVEN_GROUPS = re.compile(rb":(?:h{1,4}:){6}").search
+_DOUBLE_COLON_RUN = re.compile(rb" [h:]*::").search
+_DOUBLE_COLON_START = re.compile(rb"[h:]*::").match
+_IPV4_HINT = re.compile(r"\.\d{1,3}\.\d{1,3}\.\d").search
+
+
+def _marks(text: str, table: bytes, delete: bytes = b"") -> bytes:
+    return text.encode("utf-8", "surrogatepass").translate(table, delete)
+
+
+def _ipv6_hint(text: str) -> bool:
+    """Seven ``h:`` groups in a row, or a run of hex digits and colons holding ``::`` that
+    starts the text or follows something other than a word character, ``:`` or ``.`` (what
+    the IPv6 rule's look-behind and look-ahead ask); a stack's ``app::module::f`` is not."""
+    if ":" not in text:
+        return False
+    marks = _marks(text, _V6_MARKS)
+    return bool(_SEVEN_GROUPS(marks) or _DOUBLE_COLON_RUN(marks) or _DOUBLE_COLON_START(marks))
+
+
+def _card_hint(text: str) -> bool:
+    """13 digits in a row once spaces and dashes are taken out (``\\d`` is any Unicode digit:
+    a text that is not ASCII always passes)."""
+    return not text.isascii() or b"d" * 13 in _marks(text, _DIGIT_MARKS, b" -")
+
+
+def _run_hint(text: str) -> bool:
+    """A run of 40 ``[A-Za-z0-9+_-]`` characters."""
+    return b"a" * 40 in _marks(text, _RUN_MARKS)
+
+
+_KEYWORDS = ("token", "key", "auth", "sid", "sig", "sess", "cred", "pass", "pwd", "secret", "bearer",
+             "basic")
 _has_digit = re.compile(r"\d").search
 
 
 def _keyword_gate(text: str) -> bool:
     if "=" not in text and ":" not in text and " " not in text:
         return False
-    return _KEYWORDS(text.lower()) is not None
+    low = text.lower()  # a substring search each: an alternation regex took 18 µs on a stack
+    return any(word in low for word in _KEYWORDS)
 
 
 # Groups of rules, each run only when its cheap gate passes, in this order.
@@ -186,14 +242,16 @@ _GROUPS: tuple[tuple[Gate, tuple[_Rule, ...]], ...] = (
         _Rule("secret", rf"(?P<keep>/){_SECRET_PATH}(?![A-Za-z0-9_-])", "[secret]", _mixed))),
     (lambda t: "::" in t or t.count(":") >= 7, (
         _Rule("ip", r"(?<![\w:.])(?=[0-9A-Fa-f:]*::|(?:[0-9A-Fa-f]{1,4}:){7})"
-              r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", "[ip]", _ipv6),)),
+              r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", "[ip]", _ipv6, _ipv6_hint),)),
     (_has_digit, (
         # each starts with a plain character class (the look-behind comes after it), which
         # lets the regex engine skip ahead fast; measured 2-3x faster on stacks
         # a card stands alone: not inside a hex string or a longer word
-        _Rule("card", r"[2-6](?<![\w.\-][2-6])(?:[ -]?\d){12,18}(?!\w)", "[card]", _card),
-        _Rule("ip", r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)", "[ip]", _ipv4),
-        _Rule("secret", r"[A-Za-z0-9+_-]{40,}+={0,2}", "[secret]", _long_secret))),
+        _Rule("card", r"[2-6](?<![\w.\-][2-6])(?:[ -]?\d){12,18}(?!\w)", "[card]", _card,
+              _card_hint),
+        _Rule("ip", r"\d(?<![\w.]\d)\d{0,2}(?:\.\d{1,3}){3}(?!\w|\.\d)", "[ip]", _ipv4,
+              _IPV4_HINT),
+        _Rule("secret", r"[A-Za-z0-9+_-]{40,}+={0,2}", "[secret]", _long_secret, _run_hint))),
 )
 
 
@@ -207,7 +265,8 @@ class _Group:
 
     def sub(self, text: str, kinds: list[str]) -> str:
         for rule, regex in self.rules:
-            text = regex.sub(_replacer(rule, "keep" in regex.groupindex, kinds), text)
+            if rule.hint is None or rule.hint(text):
+                text = regex.sub(_replacer(rule, "keep" in regex.groupindex, kinds), text)
         return text
 
 
