@@ -1,6 +1,6 @@
 """Micro-benchmark: what PII scrubbing adds to ingest, per item and per string.
 
-Per item: ``Pipeline.rows`` over 1000-item batches of raw JSON items (a realistic mix of
+Per item: the pipeline over 1000-item batches of raw JSON items (a realistic mix of
 types; operation and feature names, units and tags repeat; errors come from 200 distinct
 messages and stacks, since a recurring error repeats its own; ids as the SDK makes them), with the
 scrubber on (the default) and off (``scrub=False``, context not scrubbed), in the same run.
