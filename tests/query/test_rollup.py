@@ -238,6 +238,18 @@ def test_five_minute_tier_is_filled_at_open_for_an_old_data_dir(
             for i, t in enumerate(tables)] == before
 
 
+def reopen_without_split_mark(con: duckdb.DuckDBPyConnection) -> None:
+    """Open the rollup as a data dir from before the first-vs-cached split: the split is made
+    once (not again when marked), and a dir made with it is marked from the start."""
+    for ddl in rollup.ROLLUP_DDL:
+        con.execute(ddl)
+    assert not rollup.add_split(con)  # marked when the rollup was made
+    con.execute("DELETE FROM rollup_marks")
+    for ddl in rollup.ROLLUP_DDL:  # a data dir with rows keeps no mark at open
+        con.execute(ddl)
+    assert rollup.add_split(con) and not rollup.add_split(con)
+
+
 def test_any_browser_counters_are_filled_at_open_for_an_old_data_dir(
         con: duckdb.DuckDBPyConnection) -> None:
     """The counter tables without browser (release kept for bundle loads only) hold the full
@@ -253,13 +265,7 @@ def test_any_browser_counters_are_filled_at_open_for_an_old_data_dir(
     assert {r[2] for r in before["rollup_any_hour"]} == {None, "2"}  # the bundle load's release
     for table in tables:
         con.execute(f"DROP TABLE {table}")
-    for ddl in rollup.ROLLUP_DDL:
-        con.execute(ddl)
-    assert not rollup.add_split(con)  # marked when the rollup was made
-    con.execute("DELETE FROM rollup_marks")
-    for ddl in rollup.ROLLUP_DDL:  # a data dir with rows keeps no mark at open
-        con.execute(ddl)
-    assert rollup.add_split(con) and not rollup.add_split(con)
+    reopen_without_split_mark(con)
     assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
 
 
@@ -296,13 +302,7 @@ def test_first_vs_cached_histograms_are_made_at_open_for_an_old_data_dir(
     for table in tables:  # as the code before the split wrote them
         con.execute(f"DELETE FROM {table} WHERE type = 'bundle_ci'")
         con.execute(f"UPDATE {table} SET name = NULL WHERE type = 'bundle_load'")
-    for ddl in rollup.ROLLUP_DDL:
-        con.execute(ddl)
-    assert not rollup.add_split(con)  # marked when the rollup was made
-    con.execute("DELETE FROM rollup_marks")
-    for ddl in rollup.ROLLUP_DDL:  # a data dir with rows keeps no mark at open
-        con.execute(ddl)
-    assert rollup.add_split(con) and not rollup.add_split(con)
+    reopen_without_split_mark(con)
     assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
     assert con.execute(f"SELECT count(*) FROM {rollup.MINUTE.hist} WHERE type = 'bundle_load' "
                        "AND name IS NULL").fetchall() == [(0,)]
