@@ -184,8 +184,18 @@ async def test_every_read_answers_as_on_duckdb(nodes: dict[str, Node], duck: Nod
         got = await nodes["evaluator"].client.get(path, headers=ADMIN)
         assert expected.status_code == 200, (path, expected.text)
         assert got.status_code == 200, (path, got.text)
-        same(_sorted_items(expected.json()), _sorted_items(got.json()), path)
+        same(_sorted_items(expected.json()), _sorted_items(got.json()), path, _split_percentile)
     await _resolve_then_regress(duck, nodes)
+
+
+def _split_percentile(path: str) -> bool:
+    """DuckDB answers a 24 h summary's first-vs-cached percentiles from its rollup (within 1 %,
+    as documented); ClickHouse reads them from the raw loads."""
+    if not path.startswith("/api/v1/summary?window=24h"):
+        return False
+    last = path.rsplit(".", 1)[-1]
+    in_split = ".first." in path or ".cached." in path or last == "compile_instantiate_p95_ms"
+    return in_split and (last.startswith("p") or last == "compile_instantiate_p95_ms")
 
 
 async def _resolve_then_regress(duck: Node, nodes: dict[str, Node]) -> None:

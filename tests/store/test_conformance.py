@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,19 +131,21 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         store.close()
 
 
-def same(a: Any, b: Any, path: str = "") -> None:
-    """Equal, floats to 1e-9 relative (sums in another order), with the path of a difference."""
+def same(a: Any, b: Any, path: str = "", approx: Callable[[str], bool] = lambda _: False) -> None:
+    """Equal, floats to 1e-9 relative (sums in another order), with the path of a difference;
+    floats at the paths ``approx`` names to 1 % (a rollup's percentile against an exact one)."""
     if isinstance(a, dict) and isinstance(b, dict):
         assert a.keys() == b.keys(), path
         for key in a:
-            same(a[key], b[key], f"{path}.{key}")
+            same(a[key], b[key], f"{path}.{key}", approx)
     elif isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         assert len(a) == len(b), path
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{path}[{i}]")
+            same(x, y, f"{path}[{i}]", approx)
     elif isinstance(a, float) or isinstance(b, float):
         assert b is not None and a is not None, (path, a, b)
-        assert math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
+        tol = 0.01 if approx(path) else 1e-9
+        assert math.isclose(float(a), float(b), rel_tol=tol, abs_tol=1e-9), (path, a, b)
     else:
         assert a == b, (path, a, b)
 
