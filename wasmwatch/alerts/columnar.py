@@ -37,13 +37,14 @@ def select(table: pa.Table, item_type: str, measurement: str | None,
     table = by_type(table).get(item_type, table.slice(0, 0))  # split once per commit
     if measurement is None and not where:
         return table
-    mask = pc.equal(table["type"], pa.scalar(item_type, pa.string()))
-    if measurement is not None:
-        mask = pc.and_(mask, pc.equal(table["name"], pa.scalar(measurement, pa.string())))
-    for label, wanted in where:
-        column = table[_column(label)]
-        mask = pc.and_kleene(mask, pc.equal(pc.cast(column, pa.string()),
-                                            pa.scalar(wanted, pa.string())))
+    # the split holds only item_type's rows: the type needs no second test here
+    tests = ([] if measurement is None
+             else [pc.equal(table["name"], pa.scalar(measurement, pa.string()))])
+    tests += [pc.equal(pc.cast(table[_column(label)], pa.string()), pa.scalar(wanted, pa.string()))
+              for label, wanted in where]
+    mask = tests[0]
+    for test in tests[1:]:
+        mask = pc.and_kleene(mask, test)
     return table.filter(pc.fill_null(mask, False))
 
 
