@@ -1,6 +1,7 @@
 """Process memory: settings made once at start, and giving freed memory back when idle.
 
-Measured in ``bench/RESULTS.md`` (memory3), each kept because it lowered RSS there:
+Measured in ``bench/RESULTS.md`` (memory3); the first two lowered RSS there, the third is
+kept because it is cheap (it gave back at most 3 MB in every probe):
 
 * numpy's transparent huge pages are turned off (:func:`tune_process`). numpy advises the
   kernel to back every array of 4 MiB or more with 2 MiB pages; the dedup filter
