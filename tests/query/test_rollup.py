@@ -306,3 +306,43 @@ def test_first_vs_cached_histograms_are_made_at_open_for_an_old_data_dir(
     assert {t: con.execute(query.format(t)).fetchall() for t in tables} == before
     assert con.execute(f"SELECT count(*) FROM {rollup.MINUTE.hist} WHERE type = 'bundle_load' "
                        "AND name IS NULL").fetchall() == [(0,)]
+
+
+def test_a_day_window_reads_six_hour_buckets_between_its_cut_hours() -> None:
+    """A 24 h window cut at hh:01:17 reads whole 6-hour buckets (from 00:00 UTC) where they
+    fit, hours around them, then 5-minute and minute buckets at its edges."""
+    six, day = rollup.SIX_HOURS, rollup.DAY.width_ms
+    end = NOW + HOUR + MINUTE + 17_000  # 17:01:17 UTC
+    midnight = end - end % day
+    spans = whole_buckets(end - day, end, tiers=rollup.LOCAL_TIERS)
+    assert [s for s in spans if s.tier == six] == [
+        Span(six, midnight - 6 * HOUR, midnight + 12 * HOUR)]
+    assert [s for s in spans if s.tier == HOUR_TIER] == [
+        Span(HOUR_TIER, midnight + 12 * HOUR, midnight + 17 * HOUR)]
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(spans))
+    assert spans[0].start_ms == end - day + 43_000 and spans[-1].end_ms == end - 17_000
+
+
+def test_six_hour_tier_is_filled_at_open_for_an_old_data_dir(
+        con: duckdb.DuckDBPyConnection) -> None:
+    """The 6-hour tier holds the hour tier's counts in 6-hour buckets, and a data dir from
+    before it gets its four tables filled from the hour tier at open."""
+    write(con, [op("render", float(k + 1), NOW - k * 1_300_000, browser=b)
+                for k, b in enumerate(["Chrome", "Firefox"] * 50)])
+    six = rollup.SIX_HOURS
+    hours = con.execute("SELECT (t // 21600000) * 21600000 AS t, sum(n) FROM rollup_hour "
+                        "GROUP BY ALL ORDER BY ALL").fetchall()
+    assert con.execute("SELECT t, sum(n) FROM rollup_6h GROUP BY ALL ORDER BY ALL"
+                       ).fetchall() == hours
+    assert len(hours) > 4 and sum(n for _, n in hours) == 100
+    tables = (six.table, six.hist, six.hist_any, six.counters_any)
+    query = "SELECT t, type, name, sum(n), sum(ms_sum), max(ms_max) FROM {} GROUP BY ALL ORDER BY ALL"
+    hist = "SELECT t, name, bin, sum(n) FROM {} GROUP BY ALL ORDER BY ALL"
+    shapes = (query, hist, hist, query)
+    before = [con.execute(q.format(t)).fetchall() for q, t in zip(shapes, tables, strict=True)]
+    assert all(before)
+    for table in tables:
+        con.execute(f"DROP TABLE {table}")
+    reopen_without_split_mark(con)
+    assert [con.execute(q.format(t)).fetchall()
+            for q, t in zip(shapes, tables, strict=True)] == before
