@@ -1,12 +1,11 @@
-"""Rollups of ``items`` per minute, 5 minutes, hour, 6 hours and UTC day, so long windows
-need not scan raw rows.
+"""Rollups of ``items`` per minute, 5 minutes, hour and UTC day, so long windows need not
+scan raw rows.
 
 Tiers :data:`TIERS` (minute, hour) are kept by every store (ClickHouse fills them by
-materialized views); the embedded DuckDB store keeps :data:`LOCAL_TIERS`, which add 5 minutes,
-6 hours (from 00:00 UTC) and days. Each tier has these tables:
+materialized views); the embedded DuckDB store keeps :data:`LOCAL_TIERS`, which add 5 minutes
+and days. Each tier has these tables:
 
-* ``rollup_<tier>`` (``rollup_minute``, ``rollup_5m``, ``rollup_hour``, ``rollup_6h``,
-  ``rollup_day``): one
+* ``rollup_<tier>`` (``rollup_minute``, ``rollup_5m``, ``rollup_hour``, ``rollup_day``): one
   row per bucket start ``t`` (epoch ms) and key
   ``(project, type, release, browser, name, ok, offline, cached, category)`` with exact counts,
   sums, maxima and "last" values. ``name`` is kept only where a summary needs it: operation
@@ -26,12 +25,12 @@ materialized views); the embedded DuckDB store keeps :data:`LOCAL_TIERS`, which 
   to a twentieth of the rows on the benchmark's data. (A minute holds too few items per key
   for this to pay.)
 
-A data dir from before a table fills it at open: the 5-minute tier from minutes, 6 hours and
-days from hours, the any-browser tables from the full ones of their tier.
+A data dir from before a table fills it at open: the 5-minute tier from minutes, days from
+hours, the any-browser tables from the full ones of their tier.
 
-The coarser tiers exist for speed: a 24 h window cut at hh:01:17 reads at most 3 six-hour
-buckets, 2 x 5 hour buckets, 2 x 11 five-minute buckets and 2 x 4 minute buckets at its edges
-(see :func:`whole_buckets`) instead of 1440 minute buckets; 30 days read 29 days. Only buckets
+The coarser tiers exist for speed: a 24 h window cut at hh:01:17 reads 22 hour buckets, at
+most 2 x 11 five-minute buckets and 2 x 4 minute buckets at its edges (see
+:func:`whole_buckets`) instead of 1440 minute buckets; 30 days read 29 days. Only buckets
 wholly inside a window are read from the rollup; the parts of a window that cut a minute, and
 items committed since the last aggregation, come from raw rows (see
 :func:`wasmwatch.query.sources.rollup_window`), so counts are exact at every edge.
@@ -71,7 +70,6 @@ __all__ = [
     "HOUR",
     "MINUTE",
     "ROLLUP_DDL",
-    "SIX_HOURS",
     "TIERS",
     "Span",
     "Tier",
@@ -104,15 +102,14 @@ class Tier:
 MINUTE = Tier(60_000, "rollup_minute", "rollup_hist_minute", None)
 FIVE = Tier(300_000, "rollup_5m", "rollup_hist_5m", "rollup_hist_any_5m", "rollup_any_5m")
 HOUR = Tier(3_600_000, "rollup_hour", "rollup_hist_hour", "rollup_hist_any_hour", "rollup_any_hour")
-SIX_HOURS = Tier(21_600_000, "rollup_6h", "rollup_hist_6h", "rollup_hist_any_6h", "rollup_any_6h")
 DAY = Tier(86_400_000, "rollup_day", "rollup_hist_day", "rollup_hist_any_day", "rollup_any_day")
 #: the tiers every store keeps (ClickHouse fills these by materialized views)
 TIERS = (MINUTE, HOUR)
 #: the tiers the embedded store keeps, finest first: its windows' edges read 5-minute buckets,
-#: a day's window mostly 6-hour buckets, and a long window whole days (UTC)
-LOCAL_TIERS = (MINUTE, FIVE, HOUR, SIX_HOURS, DAY)
+#: and a long window whole days (UTC)
+LOCAL_TIERS = (MINUTE, FIVE, HOUR, DAY)
 #: a tier added after data dirs existed, and the finer tier it is filled from at open
-_FILLED_FROM = ((FIVE, MINUTE), (DAY, HOUR), (SIX_HOURS, HOUR))
+_FILLED_FROM = ((FIVE, MINUTE), (DAY, HOUR))
 
 HIST_TYPES = ("bundle_load", "runtime_init", "operation")
 SETTLE_MS = 120_000
