@@ -186,9 +186,10 @@ class Writer:
     async def _gather(self) -> None:
         """A small group costs a commit's fixed price: let more requests join it, for at most
         ``gather_s``, until the requests of the last commit are back (:attr:`_expected`: its
-        clients were answered and may send again) or a step of ``gather_step_s`` on an idle
-        event loop brought none (nobody else is coming). A step that took much longer than
-        asked means the loop was busy, e.g. answering the last group: not a quiet one."""
+        clients were answered and may send again) or steps of ``gather_step_s`` on an idle
+        event loop brought none for ``gather_quiet_s`` (nobody else is coming). A step that
+        took twice as long as asked or more means the loop was busy, e.g. answering the last
+        group: not a quiet one."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadline = now + self.gather_s
