@@ -207,9 +207,18 @@ def proc_rss_mb(pid: int) -> float:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port: the first free one of ``BENCH_PORTS`` (``LOW-HIGH``, e.g. a helper's own
+    range on a shared machine) when it is set, else one the system picks."""
+    span = os.environ.get("BENCH_PORTS")
+    candidates = range(int(span.split("-")[0]), int(span.split("-")[1]) + 1) if span else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in BENCH_PORTS={span}")
 
 
 def taskset(cpus: str | None) -> list[str]:
