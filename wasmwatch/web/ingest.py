@@ -72,6 +72,11 @@ class _Metrics(msgspec.Struct):
     metrics: list[msgspec.Raw] = []
 
 
+#: the shortest JSON an item can be (``{"id":"a","ts":0,"type":"server_process"},``), and a
+#: short seed metric: a body whose items at this size would fit is not counted (only an
+#: estimate: the writer checks every body exactly)
+_MIN_ITEM_CHARS = 40
+_MIN_METRIC_CHARS = 16
 _count_items = msgspec.json.Decoder(_Items)
 _count_metrics = msgspec.json.Decoder(_Metrics)
 
@@ -85,7 +90,8 @@ def queue_room(rt: Runtime, body: bytes, project: Project, seed_body: bool = Fal
     left to the full decode, which names what is wrong."""
     writer = rt.writer
     held = writer.queued_bytes
-    if not held or held + 2 * len(body) <= writer.queue_max_bytes:
+    most = len(body) // (_MIN_METRIC_CHARS if seed_body else _MIN_ITEM_CHARS)  # items at most
+    if not held or held + 2 * len(body) + ITEM_BYTES * most <= writer.queue_max_bytes:
         return
     try:
         n = (len(_count_metrics.decode(body).metrics) if seed_body
