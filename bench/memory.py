@@ -112,8 +112,8 @@ def body20() -> bytes:
             .replace("\x03", str(now)).encode())
 
 
-def measure(python: str, settle_s: float, idle_s: float) -> dict[str, Any]:
-    port = free_port()
+def measure(python: str, settle_s: float, idle_s: float, port: int = 0) -> dict[str, Any]:
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "WASMWATCH_INGEST_KEY": KEY, "WASMWATCH_ADMIN_TOKEN": TOKEN}
@@ -190,12 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle-s", type=float, default=15.0)
     parser.add_argument("--idle-s", type=float, default=5.0)
     parser.add_argument("--floor", action="store_true")
+    parser.add_argument("--port", type=int, default=0, help="the servers' port (default: any free one)")
     args = parser.parse_args(argv)
     targets = {name: os.path.abspath(python) for name, python in
                (t.split("=", 1) for t in args.target)} or {"this": sys.executable}
     report: dict[str, Any] = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
     for name, python in targets.items():
-        report[name] = measure(python, args.settle_s, args.idle_s)
+        report[name] = measure(python, args.settle_s, args.idle_s, args.port)
         for stage in report[name]["stages"]:
             print(f"{name:8} {stage['stage']:8} at {stage['at_s']:5.1f}s rss {stage['rss_mb']:6.1f}"
                   f" = anon {stage['anon_mb']:6.1f} + file {stage['file_mb']:6.1f}"

@@ -36,6 +36,7 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "ingest"))
+import harden.server  # noqa: E402
 from harden.server import KEY, Server  # noqa: E402
 from run import MIX, make_body, make_item  # noqa: E402
 
@@ -143,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the server's write queue limit (its default: 300,000)")
     parser.add_argument("--quick", action="store_true", help="3 s capacity, 5 s overload")
     parser.add_argument("--label", default="", help="added to the output file's name")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the server's port (default: any free one)")
     args = parser.parse_args(argv)
+    if args.port:
+        harden.server.free_port = lambda: args.port
     if args.quick:
         args.capacity_s, args.overload_s = 3.0, 5.0
     bodies = templates()

@@ -35,3 +35,45 @@ def test_trim_runs_where_glibc_is() -> None:
     has_glibc = ctypes.util.find_library("c") is not None and hasattr(
         ctypes.CDLL(ctypes.util.find_library("c")), "malloc_trim")
     assert memory.trim() is has_glibc
+
+
+_SERVING_PATH = """
+import asyncio, json, sys, tempfile
+from wasmwatch.config import load
+from wasmwatch.runtime import Runtime
+from wasmwatch.web.app import App
+
+async def main(webhook):
+    flags = {"data_dir": tempfile.mkdtemp()}
+    if webhook:
+        flags["alert_webhook_url"] = "http://127.0.0.1:9/hook"
+    runtime = Runtime(load(flags, {}))
+    await runtime.start()
+    App(runtime)
+    loaded = sorted(m for m in ("httpx", "elftools", "aiosmtplib") if m in sys.modules)
+    await runtime.stop()
+    print(json.dumps(loaded))
+
+asyncio.run(main(sys.argv[1] == "webhook"))
+"""
+
+
+def _loaded_by_a_started_server(*args: str) -> list[str]:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _SERVING_PATH, *args], capture_output=True,
+                         text=True, timeout=120, check=True)
+    loaded: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_a_started_server_imports_no_http_client_dwarf_reader_or_smtp_until_used() -> None:
+    """httpx, pyelftools and aiosmtplib stay unloaded when no channel or upload needs them."""
+    assert _loaded_by_a_started_server("plain") == []
+
+
+def test_a_webhook_channel_loads_httpx_at_start() -> None:
+    """A configured webhook still gets its client when the server starts."""
+    assert _loaded_by_a_started_server("webhook") == ["httpx"]

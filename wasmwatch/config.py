@@ -42,10 +42,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: items waiting to be committed before ingest answers 503
     queue_max_items: int = 300_000
     #: memory (MiB) the requests waiting to be committed may hold (bodies and decoded items,
-    #: see store/writer.py ``held_bytes``) before ingest answers 503
-    queue_max_mb: int = 32
-    #: DuckDB's memory limit in MiB (its buffer pool; the process needs more besides)
-    store_memory_mb: int = 160
+    #: see store/writer.py ``held_bytes``) before ingest answers 503. This and
+    #: ``store_memory_mb`` keep the process under 400 MB RSS at twice its capacity
+    #: (bench/RESULTS.md, memory4: 370-375 MB where 32 and 160 reached 430-451)
+    queue_max_mb: int = 16
+    #: DuckDB's memory limit in MiB (its buffer pool; the process needs more besides). The
+    #: point-5 queries over 10 M items answer at 96 as fast as at 160 (bench/RESULTS.md)
+    store_memory_mb: int = 96
     #: fixed memory (MiB) of the filter that finds replayed item ids (see store/seen.py)
     seen_filter_mb: int = 32
     #: how often freed heap memory is returned to the OS while no item waits (0: never)

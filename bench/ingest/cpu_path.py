@@ -128,14 +128,18 @@ async def run_load(load: str, folder: Path, items: int, conns: int,
         path, per = PATHS[load], PER[load]
         acked = 0
         failed = 0
+        refused = 0
 
         async def conn(until: int) -> None:
-            nonlocal acked, failed
+            nonlocal acked, failed, refused
             while acked < until:
                 status, _ = await _post(app, path, bodies.next(int(time.time() * 1000)),
                                         load == "sdk")
                 if status == 200:
                     acked += per
+                elif status in (429, 503):  # refused at once (queue full): back off, as a
+                    refused += 1  # client honouring Retry-After would, and let the writer run
+                    await asyncio.sleep(0.005)
                 else:
                     failed += 1
 
@@ -160,6 +164,7 @@ async def run_load(load: str, folder: Path, items: int, conns: int,
             "loop_cpu_us_per_request": loop_cpu / acked * per * 1e6,
             "wall_us_per_item": wall / acked * 1e6, "items_per_s_wall": acked / wall,
             "stored": stored, "distinct": distinct, "acked_total": acked + warm, "failed": failed,
+            "refused": refused,
             "stored_equals_acked": stored == distinct == acked + warm}
 
 

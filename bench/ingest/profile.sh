@@ -14,7 +14,7 @@ SECS="${2:-12}"
 OUT="${OUT:-/tmp/wwprofile-$$}"
 mkdir -p "$OUT"
 if [ "$LOAD" = bulk ]; then CONNS="${3:-64}"; PER=1000; else CONNS="${3:-128}"; PER=1; fi
-PORT=$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=${PORT:-$("$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
 
 "$ROOT/.venv/bin/python" - "$OUT" <<'EOF'
 import sys, pathlib

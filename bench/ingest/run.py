@@ -207,6 +207,20 @@ def proc_rss_mb(pid: int) -> float:
 
 
 def free_port() -> int:
+    """A free TCP port: from ``WASMWATCH_BENCH_PORTS`` (``LO-HI``, when several benchmarks
+    share the machine, each its own range) with nothing listening, else one the OS picks."""
+    span = os.environ.get("WASMWATCH_BENCH_PORTS")
+    if span:
+        lo, hi = (int(v) for v in span.split("-"))
+        for port in range(lo, hi + 1):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            if not listeners(port):
+                return port
+        raise RuntimeError(f"no free port in {span}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

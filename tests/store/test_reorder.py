@@ -64,3 +64,21 @@ def test_a_table_is_rewritten_at_most_once_per_interval(tmp_path: Path) -> None:
     assert reorder.reorder(con, NOW + reorder.MIN_INTERVAL_MS - 1) == []
     assert reorder.reorder(con, NOW + reorder.MIN_INTERVAL_MS) == ["item_feature"]
     assert con.execute("SELECT count(*) FROM item_feature").fetchone()[0] == 2 * ROWS
+
+
+def test_a_rewrite_out_of_memory_is_rolled_back_and_tried_again_soon(tmp_path: Path) -> None:
+    """A rewrite that runs out of memory (here: a tiny limit and no room to spill) keeps every
+    row, is not counted as done, and is tried again after OOM_RETRY_MS, not the whole hour."""
+    con = _store(tmp_path / "m.duckdb", f"hash(i) % {ROWS}")
+    before = con.execute("SELECT sum(hash(id, ts, name)), count(*) FROM item_feature").fetchone()
+    con.execute("SET memory_limit = '8MB'")
+    con.execute("SET max_temp_directory_size = '0KiB'")
+    assert reorder.reorder(con, NOW) == []
+    assert con.execute("SELECT sum(hash(id, ts, name)), count(*) FROM item_feature").fetchone() \
+        == before
+    assert reorder.spread(con, "item_feature") > reorder.SPREAD_LIMIT
+    con.execute("RESET memory_limit")
+    con.execute("RESET max_temp_directory_size")
+    assert reorder.reorder(con, NOW + reorder.OOM_RETRY_MS - 1) == []
+    assert reorder.reorder(con, NOW + reorder.OOM_RETRY_MS) == ["item_feature"]
+    assert reorder.spread(con, "item_feature") < 1.01

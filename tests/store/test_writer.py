@@ -220,3 +220,47 @@ async def test_hooks_see_every_commit_once_in_order_while_commits_overlap() -> N
     await writer.close()
     assert store.writes > 2  # several commits, so some hooks ran beside a later commit
     assert seen == ["alone", *(f"r{i}" for i in range(30))]
+
+
+class SizedStore(MemoryStore):
+    """The in-memory store, recording how many items each commit held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, prepared: Prepared, want_rows: bool = False,
+              columns: tuple[str, ...] | None = None) -> Written:
+        self.sizes.append(prepared.size)
+        return super().write(prepared, want_rows, columns)
+
+
+async def test_a_group_waits_for_the_clients_of_the_last_one() -> None:
+    """Clients that each send again some time after their answer (at different delays) are
+    gathered into one group per round, not split between a group and the next."""
+    store = SizedStore()
+    # only "as many as last time" ends a gather here (no quiet end, no deadline in reach)
+    writer = Writer(store, gather_s=30.0, gather_quiet_s=30.0)
+    writer.start()
+
+    async def client(n: int) -> None:
+        for round_ in range(4):
+            await writer.submit(rows(f"c{n}-{round_}"))
+            await asyncio.sleep(0.001 * (n % 7))  # the client's turnaround
+
+    await asyncio.wait_for(asyncio.gather(*(client(n) for n in range(20))), 20)
+    await writer.close()
+    assert store.sizes == [20, 20, 20, 20]
+
+
+async def test_a_group_stops_waiting_for_clients_that_left() -> None:
+    """When half the clients of the last group do not come back, the next group is committed
+    after a quiet wait, not held until they do."""
+    store = SizedStore()
+    writer = Writer(store, gather_s=30.0, gather_quiet_s=0.005)
+    writer.start()
+    await asyncio.gather(*(writer.submit(rows(f"first{i}")) for i in range(10)))
+    assert await asyncio.wait_for(
+        asyncio.gather(*(writer.submit(rows(f"second{i}")) for i in range(5))), 10) == [0] * 5
+    await writer.close()
+    assert store.sizes == [10, 5]

@@ -195,3 +195,28 @@ async def test_git_commit_release_is_kept_and_pii_release_scrubbed(client: httpx
     r = await client.get("/api/v1/items?type=operation&limit=10", headers=admin)
     releases = {row["release"] for row in r.json()["items"]}
     assert releases == {sha, "[email]"}
+
+
+async def test_a_body_the_queue_cannot_hold_is_refused_before_it_is_checked(make: Make) -> None:
+    """While a commit holds the queue, a body it has no room for is a 503 counting its items
+    as queue_full (not invalid: refused before any check); the held request is then stored."""
+    import asyncio
+    import threading
+
+    c = await make(queue_max_mb=1, max_body_bytes=4 << 20)
+    rt: Runtime = c.runtime  # type: ignore[attr-defined]
+    gate = threading.Event()
+    blocked = asyncio.ensure_future(rt.writer.run_exclusive(gate.wait, 10))
+    first = asyncio.ensure_future(c.post(URL, content=json.dumps(envelope([item()]))))
+    for _ in range(200):  # until the first request waits in the queue
+        if rt.writer.queued_bytes:
+            break
+        await asyncio.sleep(0.005)
+    assert rt.writer.queued_bytes
+    big = [item(name="x" * 60_000) for _ in range(9)] + [item(name=None)]  # the last is invalid
+    refused = await c.post(URL, content=json.dumps(envelope(big)))
+    assert refused.status_code == 503 and refused.headers["retry-after"]
+    assert lost(rt, "queue_full") == 10 and lost(rt, "invalid") == 0
+    gate.set()
+    await blocked
+    assert (await first).status_code == 200

@@ -21,22 +21,14 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pyarrow as pa
 import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Gauge, Summary
 
 from wasmwatch.alerts import history
-from wasmwatch.alerts.channels import (
-    Channel,
-    EmailChannel,
-    LogChannel,
-    Notification,
-    SlackChannel,
-    WebhookChannel,
-)
+from wasmwatch.alerts.channels import Channel, LogChannel, Notification
 from wasmwatch.alerts.delivery import Attempt, Dispatcher
 from wasmwatch.alerts.evaluate import Evaluator, Sample
 from wasmwatch.alerts.rules import Rule, load_rules
@@ -47,6 +39,9 @@ from wasmwatch.clock import Clock
 from wasmwatch.config import Settings
 from wasmwatch.store.schema import Row
 
+if TYPE_CHECKING:  # imported when a channel posts over HTTP (see http_client)
+    import httpx
+
 __all__ = ["AlertService", "build_channels"]
 
 log = logging.getLogger(__name__)
@@ -54,14 +49,33 @@ Publish = Callable[[str, dict[str, Any]], None]
 Run = Callable[..., Any]  # Writer.run_exclusive
 
 
-def build_channels(settings: Settings, client: httpx.AsyncClient) -> list[Channel]:
-    """The log channel, plus each channel the settings configure."""
+def http_client(settings: Settings) -> httpx.AsyncClient | None:
+    """The HTTP client of the webhook and Slack channels; None when neither is set: httpx and
+    its TLS context hold ~10 MB (bench/RESULTS.md, memory4), not paid by a server without them."""
+    if not (settings.alert_webhook_url or settings.alert_slack_url):
+        return None
+    import httpx
+
+    return httpx.AsyncClient(timeout=settings.alert_timeout_s)
+
+
+def build_channels(settings: Settings, client: httpx.AsyncClient | None) -> list[Channel]:
+    """The log channel, plus each channel the settings configure (``client``: from
+    :func:`http_client`; made here if a webhook or Slack URL needs one and none is given)."""
     channels: list[Channel] = [LogChannel()]
-    if settings.alert_webhook_url:
+    if client is None:
+        client = http_client(settings)
+    if settings.alert_webhook_url and client is not None:
+        from wasmwatch.alerts.channels.webhook import WebhookChannel
+
         channels.append(WebhookChannel(settings.alert_webhook_url, client))
-    if settings.alert_slack_url:
+    if settings.alert_slack_url and client is not None:
+        from wasmwatch.alerts.channels.slack import SlackChannel
+
         channels.append(SlackChannel(settings.alert_slack_url, client))
     if settings.alert_smtp_url:
+        from wasmwatch.alerts.channels.email import EmailChannel
+
         channels.append(EmailChannel(settings.alert_smtp_url, settings.alert_email_from,
                                      settings.alert_email_to,
                                      timeout_s=settings.alert_timeout_s))
@@ -82,7 +96,7 @@ class AlertService:
         self.machine = StateMachine(project, cooldown_ms=int(settings.alert_cooldown_s * 1000),
                                     repeat_ms=int(settings.alert_repeat_interval_s * 1000))
         self.silences = Silences()
-        self.client = httpx.AsyncClient(timeout=settings.alert_timeout_s)
+        self.client = http_client(settings) if channels is None else None
         self.external_url = f"http://{settings.host}:{settings.port}/dashboard"
         self.dispatcher = Dispatcher(
             channels if channels is not None else build_channels(settings, self.client),
@@ -130,7 +144,8 @@ class AlertService:
         self.ready = False
         await self.dispatcher.drain(self.settings.alert_drain_s)
         await self.dispatcher.close()
-        await self.client.aclose()
+        if self.client is not None:
+            await self.client.aclose()
 
     async def write_remaining(self) -> None:
         """After the writer closed: write what is left on this task's thread (nobody else

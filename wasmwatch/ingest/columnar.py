@@ -22,6 +22,7 @@ Each item's dedup key is the 64-bit hash of its ``(project, id)``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -84,20 +85,33 @@ def _fix_error(it: s.Error, scrubber: Scrubber | None) -> None:
             value = getattr(it, field)
             if value is not None:
                 setattr(it, field, scrubber.scrub(value))
-    it.stack = _clip(it.stack, LIMITS["stack"])
+    it.stack = stack = _clip(it.stack, LIMITS["stack"])
     it.kind = _clip(it.kind, LIMITS["kind"]) or "Error"
     it.message = _clip(it.message, LIMITS["message"]) or ""
-    it.frame = top_wasm_frame(it.stack)
-    it.fingerprint = fingerprint(it.kind, it.message, it.frame)
+    it.frame = _frame_of(stack) if stack is None or len(stack) <= _CACHED_STACK else top_wasm_frame(stack)
+    it.fingerprint = _fingerprint_of(it.kind, it.message, it.frame)
+
+
+#: an error's frame and fingerprint are remembered for the last distinct values (the same
+#: error arrives from many sessions): stacks of at most _CACHED_STACK characters, so the
+#: caches hold at most ~1024 x 4 KB + 2048 x 2.4 KB (kind and message are clipped)
+_CACHED_STACK = 4096
+_frame_of = lru_cache(maxsize=1024)(top_wasm_frame)
+_fingerprint_of = lru_cache(maxsize=2048)(fingerprint)
+#: tags whose JSON is at most this long hold no key or string value over its limit
+_SHORT_TAGS = min(LIMITS["tag_key"], LIMITS["tag_value"])
 
 
 def _fix_tags(it: s.Measurement | s.ServerSpan, scrubber: Scrubber | None) -> None:
     if not it.tags:
         it.tags_json = None
         return
-    clean = {key[: LIMITS["tag_key"]]: _clip(val, LIMITS["tag_value"]) if isinstance(val, str) else val
-             for key, val in it.tags.items()}
-    it.tags_json = _tags_encoder.encode(clean).decode()
+    encoded = _tags_encoder.encode(it.tags)
+    if len(encoded) > _SHORT_TAGS:  # some key or value may be over its limit: clip each
+        clean = {key[: LIMITS["tag_key"]]: _clip(val, LIMITS["tag_value"])
+                 if isinstance(val, str) else val for key, val in it.tags.items()}
+        encoded = _tags_encoder.encode(clean)
+    it.tags_json = encoded.decode()
     if scrubber is not None:
         it.tags_json = scrubber._tags(it.tags_json) or it.tags_json
 

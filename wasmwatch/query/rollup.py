@@ -42,9 +42,10 @@ transaction sees rollup rows and watermark that agree; rows of later batches are
 How the writer uses it:
 
 * :func:`apply` in a transaction of the writer, over the committed (deduplicated) rows not yet
-  aggregated, which sit in a table or view ``batch`` with the columns of ``items``. It reads
-  the batch once into a temp table, then appends one pre-aggregated row per key and bucket to
-  each table of each tier (one ``INSERT ... SELECT ... GROUP BY`` each), marked ``merged = false``,
+  aggregated, which sit in a table or view ``batch`` with the columns of ``items``. It
+  aggregates the batch into minute buckets once (two temp tables: counters and histogram
+  bins), then appends one pre-aggregated row per key and bucket, made from those, to each
+  table of each tier (one ``INSERT ... SELECT ... GROUP BY`` each), marked ``merged = false``,
   and moves ``rollup_state.through_batch`` to the newest stored batch. Call it only when every
   committed batch is in ``batch`` or already aggregated (the store's flush does).
 * :func:`compact` every 30-60 s, from one task, outside any transaction (it runs its own). It
@@ -324,24 +325,36 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 
 def apply(con: Connection, batch: str) -> None:
-    """Aggregate the new items in table/view ``batch`` into every rollup table."""
+    """Aggregate the new items in table/view ``batch`` into every rollup table.
+
+    The items are aggregated once, into the finest tier's buckets (two temp tables: counter
+    rows and histogram rows); every tier's rows, the finest included, are then aggregated from
+    those (``MERGE`` of merged rows, as :func:`compact` and the tiers filled at open do), so
+    only one statement per kind reads every item instead of one per table."""
     if not _IDENTIFIER.fullmatch(batch):
         raise ValueError(f"batch must be a table or view name, got {batch!r}")
-    con.execute(_STAGE.format(rows=counter_rows(batch)))
+    finest = LOCAL_TIERS[0].width_ms
+    rows = counter_rows(batch)
+    con.execute("CREATE OR REPLACE TEMP TABLE _ww_counters AS "
+                + _bucketed(rows, finest, KEY, MERGE, False))
+    binned = _STAGE.format(rows=rows).split(" AS\n", 1)[1]  # the staged rows, not stored
+    con.execute("CREATE OR REPLACE TEMP TABLE _ww_hist AS "
+                + _bucketed(hist_rows(f"({binned})"), finest, HIST_KEY, HIST_MERGE, False))
     for tier in LOCAL_TIERS:
-        counters = _bucketed("SELECT * FROM _ww_stage", tier.width_ms, KEY, MERGE, False)
+        counters = _bucketed("SELECT * FROM _ww_counters", tier.width_ms, KEY, MERGE, False)
         con.execute(f"INSERT INTO {tier.table} BY NAME {counters}")
-        hist = _bucketed(_STAGED_HIST, tier.width_ms, HIST_KEY, HIST_MERGE, False)
+        hist = _bucketed("SELECT * FROM _ww_hist", tier.width_ms, HIST_KEY, HIST_MERGE, False)
         con.execute(f"INSERT INTO {tier.hist} BY NAME {hist}")
         if tier.counters_any:
-            any_rows = _bucketed(_COUNTER_TO_ANY.format(rows="SELECT * FROM _ww_stage"),
+            any_rows = _bucketed(_COUNTER_TO_ANY.format(rows="SELECT * FROM _ww_counters"),
                                  tier.width_ms, ANY_KEY, MERGE, False)
             con.execute(f"INSERT INTO {tier.counters_any} BY NAME {any_rows}")
         if tier.hist_any:
-            hist_any = _bucketed(_TO_ANY.format(rows=_STAGED_HIST), tier.width_ms,
+            hist_any = _bucketed(_TO_ANY.format(rows="SELECT * FROM _ww_hist"), tier.width_ms,
                                  HIST_ANY_KEY, HIST_MERGE, False)
             con.execute(f"INSERT INTO {tier.hist_any} BY NAME {hist_any}")
-    con.execute("DROP TABLE _ww_stage")
+    con.execute("DROP TABLE _ww_counters")
+    con.execute("DROP TABLE _ww_hist")
     con.execute(_MARK)
 
 

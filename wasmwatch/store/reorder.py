@@ -11,7 +11,10 @@ when shuffled). Above :data:`SPREAD_LIMIT` it rewrites the table sorted by ``ts`
 transaction (the rows, their columns and constraints unchanged), then checkpoints so the
 emptied row groups are dropped. A table is rewritten at most once per ``min_interval_ms``
 (default an hour, the time kept in ``reorder_state``): late items (an SDK's offline queue)
-in every new row group would otherwise make it rewrite the same table again and again.
+in every new row group would otherwise make it rewrite the same table again and again. A
+rewrite that runs out of memory (a large query held the store's memory limit meanwhile) is
+rolled back and tried again after :data:`OOM_RETRY_MS` instead of the hour, and the other tables
+go on; any other failure (say, out of disk for the sort) waits the hour and is raised.
 
 The store's maintenance runs it (every 30-60 s, on the writer thread): in time order it only
 reads the statistics; after an out-of-order load it pays one sort of each table (DuckDB spills
@@ -21,17 +24,23 @@ waits for it meanwhile.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
+import duckdb
+
 from wasmwatch.store import layout
 
-__all__ = ["SPREAD_LIMIT", "reorder", "spread"]
+__all__ = ["OOM_RETRY_MS", "SPREAD_LIMIT", "reorder", "spread"]
+
+log = logging.getLogger(__name__)
 
 Connection = Any
 #: rewrite a table when its row groups' ts spans add up to more than this many whole spans
 SPREAD_LIMIT = 2.0
 MIN_INTERVAL_MS = 3_600_000
+OOM_RETRY_MS = 300_000  # a rewrite that ran out of memory is tried again this much later
 MIN_ROW_GROUPS = 4  # fewer row groups than this: a scan reads them all anyway
 
 _STATS = re.compile(r"\[Min: (-?\d+), Max: (-?\d+)\]")
@@ -102,7 +111,14 @@ def reorder(con: Connection, now_ms: int, limit: float = SPREAD_LIMIT,
         if spread(con, table) > limit:
             # noted first: a rewrite that fails (say, out of disk for the sort) waits too
             con.execute("INSERT OR REPLACE INTO reorder_state VALUES (?, ?)", [table, now_ms])
-            _rewrite(con, table)
+            try:
+                _rewrite(con, table)
+            except duckdb.OutOfMemoryException as exc:
+                retry_at = now_ms - min_interval_ms + min(OOM_RETRY_MS, min_interval_ms)
+                con.execute("INSERT OR REPLACE INTO reorder_state VALUES (?, ?)", [table, retry_at])
+                log.warning("reorder of %s ran out of memory, tried again in %d s: %s",
+                            table, min(OOM_RETRY_MS, min_interval_ms) // 1000, exc)
+                continue
             done.append(table)
     if done:
         con.execute("CHECKPOINT")  # drop the emptied row groups, so their zone maps go too

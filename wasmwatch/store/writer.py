@@ -22,11 +22,13 @@ commit's hooks run once, in commit order.
 
 A commit has a fixed price (10-30 ms of CPU here for a group of single items of mixed types,
 whatever its size: a statement per item type), so when fewer than ``gather_items`` rows wait
-the writer lets more requests join the group first (PostgreSQL's ``commit_delay``), for as
-long as they keep joining (a ``gather_step_s`` of 1 ms with none new ends it) and at most
-``gather_s``: under many small requests from many clients the group then holds nearly every
-client instead of about half of them, and a lone request waits 1 ms; under bulk load the
-queue is deep and nothing waits (measured in ``bench/RESULTS.md``).
+the writer lets more requests join the group first (PostgreSQL's ``commit_delay``): until as
+many wait as the last commit answered plus those that waited beside it (its clients, answered,
+send again: under many clients that each send one request at a time the group then holds all
+of them, instead of half in one group and half in the next), or until ``gather_quiet_s`` of 1 ms
+steps on an idle event loop brought none (nobody else is coming), and at most ``gather_s``. A
+lone request waits 1 ms; under bulk load the queue is deep and nothing waits (measured in
+``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -83,14 +85,16 @@ class Writer:
         on_commit: Sequence[OnCommit] = (),
         commit_columns: Sequence[str] | None = None,
         idle_s: float = 0.5,
-        gather_s: float = 0.02,
+        gather_s: float = 0.05,
         gather_items: int = 2000,
         gather_step_s: float = 0.001,
+        gather_quiet_s: float = 0.005,
     ) -> None:
         self.store = store
         self.idle_s = idle_s
         self.gather_s = gather_s
         self.gather_step_s = gather_step_s
+        self.gather_quiet_s = gather_quiet_s
         self.gather_items = gather_items
         self.queue_max_items = queue_max_items
         self.queue_max_bytes = queue_max_bytes
@@ -99,6 +103,8 @@ class Writer:
         #: the Row columns the on_commit hooks read (None: all of them)
         self.commit_columns = tuple(commit_columns) if commit_columns else None
         self._pending: deque[_Pending] = deque()
+        #: requests a gathering group waits for: the last group's plus those waiting then
+        self._expected = 0
         self._depth = 0
         self._bytes = 0
         self._wake = asyncio.Event()
@@ -178,16 +184,26 @@ class Writer:
                 return
 
     async def _gather(self) -> None:
-        """A small group costs a commit's fixed price: let more requests join it while they
-        keep coming (a step of ``gather_step_s`` in which none joined ends the wait: every
-        client is then waiting on this group), for at most ``gather_s``."""
+        """A small group costs a commit's fixed price: let more requests join it, for at most
+        ``gather_s``, until the requests of the last commit are back (:attr:`_expected`: its
+        clients were answered and may send again) or steps of ``gather_step_s`` on an idle
+        event loop brought none for ``gather_quiet_s`` (nobody else is coming). A step that
+        took twice as long as asked or more means the loop was busy, e.g. answering the last
+        group: not a quiet one."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.gather_s
+        now = loop.time()
+        deadline = now + self.gather_s
+        step = self.gather_step_s
+        quiet = 0.0
         while True:
             joined = len(self._pending)
-            await asyncio.sleep(self.gather_step_s)
-            if (len(self._pending) == joined or self._depth >= self.gather_items
-                    or self._closing or loop.time() >= deadline):
+            before = now
+            await asyncio.sleep(step)
+            now = loop.time()
+            waiting = len(self._pending)
+            quiet = quiet + now - before if waiting == joined and now - before < 2 * step else 0.0
+            if (waiting >= self._expected or self._depth >= self.gather_items
+                    or self._closing or now >= deadline or quiet >= self.gather_quiet_s):
                 return
 
     def _take(self) -> list[_Pending]:
@@ -231,6 +247,8 @@ class Writer:
             return
         self._release(size, nbytes)
         self.last_error = None
+        # its clients will be back, beside the ones already waiting: the next group's aim
+        self._expected = len(group) + len(self._pending)
         for pending, dup in zip(group, dups, strict=True):
             if not pending.future.done():
                 pending.future.set_result(dup)

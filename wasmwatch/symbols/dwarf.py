@@ -12,10 +12,10 @@ import logging
 import posixpath
 from bisect import bisect_right
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elftools.common.exceptions import ELFError
-from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DwarfConfig, DWARFInfo
+if TYPE_CHECKING:  # imported by line_table, on the first module with DWARF (~2 MB resident)
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo
 
 __all__ = ["LineTable", "line_table"]
 
@@ -42,6 +42,8 @@ class LineTable:
 
 
 def _descriptor(name: str, data: bytes | None) -> DebugSectionDescriptor | None:
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
+
     if data is None:
         return None
     return DebugSectionDescriptor(io.BytesIO(data), name, None, len(data), 0)
@@ -89,6 +91,9 @@ def line_table(custom: Mapping[str, bytes]) -> LineTable | None:
     cannot be read: a broken table resolves names only, never fails an upload)."""
     if ".debug_line" not in custom or ".debug_info" not in custom:
         return None
+    from elftools.common.exceptions import ELFError
+    from elftools.dwarf.dwarfinfo import DwarfConfig, DWARFInfo
+
     args = [_descriptor(f".debug_{s}", custom.get(f".debug_{s}")) for s in _SECTIONS]
     try:
         dwarf = DWARFInfo(DwarfConfig(little_endian=True, machine_arch="wasm32",

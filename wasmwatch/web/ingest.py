@@ -33,6 +33,7 @@ from wasmwatch.ingest.ratelimit import take_all
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
+from wasmwatch.store.writer import ITEM_BYTES
 from wasmwatch.telemetry import bus
 from wasmwatch.telemetry.logs import RateLimiter as LogLimiter
 from wasmwatch.web.http import Request, Response, gunzip, json_response
@@ -61,6 +62,47 @@ def decode_envelope(body: bytes) -> s.Envelope | s.TypedEnvelope:
         return _typed.decode(body)
     except msgspec.MsgspecError:
         return _envelope.decode(body)
+
+
+class _Items(msgspec.Struct):
+    items: list[msgspec.Raw] = []
+
+
+class _Metrics(msgspec.Struct):
+    metrics: list[msgspec.Raw] = []
+
+
+#: the shortest JSON an item can be (``{"id":"a","ts":0,"type":"server_process"},``), and a
+#: short seed metric: a body whose items at this size would fit is not counted (only an
+#: estimate: the writer checks every body exactly)
+_MIN_ITEM_CHARS = 40
+_MIN_METRIC_CHARS = 16
+_count_items = msgspec.json.Decoder(_Items)
+_count_metrics = msgspec.json.Decoder(_Metrics)
+
+
+def queue_room(rt: Runtime, body: bytes, project: Project, seed_body: bool = False) -> None:
+    """Refuse (503) a body the write queue cannot hold before it is decoded and checked: the
+    writer would refuse it after that work (:func:`~wasmwatch.store.writer.held_bytes`), and
+    a client that sends again at once would have that work redone for every refusal (at 64
+    connections of 1000-item bodies most of the event loop's time). Its items are counted by a
+    scan that makes no objects (a fifth of the typed decode); a body that does not scan is
+    left to the full decode, which names what is wrong."""
+    writer = rt.writer
+    held = writer.queued_bytes
+    most = len(body) // (_MIN_METRIC_CHARS if seed_body else _MIN_ITEM_CHARS)  # items at most
+    if not held or held + 2 * len(body) + ITEM_BYTES * most <= writer.queue_max_bytes:
+        return
+    try:
+        n = (len(_count_metrics.decode(body).metrics) if seed_body
+             else len(_count_items.decode(body).items))
+    except (msgspec.MsgspecError, RecursionError):
+        return
+    if n and held + 2 * len(body) + ITEM_BYTES * n > writer.queue_max_bytes:
+        raise refuse(QueueFull(f"write queue full ({held} bytes waiting)", retry_after_s=1),
+                     "queue_full", n, project.id)
+
+
 _JSON_TYPES = ("application/json", "text/plain", "application/x-ndjson", "")
 _ACCEPTED = ("wasmwatch", "ingest", "accepted")
 _LOST = ("wasmwatch", "ingest", "lost")
@@ -184,6 +226,7 @@ async def store(rt: Runtime, project: Project, chunks: list[Chunk]) -> int:
 async def batch(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
+    queue_room(rt, body, project)
     try:
         envelope = decode_envelope(body)
     except msgspec.DecodeError as exc:
@@ -232,6 +275,7 @@ async def seed_single(rt: Runtime, request: Request) -> Response:
 async def seed_bulk(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
+    queue_room(rt, body, project, seed_body=True)
     payload = decode_any(body)
     metrics = payload.get("metrics") if isinstance(payload, dict) else None
     if not isinstance(metrics, list):
