@@ -6,7 +6,9 @@ waiting (up to ``commit_max_items``), turns them into Arrow columns and commits 
 store write on its own thread, then answers each request with its own duplicate count. While
 one commit runs the next group gathers, so the commit rate adapts to the load by itself. When
 the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of memory, ``submit`` raises
-:class:`QueueFull` at once: honest backpressure instead of unbounded memory. A waiting request
+:class:`QueueFull` at once: honest backpressure instead of unbounded memory. (Ingest first
+waits up to ``queue_wait_s`` for room, :meth:`Writer.wait_room`, so a burst of bulk bodies
+queues briefly instead of being refused and sent again at once.) A waiting request
 holds its body and its decoded items, counted as :func:`held_bytes` (twice the body plus
 :data:`ITEM_BYTES` per item, fitted with tracemalloc in ``bench/RESULTS.md``, memory3), so the
 bound is on memory, not on body bytes (a queued item holds ~2-3x its share of the body).
@@ -108,6 +110,10 @@ class Writer:
         self._depth = 0
         self._bytes = 0
         self._wake = asyncio.Event()
+        #: set (and replaced) whenever a commit frees room in the queue
+        self._room = asyncio.Event()
+        #: bytes of the bodies waiting for room (see wait_room)
+        self._room_bytes = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wasmwatch-writer")
         self._task: asyncio.Task[None] | None = None
         #: the rows of the last commit whose on_commit hooks have not run yet
@@ -135,6 +141,37 @@ class Writer:
     def queued_bytes(self) -> int:
         """Memory held by the requests accepted and not yet committed (:func:`held_bytes`)."""
         return self._bytes
+
+    def has_room(self, need: int) -> bool:
+        """Whether ``need`` more bytes (:func:`held_bytes`) fit the queue now; an empty queue
+        takes anything."""
+        return not self._bytes or self._bytes + need <= self.queue_max_bytes
+
+    async def wait_room(self, need: int, hold: int, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` until ``need`` more bytes fit the queue; False if they did not
+        (or the server is closing). ``hold`` is what the caller holds meanwhile (its body): the
+        bodies waiting here are bounded by ``queue_max_bytes`` too, beyond which this returns
+        False at once, so waiting cannot grow memory past twice the bound. Room seen here is not
+        reserved: :meth:`submit` checks again."""
+        if self.has_room(need):
+            return True
+        if self._closing or timeout_s <= 0 or self._room_bytes + hold > self.queue_max_bytes:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        self._room_bytes += hold
+        try:
+            while not self.has_room(need):
+                left = deadline - loop.time()
+                if self._closing or left <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(self._room.wait(), left)
+                except TimeoutError:
+                    return self.has_room(need)
+            return True
+        finally:
+            self._room_bytes -= hold
 
     async def submit(self, chunk: Chunk) -> int:
         """Wait until ``chunk``'s items are committed; return how many were already stored."""
@@ -281,11 +318,15 @@ class Writer:
     def _release(self, size: int, nbytes: int) -> None:
         self._depth -= size
         self._bytes -= nbytes
+        if self._room_bytes:  # wake every request waiting for room; later ones wait anew
+            self._room.set()
+            self._room = asyncio.Event()
 
     async def close(self) -> None:
         """Commit everything accepted, then stop the writer thread."""
         self._closing = True
         self._wake.set()
+        self._room.set()  # requests waiting for room get their 503 now
         if self._task is not None:
             await self._task
         self._executor.shutdown(wait=True)

@@ -81,26 +81,27 @@ _count_items = msgspec.json.Decoder(_Items)
 _count_metrics = msgspec.json.Decoder(_Metrics)
 
 
-def queue_room(rt: Runtime, body: bytes, project: Project, seed_body: bool = False) -> None:
-    """Refuse (503) a body the write queue cannot hold before it is decoded and checked: the
-    writer would refuse it after that work (:func:`~wasmwatch.store.writer.held_bytes`), and
-    a client that sends again at once would have that work redone for every refusal (at 64
-    connections of 1000-item bodies most of the event loop's time). Its items are counted by a
-    scan that makes no objects (a fifth of the typed decode); a body that does not scan is
-    left to the full decode, which names what is wrong."""
+async def queue_room(rt: Runtime, body: bytes, project: Project, seed_body: bool = False) -> None:
+    """Wait up to ``queue_wait_s`` for the write queue to have room for a body, and refuse
+    (503) one it still cannot hold before it is decoded and checked: the writer would refuse
+    it after that work (:func:`~wasmwatch.store.writer.held_bytes`), and a client that sends
+    again at once would have that work redone for every refusal (at 64 connections of
+    1000-item bodies most of the event loop's time). Its items are counted by a scan that
+    makes no objects (a fifth of the typed decode); a body that does not scan is left to the
+    full decode, which names what is wrong."""
     writer = rt.writer
-    held = writer.queued_bytes
     most = len(body) // (_MIN_METRIC_CHARS if seed_body else _MIN_ITEM_CHARS)  # items at most
-    if not held or held + 2 * len(body) + ITEM_BYTES * most <= writer.queue_max_bytes:
+    if writer.has_room(2 * len(body) + ITEM_BYTES * most):
         return
     try:
         n = (len(_count_metrics.decode(body).metrics) if seed_body
              else len(_count_items.decode(body).items))
     except (msgspec.MsgspecError, RecursionError):
         return
-    if n and held + 2 * len(body) + ITEM_BYTES * n > writer.queue_max_bytes:
-        raise refuse(QueueFull(f"write queue full ({held} bytes waiting)", retry_after_s=1),
-                     "queue_full", n, project.id)
+    need = 2 * len(body) + ITEM_BYTES * n
+    if n and not await writer.wait_room(need, len(body), rt.settings.queue_wait_s):
+        raise refuse(QueueFull(f"write queue full ({writer.queued_bytes} bytes waiting)",
+                               retry_after_s=1), "queue_full", n, project.id)
 
 
 _JSON_TYPES = ("application/json", "text/plain", "application/x-ndjson", "")
@@ -226,7 +227,7 @@ async def store(rt: Runtime, project: Project, chunks: list[Chunk]) -> int:
 async def batch(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
-    queue_room(rt, body, project)
+    await queue_room(rt, body, project)
     try:
         envelope = decode_envelope(body)
     except msgspec.DecodeError as exc:
@@ -275,7 +276,7 @@ async def seed_single(rt: Runtime, request: Request) -> Response:
 async def seed_bulk(rt: Runtime, request: Request) -> Response:
     project = rt.authorize_ingest(request)
     body = await read_json_body(rt, request)
-    queue_room(rt, body, project, seed_body=True)
+    await queue_room(rt, body, project, seed_body=True)
     payload = decode_any(body)
     metrics = payload.get("metrics") if isinstance(payload, dict) else None
     if not isinstance(metrics, list):
