@@ -47,7 +47,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: (bench/RESULTS.md, memory4: 370-375 MB where 32 and 160 reached 430-451)
     queue_max_mb: int = 16
     #: seconds a bulk body waits for room in a full queue before its 503 (0: refused at once);
-    #: the bodies waiting are bounded by ``queue_max_mb`` too
+    #: the bodies waiting are bounded by half of ``queue_max_mb``
     queue_wait_s: float = 1.0
     #: DuckDB's memory limit in MiB (its buffer pool; the process needs more besides). The
     #: point-5 queries over 10 M items answer at 96 as fast as at 160 (bench/RESULTS.md)
