@@ -61,10 +61,15 @@ COLUMNAR_MIN_ROWS = 4096
 ITEM_BYTES = 256
 
 
-def held_bytes(chunk: Chunk) -> int:
+def held_for(body_bytes: int, items: int) -> int:
     """The memory a waiting request holds: its body, the decoded strings (about the body's
     size again) and the item objects."""
-    return 2 * chunk.nbytes + ITEM_BYTES * len(chunk.items)
+    return 2 * body_bytes + ITEM_BYTES * items
+
+
+def held_bytes(chunk: Chunk) -> int:
+    """:func:`held_for` a decoded chunk."""
+    return held_for(chunk.nbytes, len(chunk.items))
 
 
 class _Pending:
@@ -183,7 +188,7 @@ class Writer:
         if self._depth + n > self.queue_max_items:
             raise QueueFull(f"write queue full ({self._depth} items waiting)", retry_after_s=1)
         held = held_bytes(chunk)
-        if self._bytes and self._bytes + held > self.queue_max_bytes:
+        if not self.has_room(held):
             raise QueueFull(f"write queue full ({self._bytes} bytes waiting)", retry_after_s=1)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         pending = _Pending(chunk, future)

@@ -33,7 +33,7 @@ from wasmwatch.ingest.ratelimit import take_all
 from wasmwatch.ingest.validate import path_error
 from wasmwatch.runtime import Runtime
 from wasmwatch.store.duckdb import Project
-from wasmwatch.store.writer import ITEM_BYTES
+from wasmwatch.store.writer import held_for
 from wasmwatch.telemetry import bus
 from wasmwatch.telemetry.logs import RateLimiter as LogLimiter
 from wasmwatch.web.http import Request, Response, gunzip, json_response
@@ -91,14 +91,14 @@ async def queue_room(rt: Runtime, body: bytes, project: Project, seed_body: bool
     full decode, which names what is wrong."""
     writer = rt.writer
     most = len(body) // (_MIN_METRIC_CHARS if seed_body else _MIN_ITEM_CHARS)  # items at most
-    if writer.has_room(2 * len(body) + ITEM_BYTES * most):
+    if writer.has_room(held_for(len(body), most)):
         return
     try:
         n = (len(_count_metrics.decode(body).metrics) if seed_body
              else len(_count_items.decode(body).items))
     except (msgspec.MsgspecError, RecursionError):
         return
-    need = 2 * len(body) + ITEM_BYTES * n
+    need = held_for(len(body), n)
     if n and not await writer.wait_room(need, len(body), rt.settings.queue_wait_s):
         raise refuse(QueueFull(f"write queue full ({writer.queued_bytes} bytes waiting)",
                                retry_after_s=1), "queue_full", n, project.id)
