@@ -4,6 +4,7 @@ holding up another; the channels' payloads; e-mail through a real aiosmtpd serve
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from tests.alerts.conftest import NOW
 from tests.alerts.receivers import SmtpReceiver
 from wasmwatch.alerts.channels import EmailChannel, MemoryChannel, Notification
-from wasmwatch.alerts.channels.email import parse_smtp_url
+from wasmwatch.alerts.channels.email import compose, parse_smtp_url
 from wasmwatch.alerts.channels.slack import message
 from wasmwatch.alerts.channels.webhook import payload
 from wasmwatch.alerts.delivery import Attempt, Dispatcher
@@ -109,6 +110,18 @@ def test_slack_message() -> None:
     body = message(note())
     assert "[FIRING] slow (warning)" in body["text"] and "release=2.0" in body["text"]
     assert body["blocks"][0]["type"] == "section"
+
+
+def test_a_resolve_says_it_cleared_not_that_it_still_breaches() -> None:
+    """Slack and e-mail say a resolved alert cleared and after how long; the description it
+    fired on follows (the webhook keeps Alertmanager's annotations as they were)."""
+    resolved = replace(alert(), state="resolved", resolved_at=NOW + 130_000)
+    n = Notification("resolved", resolved, NOW + 130_000)
+    assert message(n)["text"].splitlines()[1] == "cleared after 2m 10s; it fired on: slow is slow"
+    assert compose(n, "ww@example.com", ["a@example.com"]).get_content().startswith(
+        "cleared after 2m 10s; it fired on: slow is slow\n")
+    assert message(note())["text"].splitlines()[1] == "slow is slow"
+    assert payload(n)["alerts"][0]["annotations"]["description"] == "slow is slow"
 
 
 def test_smtp_urls() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.alerts.conftest import NOW, never
 from wasmwatch.alerts.evaluate import Sample
-from wasmwatch.alerts.rules import Rule, parse_rule
+from wasmwatch.alerts.rules import DEFAULT_RULES, Rule, parse_rule
 from wasmwatch.alerts.silences import Matcher, Silence, Silences
 from wasmwatch.alerts.state import StateMachine
 
@@ -126,3 +126,17 @@ def test_labels_make_separate_alerts() -> None:
     assert all(c.notify == "firing" for c in changes)
 
 
+
+
+def test_a_default_rule_at_its_edge_stays_one_firing_alert() -> None:
+    """The default rules hold a clear for a minute: an error rate that dips under 5 % for a
+    few seconds between breaches neither resolves nor fires again."""
+    r = next(rule for rule in DEFAULT_RULES if rule.name == "high_error_rate")
+    sm = StateMachine("default")
+    assert [c.notify for c in sm.step(r, [sample(r, True, 0.06)], NOW, never)] == ["firing"]
+    for second in range(2, 50, 2):  # the rate crosses the threshold every other tick
+        breach = second % 4 == 0
+        changes = sm.step(r, [sample(r, breach, 0.06 if breach else 0.04)], NOW + second * 1000, never)
+        assert changes == []
+    (c,) = sm.step(r, [sample(r, False, 0.01)], NOW + 48_000 + 60_000, never)
+    assert (c.alert.state, c.notify) == ("resolved", "resolved")

@@ -133,20 +133,29 @@ def parse_duration_ms(text: object) -> int:
 
 
 _D = "{rule}: {stat} {metric} is {value} over {window} (threshold {threshold})"
+#: how long a default rule's breach must stay cleared before it resolves: a value that hovers
+#: at the threshold stays one firing alert instead of firing and resolving every few seconds
+_HOLD_MS = 60_000
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("slow_bundle_load", "threshold", "bundle_load", 5000.0, stat="p95", severity="warning",
+    Rule("slow_bundle_load", "threshold", "bundle_load", 5000.0, keep_firing_for_ms=_HOLD_MS,
+         stat="p95", severity="warning",
          group_by=("release",), description="bundle load p95 {value} ms over {window} "
          "(release {release}) is above {threshold} ms"),
-    Rule("high_operation_latency", "threshold", "operation", 1000.0, stat="p95",
+    Rule("high_operation_latency", "threshold", "operation", 1000.0, keep_firing_for_ms=_HOLD_MS,
+         stat="p95",
          group_by=("operation",), description="operation {operation} p95 {value} ms over {window} "
          "is above {threshold} ms"),
-    Rule("high_error_rate", "rate", "error_rate", 0.05, severity="critical",
+    Rule("high_error_rate", "rate", "error_rate", 0.05, keep_firing_for_ms=_HOLD_MS,
+         severity="critical",
          description="error rate {value} over {window} ({samples} operations) is above {threshold}"),
-    Rule("memory_pressure", "threshold", "memory", 10_485_760.0, stat="max", min_samples=1,
+    Rule("memory_pressure", "threshold", "memory", 10_485_760.0, keep_firing_for_ms=_HOLD_MS,
+         stat="max", min_samples=1,
          severity="warning", description="WASM memory {value} bytes is above {threshold} bytes"),
-    Rule("offline_backlog", "rate", "offline_pending", 100.0, stat="last", min_samples=1,
+    Rule("offline_backlog", "rate", "offline_pending", 100.0, keep_firing_for_ms=_HOLD_MS,
+         stat="last", min_samples=1,
          description="{value} operations are waiting to sync (threshold {threshold})"),
-    Rule("performance_regression", "regression", "operation", 1.5, stat="avg",
+    Rule("performance_regression", "regression", "operation", 1.5, keep_firing_for_ms=_HOLD_MS,
+         stat="avg",
          group_by=("release", "operation"), severity="warning",
          description="operation {operation} ({release}) mean is {value}x its baseline over the "
          "last {window} (threshold {threshold}x)"),

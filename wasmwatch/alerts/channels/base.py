@@ -33,6 +33,25 @@ class Notification:
     def status(self) -> str:
         return "resolved" if self.kind == "resolved" else "firing"
 
+    @property
+    def text(self) -> str:
+        """The line a person reads (Slack, email): the alert's description while it fires; on a
+        resolve, that it cleared and after how long, then what it fired on (the description
+        was rendered at the last breach, so alone it would read as if still breaching)."""
+        a = self.alert
+        if self.kind != "resolved":
+            return a.description
+        began = a.fired_at or a.started_at
+        took = f" after {_span(a.resolved_at - began)}" if a.resolved_at and began else ""
+        return f"cleared{took}; it fired on: {a.description}"
+
+
+def _span(ms: int) -> str:
+    seconds = max(ms, 0) // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
 
 def iso(ms: int | None) -> str:
     """RFC 3339 in UTC; Alertmanager's zero time for None."""

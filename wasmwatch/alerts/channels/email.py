@@ -56,7 +56,7 @@ def compose(n: Notification, sender: str, to: list[str]) -> EmailMessage:
     msg["Subject"] = f"[{n.status.upper()}] {a.rule} ({a.severity}) - {n.service}"
     labels = "\n".join(f"  {k} = {v}" for k, v in a.labels.items())
     msg.set_content(
-        f"{a.description}\n\nstate: {a.state}\nvalue: {a.value}\nthreshold: {a.threshold}\n"
+        f"{n.text}\n\nstate: {a.state}\nvalue: {a.value}\nthreshold: {a.threshold}\n"
         f"started: {iso(a.fired_at or a.started_at)}\n"
         + (f"resolved: {iso(a.resolved_at)}\n" if a.resolved_at else "")
         + f"labels:\n{labels}\n\n{n.external_url}\n")

@@ -18,7 +18,7 @@ def message(n: Notification) -> dict[str, Any]:
     icon = ":white_check_mark:" if n.kind == "resolved" else _ICON.get(a.severity, "")
     head = f"{icon} [{n.status.upper()}] {a.rule} ({a.severity})"
     labels = ", ".join(f"{k}={v}" for k, v in a.labels.items() if k not in ("alertname", "severity"))
-    text = f"{head}\n{a.description}" + (f"\n{labels}" if labels else "")
+    text = f"{head}\n{n.text}" + (f"\n{labels}" if labels else "")
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
