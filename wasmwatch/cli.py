@@ -128,7 +128,11 @@ async def serve(settings: Settings, sock: socket.socket) -> list[str]:
     # young objects (a batch's rows) gather longer before each collection
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    server = _server(sock, App(runtime), settings)
+    app = App(runtime)
+    if settings.memory_pageout_idle_s > 0:  # what only the start needed leaves the RSS
+        memory.trim()
+        memory.page_out()
+    server = _server(sock, app, settings)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -186,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 3
     configure_logging(settings.log_level, settings.log_levels)
+    memory.limit_arenas(settings.malloc_arena_max)  # before the threads are made
     problems: list[str] = []
     try:
         with contextlib.suppress(KeyboardInterrupt):
