@@ -56,7 +56,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seen_filter_mb: int = 32
     #: how often freed heap memory is returned to the OS while no item waits (0: never)
     memory_trim_interval_s: float = 5.0
-    #: seconds of idle (the whole process under 5 % of a core, nothing waiting to be committed)
+    #: seconds of idle (the process under 2.5 % of a core, nothing waiting to be committed)
     #: after which the pages of its shared libraries go back to the kernel, once per idle spell,
     #: and once when the start is done (``madvise(MADV_PAGEOUT)``, Linux 5.4 on; see
     #: wasmwatch/memory.py); 0: never. The next request reads back the pages it needs
