@@ -1,7 +1,8 @@
 """Process memory: settings made once at start, and giving freed memory back when idle.
 
-Measured in ``bench/RESULTS.md`` (memory3); the first two lowered RSS there, the third is
-kept because it is cheap (it gave back at most 3 MB in every probe):
+Measured in ``bench/RESULTS.md`` (memory3 for the first three: the first two lowered RSS
+there, the third is kept because it is cheap, it gave back at most 3 MB in every probe;
+memory5 for the last two):
 
 * numpy's transparent huge pages are turned off (:func:`tune_process`). numpy advises the
   kernel to back every array of 4 MiB or more with 2 MiB pages; the dedup filter
@@ -21,9 +22,10 @@ kept because it is cheap (it gave back at most 3 MB in every probe):
 * :func:`page_out` hands the pages of the shared libraries back to the kernel once the process
   has been idle for ``memory_pageout_idle_s`` (:class:`IdleSpell` decides when, once per idle
   spell), and once when the start is done (``wasmwatch serve``): under load the process then
-  maps again only the pages that serving needs (memory5: 85 MB of library pages instead of
-  110 at twice capacity). Most of an idle server's RSS is file-backed: DuckDB's module alone keeps ~50 MB of
-  its code resident, libarrow ~28, libarrow_compute ~12, mostly pages touched once at start.
+  maps again only the pages that serving needs (85 MB of library pages instead of 110 at
+  twice capacity). Half of an idle server's RSS is file-backed: DuckDB's module alone keeps
+  ~50 MB of its code resident, libarrow ~28, libarrow_compute ~12, mostly pages touched once
+  at start.
   ``madvise(MADV_PAGEOUT)`` (Linux 5.4 on) reclaims those pages: they leave the RSS *and* the
   page cache (the memory is free for others, not only uncounted), unless another process maps
   them too, which the kernel then leaves alone. The price is paid by the next work: every
