@@ -146,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="added to the output file's name")
     parser.add_argument("--port", type=int, default=0,
                         help="the server's port (default: any free one)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="set in the server's environment (e.g. MALLOC_ARENA_MAX=1)")
     args = parser.parse_args(argv)
+    os.environ.update(pair.split("=", 1) for pair in args.env)
     if args.port:
         harden.server.free_port = lambda: args.port
     if args.quick:
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "answers": dict(load.statuses), "acknowledged_items": acked, "stored_items": stored,
         "acknowledged_equals_stored": acked == stored,
         "rss_before_mb": round(rss_before, 1), "rss_peak_mb": round(peak, 1),
-        "rss_after_8s": after, "python": sys.executable,
+        "rss_after_8s": after, "python": sys.executable, "env": args.env,
         "stop_exit_code": code, "stop_line": output.strip().splitlines()[-1],
         "cpus": os.cpu_count(), "load_average_before": os.getloadavg()[0],
     }

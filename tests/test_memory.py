@@ -1,15 +1,20 @@
-"""Start-up memory settings of ``wasmwatch serve`` (their effect is measured in bench/)."""
+"""Memory settings of ``wasmwatch serve``: at start and when idle (their effect is measured in bench/)."""
 
 from __future__ import annotations
 
 import ctypes.util
+import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy._core.multiarray as multiarray
 import pyarrow as pa
 import pytest
 
+from tests.conftest import LiveServer, envelope, item
 from wasmwatch import memory
 
 
@@ -77,3 +82,125 @@ def test_a_started_server_imports_no_http_client_dwarf_reader_or_smtp_until_used
 def test_a_webhook_channel_loads_httpx_at_start() -> None:
     """A configured webhook still gets its client when the server starts."""
     assert _loaded_by_a_started_server("webhook") == ["httpx"]
+
+
+def test_prepare_environment_sets_the_system_pool_and_no_huge_pages_unless_set() -> None:
+    """Arrow's pool and numpy's huge pages go into the environment; a value given stays."""
+    environ = {"NUMPY_MADVISE_HUGEPAGE": "1"}
+    memory.prepare_environment(environ)
+    assert environ == {"ARROW_DEFAULT_MEMORY_POOL": "system", "NUMPY_MADVISE_HUGEPAGE": "1"}
+
+
+def test_an_idle_spell_pages_out_once_after_its_length() -> None:
+    """Idle (under 2.5 % of a core, nothing waiting) for after_s: one page-out, not one per tick."""
+    spell = memory.IdleSpell(after_s=30)
+    ticks = [spell.tick(now, cpu_s=now * 0.01) for now in range(0, 100, 5)]
+    assert ticks.index(True) == 6 and ticks.count(True) == 1  # at 30 s, once
+
+
+def test_work_starts_a_new_idle_spell() -> None:
+    """CPU above the share, or items waiting, re-arm it: idle again for after_s, then again once."""
+    spell = memory.IdleSpell(after_s=10)
+    assert [spell.tick(t, 0.0) for t in (0, 5, 10, 15)] == [False, False, True, False]
+    assert spell.tick(20, 0.2) is False  # 0.2 s of CPU in 5 s: busy
+    assert [spell.tick(t, 0.2) for t in (25, 30)] == [False, True]
+    assert spell.tick(35, 0.2, waiting=3) is False  # items waiting to be committed: busy
+    assert [spell.tick(t, 0.2) for t in (40, 45)] == [False, True]
+
+
+_ARENAS = """
+import ctypes, sys, tempfile, threading
+from wasmwatch import memory
+if sys.argv[1] != "0":
+    assert memory.limit_arenas(int(sys.argv[1]))
+buffers = []
+def work():
+    for _ in range(2000):
+        buffers.append(bytearray(1000))
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads: t.start()
+for t in threads: t.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+path = tempfile.mktemp()
+fp = libc.fopen(path.encode(), b"w")
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+print(open(path).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(memory._libc() is None, reason="glibc only")
+def test_limit_arenas_keeps_threads_on_one_malloc_arena() -> None:
+    """Six threads allocating get arenas of their own by default, share one when limited."""
+    import subprocess
+    import sys
+
+    def heaps(limit: int) -> int:
+        out = subprocess.run([sys.executable, "-c", _ARENAS, str(limit)], capture_output=True,
+                             text=True, timeout=60, check=True)
+        return int(out.stdout.strip())
+
+    assert heaps(0) > 1
+    assert heaps(1) == 1
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _share_no_pages() -> None:
+    """The kernel leaves a page alone that another process maps too, and this test process has
+    mapped the same libraries (DuckDB, Arrow) as the server it starts: drop its own first."""
+    memory.page_out()
+
+
+@pytest.mark.server
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="Linux only")
+def test_an_idle_server_gives_its_library_pages_back_and_still_answers(tmp_path: Path) -> None:
+    """A real server: after work and an idle spell its RssFile falls; the next request is right."""
+    _share_no_pages()
+    server = LiveServer(tmp_path / "data", env={"WASMWATCH_MEMORY_PAGEOUT_IDLE_S": "1",
+                                               "WASMWATCH_MEMORY_TRIM_INTERVAL_S": "0.5"}).start()
+    try:
+        assert server.proc is not None
+        pid = server.proc.pid
+        now = int(time.time() * 1000)
+        admin = {"authorization": f"Bearer {server.admin_token}"}
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            answer = http.post("/api/v1/ingest", params={"key": server.key},
+                               json=envelope([item(ts=now, id="paged-1")], sent_at=now))
+            assert answer.status_code == 200, answer.text
+            for path in ("/api/v1/summary", "/api/v1/errors", "/dashboard/"):
+                assert http.get(path, headers=admin).status_code == 200
+            after_work = _status_kb(pid, "RssFile")
+            deadline = time.monotonic() + 60
+            while _status_kb(pid, "RssFile") > after_work - 10_240:  # 10 MB back to the kernel
+                assert time.monotonic() < deadline, (after_work, _status_kb(pid, "RssFile"))
+                time.sleep(0.2)
+            assert [row["id"] for row in server.items(id="paged-1")] == ["paged-1"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.server
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps_rollup"), reason="Linux only")
+def test_a_started_server_has_given_back_the_pages_only_its_start_used(tmp_path: Path) -> None:
+    """Ready with the page-out on: 10 MB or more less RssFile than the same start without it."""
+    ready: dict[str, int] = {}
+    for idle_s in ("0", "30"):  # one after the other: a page both map is not paged out
+        _share_no_pages()
+        server = LiveServer(tmp_path / f"data{idle_s}",
+                            env={"WASMWATCH_MEMORY_PAGEOUT_IDLE_S": idle_s}).start()
+        try:
+            assert server.proc is not None
+            ready[idle_s] = _status_kb(server.proc.pid, "RssFile")
+        finally:
+            server.stop()
+    assert ready["30"] < ready["0"] - 10_240, ready

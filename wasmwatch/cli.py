@@ -13,14 +13,16 @@ import socket
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wasmwatch import __version__, admin_cli, listen, memory
 from wasmwatch.alerts.rules import load_rules
 from wasmwatch.config import Settings, data_path, load
 from wasmwatch.errors import ConfigError, StartupError, StoreError
-from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import configure as configure_logging
+
+if TYPE_CHECKING:  # imported by serve(), after memory.prepare_environment()
+    from wasmwatch.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -116,6 +118,7 @@ def _server(sock: socket.socket, app: Any, settings: Settings) -> Any:
 
 async def serve(settings: Settings, sock: socket.socket) -> list[str]:
     """Run until SIGTERM or SIGINT; returns what the stop could not do (empty when clean)."""
+    from wasmwatch.runtime import Runtime
     from wasmwatch.web.app import App
 
     memory.tune_process()
@@ -125,7 +128,11 @@ async def serve(settings: Settings, sock: socket.socket) -> list[str]:
     # young objects (a batch's rows) gather longer before each collection
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    server = _server(sock, App(runtime), settings)
+    app = App(runtime)
+    if settings.memory_pageout_idle_s > 0:  # what only the start needed leaves the RSS
+        memory.trim()
+        memory.page_out()
+    server = _server(sock, app, settings)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -158,6 +165,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def main(argv: list[str] | None = None) -> int:
+    memory.prepare_environment()
     args = parse_args(argv)
     if args.command == "symbols":
         return symbols_upload(args)
@@ -182,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wasmwatch: {exc}", file=sys.stderr)
         return 3
     configure_logging(settings.log_level, settings.log_levels)
+    memory.limit_arenas(settings.malloc_arena_max)  # before the threads are made
     problems: list[str] = []
     try:
         with contextlib.suppress(KeyboardInterrupt):

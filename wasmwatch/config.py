@@ -56,6 +56,14 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seen_filter_mb: int = 32
     #: how often freed heap memory is returned to the OS while no item waits (0: never)
     memory_trim_interval_s: float = 5.0
+    #: seconds of idle (the process under 2.5 % of a core, nothing waiting to be committed)
+    #: after which the pages of its shared libraries go back to the kernel, once per idle spell,
+    #: and once when the start is done (``madvise(MADV_PAGEOUT)``, Linux 5.4 on; see
+    #: wasmwatch/memory.py); 0: never. The next request reads back the pages it needs
+    #: (bench/RESULTS.md, memory5: the price)
+    memory_pageout_idle_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    #: glibc malloc arenas at most (0: glibc's default, 8 per core); see wasmwatch/memory.py
+    malloc_arena_max: Annotated[int, msgspec.Meta(ge=0)] = 1
     #: items per group commit at most (from 122,880 on, DuckDB writes row groups directly)
     commit_max_items: int = 150_000
     #: per-project ingest rate, items per second, with a burst of twice that

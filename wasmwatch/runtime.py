@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ if TYPE_CHECKING:  # the clickhouse extra is imported only when a store URL asks
 
 log = logging.getLogger(__name__)
 _DAY_MS = 86_400_000
+_IDLE_TICK_S = 5.0  # how often the trim task looks at the process's idleness, at most
 
 
 class Runtime:
@@ -97,6 +99,9 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._metrics_attached = False
         self._stop = asyncio.Event()
+        #: when to page out (never when memory_pageout_idle_s is 0)
+        self._idle = memory.IdleSpell(settings.memory_pageout_idle_s or float("inf"))
+        self._trimmed = 0.0
 
     @property
     def writer(self) -> Writer:
@@ -202,8 +207,9 @@ class Runtime:
             self.keyring, lambda fn: self.writer.run_exclusive(store.catalog, fn))
         poller = Poller(self.registry)
         self._spawn(poller.run(self.settings.poll_interval_s, self._stop), "poller")
-        if self.settings.memory_trim_interval_s > 0:
-            self._spawn(self._every(self.settings.memory_trim_interval_s, self._trim), "trim")
+        if self.settings.memory_trim_interval_s > 0 or self.settings.memory_pageout_idle_s > 0:
+            interval = self.settings.memory_trim_interval_s or _IDLE_TICK_S
+            self._spawn(self._every(min(interval, _IDLE_TICK_S), self._trim), "trim")
         if self.role == "ingest":  # no evaluator, no retention: the evaluator and the TTL do it
             self._spawn(self._every(self.settings.key_refresh_s, self._refresh_keys), "keys")
             return
@@ -228,8 +234,17 @@ class Runtime:
                 await asyncio.wait_for(self._stop.wait(), interval_s)
 
     async def _trim(self) -> None:
-        """Give freed heap memory back to the kernel while nothing waits to be committed."""
-        if self._writer is not None and not self._writer.depth:
+        """Give freed heap memory back to the kernel while nothing waits to be committed, and
+        the pages of the shared libraries once the process has been idle for a while."""
+        waiting = self._writer.depth if self._writer is not None else 0
+        now = time.monotonic()
+        if self._idle.tick(now, time.process_time(), waiting):
+            released = await asyncio.to_thread(memory.page_out)
+            log.info("idle for %.0f s: %s kB of library pages paged out",
+                     self.settings.memory_pageout_idle_s, released)
+        interval = self.settings.memory_trim_interval_s
+        if not waiting and interval > 0 and now - self._trimmed >= interval:
+            self._trimmed = now
             await asyncio.to_thread(memory.trim)
 
     async def retain(self) -> int:
