@@ -22,16 +22,19 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from wasmwatch.query import rollup, sketch
+from wasmwatch.query.cache import Rows, SpanCache
 from wasmwatch.query.loads import bundle_split, rollup_split
 from wasmwatch.query.rollup import HIST_TYPES
 from wasmwatch.query.sources import (
     EXACT_MAX_S,
     Filters,
     Sql,
+    Window,
     raw_counters,
     raw_items,
     rollup_window,
     snapshot,
+    tagged,
     wide_store,
 )
 from wasmwatch.query.windows import WindowError
@@ -167,29 +170,163 @@ WHERE type = 'bundle_load' GROUP BY ALL"""
     return {(t, g, k): Latency(*q) for t, g, k, q in rows}
 
 
+_HIST_GROUP = """type, CASE WHEN type IN ('operation', 'bundle_load') THEN name END AS k,
+  CASE WHEN type = 'bundle_load' THEN release END AS r, bin, CAST(sum(n) AS BIGINT)"""
+
+
 def _sketch_latency(con: Any, hist: Sql, filters: Filters) -> LatencyMap:
     """Percentiles from the histogram rows: one grouping by (type, operation name, bundle
     release, bin), summed in Python into the per-name and the per-release groups (one read of
     the rows: a CTE read twice is planned twice, and on ClickHouse run twice)."""
     where = filters.where()
-    sql = f"""
-SELECT type, CASE WHEN type IN ('operation', 'bundle_load') THEN name END AS k,
-  CASE WHEN type = 'bundle_load' THEN release END AS r, bin, CAST(sum(n) AS BIGINT)
-FROM ({hist.text}) WHERE {where.text} GROUP BY ALL"""
-    groups: dict[tuple[str, str, str | None], dict[int, int]] = defaultdict(dict)
-    for t, k, r, b, n in con.execute(sql, [*hist.params, *where.params]).fetchall():
+    sql = f"SELECT {_HIST_GROUP} FROM ({hist.text}) WHERE {where.text} GROUP BY ALL"
+    return _latency_of(con.execute(sql, [*hist.params, *where.params]).fetchall())
+
+
+def _latency_of(rows: Iterable[tuple[Any, ...]]) -> LatencyMap:
+    """Percentiles of histogram rows ``(type, name, release, bin, n)`` (see above)."""
+    groups: Groups = defaultdict(dict)
+    _add_hist(groups, rows)
+    return _quantiles(groups)
+
+
+# (type, "main" | "release" | "cached", name or release) -> {bin: count}
+Groups = dict[tuple[str, str, str | None], dict[int, int]]
+
+
+def _add_hist(groups: Groups, rows: Iterable[tuple[Any, ...]]) -> None:
+    for t, k, r, b, n in rows:
         if t == "bundle_load":  # k: first or cached (None on a store without the split)
             for key in ((t, "main", None), (t, "release", r), (t, "cached", k)):
-                group = groups[key]
+                group = groups.setdefault(key, {})
                 group[b] = group.get(b, 0) + n
             continue
-        main = groups[(t, "main", k)]
+        main = groups.setdefault((t, "main", k), {})
         main[b] = main.get(b, 0) + n
+
+
+def _quantiles(groups: Groups) -> LatencyMap:
     out: LatencyMap = {}
     for key, counts in groups.items():
         bins = sorted(counts)
         out[key] = Latency(*sketch.quantiles(bins, [counts[b] for b in bins], QUANTILES))
     return out
+
+
+def _spans_read(con: Any, window: Window, filters: Filters, cache: SpanCache, kind: str,
+                sql: str) -> tuple[list[tuple[Any, ...]], Any]:
+    """The raw rest's rows of ``window``, and the value cached for all its spans together
+    (None if not cached) or else the rows of each span (a list of them).
+
+    The spans the cache does not hold are read with the rest in one statement (``sql``
+    formatted with the tagged rows and the filter; its first column the span's number) and
+    kept in the cache."""
+    mark = window.mark
+    assert mark is not None
+    what = (kind, filters, window.any_browser)
+    spans = window.spans
+    kept: list[Rows | None] = [None] * len(spans)
+    together = _together(window, what)
+    merged = None if together is None else cache.get(together, mark)
+    if merged is None:
+        kept = [cache.get((what, s.start_ms, s.end_ms), mark) for s in spans]
+    missing = () if merged is not None else tuple(i for i, r in enumerate(kept) if r is None)
+    source, where = tagged(window, missing, hist=kind == "hist"), filters.where()
+    found: dict[int, list[tuple[Any, ...]]] = {i: [] for i in (-1, *missing)}
+    for row in con.execute(sql.format(source=source.text, where=where.text),
+                           [*source.params, *where.params]).fetchall():
+        found[row[0]].append(row[1:])
+    for i in missing:
+        rows = tuple(found[i])
+        cache.put((what, spans[i].start_ms, spans[i].end_ms), mark, rows, len(rows))
+        kept[i] = rows
+    return found[-1], merged if merged is not None else [r for r in kept if r is not None]
+
+
+def _together(window: Window, what: tuple[Any, ...]) -> tuple[Any, int, int] | None:
+    """The cache key of all the window's spans merged (None without spans)."""
+    if not window.spans:
+        return None
+    return ((*what, window.spans), min(s.start_ms for s in window.spans),
+            max(s.end_ms for s in window.spans))
+
+
+# the counter aggregate of one span: MERGE, and the time of each "last" value (arg_max skips
+# NULL values, so a span's last value may be older than its last_ts)
+_SPAN_MERGE = (rollup.MERGE + ", max(last_ts) FILTER (WHERE value_last IS NOT NULL), "
+               "max(last_ts) FILTER (WHERE pending_last IS NOT NULL)")
+_SPAN_COUNTERS = ("SELECT span, " + _KEYS + ", " + _SPAN_MERGE
+                  + " FROM ({source}) WHERE {where} GROUP BY ALL")
+
+Merged = dict[tuple[Any, ...], list[Any]]
+
+
+def _cached_counters(con: Any, window: Window, filters: Filters,
+                     cache: SpanCache) -> list[Counter]:
+    """``_counters`` of a rollup window, the spans' aggregates from the cache where it holds
+    them, merged in Python as ``rollup.MERGE`` merges rows."""
+    rest, spans = _spans_read(con, window, filters, cache, "counters", _SPAN_COUNTERS)
+    if isinstance(spans, list):
+        together: Merged = {}
+        for rows in spans:
+            _merge_rows(together, rows)
+        key = _together(window, ("counters", filters, window.any_browser))
+        if key is not None and window.mark is not None:
+            cache.put(key, window.mark, together, len(together))
+        spans = together
+    merged = {key: list(values) for key, values in spans.items()}  # the cached one is shared
+    _merge_rows(merged, rest)
+    return [Counter(*key, *v[:10]) for key, v in merged.items()]
+
+
+def _merge_rows(merged: Merged, rows: Iterable[tuple[Any, ...]]) -> None:
+    for row in rows:
+        key = row[:7]
+        into = merged.get(key)
+        if into is None:
+            merged[key] = list(row[7:])
+        else:
+            _merge_into(into, row[7:])
+
+
+def _add(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else a + b
+
+
+def _max(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _merge_into(into: list[Any], row: tuple[Any, ...]) -> None:
+    """``into`` += ``row``: (n, ms_n, ms_sum, ms_max, bytes_sum, value_max, value_last,
+    last_ts, synced_sum, pending_last, value_ts, pending_ts), as ``rollup.MERGE`` would."""
+    for i in (0, 1, 2, 4, 8):
+        into[i] = _add(into[i], row[i])
+    for i in (3, 5, 7):
+        into[i] = _max(into[i], row[i])
+    for value, at in ((6, 10), (9, 11)):  # arg_max: the non-NULL value of the latest time
+        if row[at] is not None and (into[at] is None or row[at] > into[at]):
+            into[value], into[at] = row[value], row[at]
+
+
+_SPAN_HIST = ("SELECT span, " + _HIST_GROUP + " FROM ({source}) WHERE {where} GROUP BY ALL")
+
+
+def _cached_latency(con: Any, window: Window, filters: Filters,
+                    cache: SpanCache) -> LatencyMap:
+    """``_sketch_latency`` of a rollup window, the spans' histograms from the cache."""
+    rest, spans = _spans_read(con, window, filters, cache, "hist", _SPAN_HIST)
+    if isinstance(spans, list):
+        together: Groups = {}
+        for rows in spans:
+            _add_hist(together, rows)
+        key = _together(window, ("hist", filters, window.any_browser))
+        if key is not None and window.mark is not None:
+            cache.put(key, window.mark, together, sum(map(len, together.values())))
+        spans = together
+    groups = {key: dict(counts) for key, counts in spans.items()}  # the cached one is shared
+    _add_hist(groups, rest)
+    return _quantiles(groups)
 
 
 def summary(
@@ -204,9 +341,14 @@ def summary(
     exact: bool = False,
     exact_max_s: int = EXACT_MAX_S,
     split: bool = False,
+    cache: SpanCache | None = None,
 ) -> Json:
     """Counts, latency percentiles, error rate, memory, offline and engagement over a window;
-    with ``split`` also the first-vs-cached bundle loads (:mod:`.loads`) in ``bundle_load``."""
+    with ``split`` also the first-vs-cached bundle loads (:mod:`.loads`) in ``bundle_load``.
+
+    With ``cache`` a rollup answer reads from DuckDB only the rollup spans the cache does not
+    hold for this snapshot (see :mod:`.cache`), and keeps what it read there; the answer is
+    the same (sums of floating-point values up to the order they are added in)."""
     if window_s <= 0:
         raise WindowError(f"window must be greater than zero, got {window_s}s")
     filters = Filters(project, release, browser, operation)
@@ -222,8 +364,12 @@ def summary(
             loads = bundle_split(con, filters, from_ms, now_ms) if split else None
         else:
             window = rollup_window(con, from_ms, now_ms, filters=filters)
-            counters = _counters(con, window.counters, filters)
-            latency = _sketch_latency(con, window.hist, filters)
+            if cache is None or window.mark is None:
+                counters = _counters(con, window.counters, filters)
+                latency = _sketch_latency(con, window.hist, filters)
+            else:
+                counters = _cached_counters(con, window, filters, cache)
+                latency = _cached_latency(con, window, filters, cache)
             meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
             loads = None
             if split:  # the wide store's rollup keeps no split: read it from raw loads there

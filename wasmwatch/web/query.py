@@ -122,7 +122,7 @@ async def summary(rt: Runtime, request: Request) -> Response:
     window_s, now = span(rt, request, "1h")
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s, now_ms=now,
                                 exact=_flag(request, "exact"), compare=_flag(request, "compare"),
-                                **_filters(request))
+                                cache=rt.span_cache, **_filters(request))
     answer = await _read(rt, lambda con: overview(con, **args))
     return json_response({**answer, "budgets": budgets(rt)})
 
