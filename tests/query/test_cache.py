@@ -17,6 +17,7 @@ from tests.query.test_summary import _mixed
 from wasmwatch.query import rollup
 from wasmwatch.query.cache import SpanCache
 from wasmwatch.query.overview import overview
+from wasmwatch.query.series import series
 from wasmwatch.runtime import Runtime
 from wasmwatch.store import layout
 from wasmwatch.store.schema import COLUMNS
@@ -82,6 +83,31 @@ def test_answers_with_the_cache_equal_those_without(
                                     compare=True, **filters)
         same(overview(con, **args), overview(con, **args, cache=cache))
     assert cache.hits > 0
+
+
+@pytest.mark.parametrize("metric", ["operation", "bundle_load", "errors"])
+@pytest.mark.parametrize("step_s", [300, 900, 3600])
+def test_series_with_the_cache_equal_those_without(
+        mixed: tuple[duckdb.DuckDBPyConnection, SpanCache], metric: str, step_s: int) -> None:
+    """Cold, warm and a minute later, cached series points equal the uncached ones, and a
+    late operation changes the next points."""
+    con, cache = mixed
+    for now in (NOW_Q, NOW_Q, NOW_Q + MINUTE + 3_000):
+        for filters in FILTERS:
+            args: dict[str, Any] = dict(project=PROJECT, metric=metric, window_s=86_400,
+                                        step_s=step_s, now_ms=now, **filters)
+            same(series(con, **args), series(con, **args, cache=cache))
+    args = dict(project=PROJECT, metric=metric, window_s=86_400, step_s=step_s, now_ms=NOW_Q)
+    before = series(con, **args, cache=cache)
+    _flush(con, cache, [{"id": "late-op", "project": PROJECT, "type": "operation",
+                         "ts": NOW_Q - 5 * HOUR, "client_ts": NOW_Q, "received": NOW_Q,
+                         "release": "1.0.0", "browser": "Chrome", "name": "save", "ms": 3.0,
+                         "ok": True, "offline": False}])
+    after = series(con, **args, cache=cache)
+    same(after, series(con, **args))
+    if metric != "bundle_load":
+        assert after != before
+    assert (cache.hits > 0) is (metric != "errors")  # the latency metrics read the cache
 
 
 def test_a_late_item_in_a_cached_bucket_is_counted(

@@ -34,7 +34,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_FLUSHES", "MAX_ROWS", "SpanCache"]
+from wasmwatch.query.sources import Filters, Window, tagged
+
+__all__ = ["MAX_FLUSHES", "MAX_ROWS", "SpanCache", "read_spans", "together"]
 
 MAX_ROWS = 200_000
 MAX_FLUSHES = 4096
@@ -157,3 +159,42 @@ class SpanCache:
             if any(first <= h < end for h in flush.hours):
                 return False
         return True
+
+
+def read_spans(con: Any, window: Window, filters: Filters, cache: SpanCache,
+               what: tuple[Any, ...], sql: str,
+               hist: bool = False) -> tuple[list[tuple[Any, ...]], Any]:
+    """The raw rest's rows of ``window``, and the value cached for all its spans together
+    (under :func:`together`) or else the rows of each span (a list of them); ``what``: what
+    the rows are (the query and its filters), part of each key.
+
+    The spans the cache does not hold are read with the rest in one statement (``sql``
+    formatted with the tagged rows and the filter; its first column the span's number) and
+    kept in the cache."""
+    mark = window.mark
+    assert mark is not None
+    spans = window.spans
+    kept: list[Rows | None] = [None] * len(spans)
+    whole = together(window, what)
+    merged = None if whole is None else cache.get(whole, mark)
+    if merged is None:
+        kept = [cache.get((what, s.start_ms, s.end_ms), mark) for s in spans]
+    missing = () if merged is not None else tuple(i for i, r in enumerate(kept) if r is None)
+    source, where = tagged(window, missing, hist), filters.where()
+    found: dict[int, list[tuple[Any, ...]]] = {i: [] for i in (-1, *missing)}
+    for row in con.execute(sql.format(source=source.text, where=where.text),
+                           [*source.params, *where.params]).fetchall():
+        found[row[0]].append(row[1:])
+    for i in missing:
+        rows = tuple(found[i])
+        cache.put((what, spans[i].start_ms, spans[i].end_ms), mark, rows, len(rows))
+        kept[i] = rows
+    return found[-1], merged if merged is not None else [r for r in kept if r is not None]
+
+
+def together(window: Window, what: tuple[Any, ...]) -> tuple[Any, int, int] | None:
+    """The cache key of all the window's spans merged (None without spans)."""
+    if not window.spans:
+        return None
+    return ((*what, window.spans), min(s.start_ms for s in window.spans),
+            max(s.end_ms for s in window.spans))

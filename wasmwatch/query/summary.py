@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from wasmwatch.query import rollup, sketch
-from wasmwatch.query.cache import Rows, SpanCache
+from wasmwatch.query.cache import SpanCache, read_spans, together
 from wasmwatch.query.loads import bundle_split, rollup_split
 from wasmwatch.query.rollup import HIST_TYPES
 from wasmwatch.query.sources import (
@@ -34,7 +34,6 @@ from wasmwatch.query.sources import (
     raw_items,
     rollup_window,
     snapshot,
-    tagged,
     wide_store,
 )
 from wasmwatch.query.windows import WindowError
@@ -213,44 +212,6 @@ def _quantiles(groups: Groups) -> LatencyMap:
     return out
 
 
-def _spans_read(con: Any, window: Window, filters: Filters, cache: SpanCache, kind: str,
-                sql: str) -> tuple[list[tuple[Any, ...]], Any]:
-    """The raw rest's rows of ``window``, and the value cached for all its spans together
-    (None if not cached) or else the rows of each span (a list of them).
-
-    The spans the cache does not hold are read with the rest in one statement (``sql``
-    formatted with the tagged rows and the filter; its first column the span's number) and
-    kept in the cache."""
-    mark = window.mark
-    assert mark is not None
-    what = (kind, filters, window.any_browser)
-    spans = window.spans
-    kept: list[Rows | None] = [None] * len(spans)
-    together = _together(window, what)
-    merged = None if together is None else cache.get(together, mark)
-    if merged is None:
-        kept = [cache.get((what, s.start_ms, s.end_ms), mark) for s in spans]
-    missing = () if merged is not None else tuple(i for i, r in enumerate(kept) if r is None)
-    source, where = tagged(window, missing, hist=kind == "hist"), filters.where()
-    found: dict[int, list[tuple[Any, ...]]] = {i: [] for i in (-1, *missing)}
-    for row in con.execute(sql.format(source=source.text, where=where.text),
-                           [*source.params, *where.params]).fetchall():
-        found[row[0]].append(row[1:])
-    for i in missing:
-        rows = tuple(found[i])
-        cache.put((what, spans[i].start_ms, spans[i].end_ms), mark, rows, len(rows))
-        kept[i] = rows
-    return found[-1], merged if merged is not None else [r for r in kept if r is not None]
-
-
-def _together(window: Window, what: tuple[Any, ...]) -> tuple[Any, int, int] | None:
-    """The cache key of all the window's spans merged (None without spans)."""
-    if not window.spans:
-        return None
-    return ((*what, window.spans), min(s.start_ms for s in window.spans),
-            max(s.end_ms for s in window.spans))
-
-
 # the counter aggregate of one span: MERGE, and the time of each "last" value (arg_max skips
 # NULL values, so a span's last value may be older than its last_ts)
 _SPAN_MERGE = (rollup.MERGE + ", max(last_ts) FILTER (WHERE value_last IS NOT NULL), "
@@ -265,15 +226,16 @@ def _cached_counters(con: Any, window: Window, filters: Filters,
                      cache: SpanCache) -> list[Counter]:
     """``_counters`` of a rollup window, the spans' aggregates from the cache where it holds
     them, merged in Python as ``rollup.MERGE`` merges rows."""
-    rest, spans = _spans_read(con, window, filters, cache, "counters", _SPAN_COUNTERS)
+    what = ("counters", filters, window.any_browser)
+    rest, spans = read_spans(con, window, filters, cache, what, _SPAN_COUNTERS)
     if isinstance(spans, list):
-        together: Merged = {}
+        combined: Merged = {}
         for rows in spans:
-            _merge_rows(together, rows)
-        key = _together(window, ("counters", filters, window.any_browser))
+            _merge_rows(combined, rows)
+        key = together(window, what)
         if key is not None and window.mark is not None:
-            cache.put(key, window.mark, together, len(together))
-        spans = together
+            cache.put(key, window.mark, combined, len(combined))
+        spans = combined
     merged = {key: list(values) for key, values in spans.items()}  # the cached one is shared
     _merge_rows(merged, rest)
     return [Counter(*key, *v[:10]) for key, v in merged.items()]
@@ -315,15 +277,16 @@ _SPAN_HIST = ("SELECT span, " + _HIST_GROUP + " FROM ({source}) WHERE {where} GR
 def _cached_latency(con: Any, window: Window, filters: Filters,
                     cache: SpanCache) -> LatencyMap:
     """``_sketch_latency`` of a rollup window, the spans' histograms from the cache."""
-    rest, spans = _spans_read(con, window, filters, cache, "hist", _SPAN_HIST)
+    what = ("hist", filters, window.any_browser)
+    rest, spans = read_spans(con, window, filters, cache, what, _SPAN_HIST, hist=True)
     if isinstance(spans, list):
-        together: Groups = {}
+        combined: Groups = {}
         for rows in spans:
-            _add_hist(together, rows)
-        key = _together(window, ("hist", filters, window.any_browser))
+            _add_hist(combined, rows)
+        key = together(window, what)
         if key is not None and window.mark is not None:
-            cache.put(key, window.mark, together, sum(map(len, together.values())))
-        spans = together
+            cache.put(key, window.mark, combined, sum(map(len, combined.values())))
+        spans = combined
     groups = {key: dict(counts) for key, counts in spans.items()}  # the cached one is shared
     _add_hist(groups, rest)
     return _quantiles(groups)

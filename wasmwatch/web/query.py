@@ -136,7 +136,8 @@ async def series(rt: Runtime, request: Request) -> Response:
     except QueryError as exc:
         raise BadRequest(str(exc)) from exc
     args: dict[str, Any] = dict(project=_project(rt, request), metric=metric, window_s=window_s,
-                                step_s=step_s, now_ms=now, **_filters(request))
+                                step_s=step_s, now_ms=now, cache=rt.span_cache,
+                                **_filters(request))
     try:
         return json_response(await _read(rt, lambda con: chart_series(con, **args)))
     except QueryError as exc:
