@@ -162,15 +162,16 @@ class SpanCache:
 
 
 def read_spans(con: Any, window: Window, filters: Filters, cache: SpanCache,
-               what: tuple[Any, ...], sql: str,
-               hist: bool = False) -> tuple[list[tuple[Any, ...]], Any]:
+               what: tuple[Any, ...], sql: str, hist: bool = False,
+               rest: bool = True) -> tuple[list[tuple[Any, ...]], Any]:
     """The raw rest's rows of ``window``, and the value cached for all its spans together
     (under :func:`together`) or else the rows of each span (a list of them); ``what``: what
     the rows are (the query and its filters), part of each key.
 
     The spans the cache does not hold are read with the rest in one statement (``sql``
     formatted with the tagged rows and the filter; its first column the span's number) and
-    kept in the cache."""
+    kept in the cache; without ``rest`` the raw rest is not read (its rows: none), and no
+    statement runs when the cache holds every span."""
     mark = window.mark
     assert mark is not None
     spans = window.spans
@@ -180,11 +181,12 @@ def read_spans(con: Any, window: Window, filters: Filters, cache: SpanCache,
     if merged is None:
         kept = [cache.get((what, s.start_ms, s.end_ms), mark) for s in spans]
     missing = () if merged is not None else tuple(i for i, r in enumerate(kept) if r is None)
-    source, where = tagged(window, missing, hist), filters.where()
     found: dict[int, list[tuple[Any, ...]]] = {i: [] for i in (-1, *missing)}
-    for row in con.execute(sql.format(source=source.text, where=where.text),
-                           [*source.params, *where.params]).fetchall():
-        found[row[0]].append(row[1:])
+    if rest or missing:
+        source, where = tagged(window, missing, hist, rest), filters.where()
+        for row in con.execute(sql.format(source=source.text, where=where.text),
+                               [*source.params, *where.params]).fetchall():
+            found[row[0]].append(row[1:])
     for i in missing:
         rows = tuple(found[i])
         cache.put((what, spans[i].start_ms, spans[i].end_ms), mark, rows, len(rows))

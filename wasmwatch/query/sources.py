@@ -180,16 +180,19 @@ class Window:
     mark: int | None = None
 
 
-def tagged(window: Window, which: tuple[int, ...], hist: bool) -> Sql:
-    """Counter (or histogram) rows of the window's spans numbered ``which`` and of its raw
-    rest, each row with its span's number in a first column ``span`` (-1: the raw rest)."""
+def tagged(window: Window, which: tuple[int, ...], hist: bool, rest: bool = True) -> Sql:
+    """Counter (or histogram) rows of the window's spans numbered ``which`` and (with
+    ``rest``) of its raw rest, each row with its span's number in a first column ``span``
+    (-1: the raw rest)."""
     spans = tuple(window.spans[i] for i in which)
     part = _union(spans, hist, window.any_browser, which)
+    if not rest:
+        return part
     raw = window.raw_hist if hist else window.raw_counters
     fields = rollup.HIST_FIELDS if hist else rollup.COUNTER_FIELDS
-    rest = f"SELECT -1 AS span, {fields} FROM ({raw.text})"
+    rows = f"SELECT -1 AS span, {fields} FROM ({raw.text})"
     glue = "\nUNION ALL\n" if spans else ""
-    return Sql(f"{part.text}{glue}{rest}", (*part.params, *raw.params))
+    return Sql(f"{part.text}{glue}{rows}", (*part.params, *raw.params))
 
 
 def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,

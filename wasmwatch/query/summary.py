@@ -222,12 +222,43 @@ _SPAN_COUNTERS = ("SELECT span, " + _KEYS + ", " + _SPAN_MERGE
 Merged = dict[tuple[Any, ...], list[Any]]
 
 
-def _cached_counters(con: Any, window: Window, filters: Filters,
-                     cache: SpanCache) -> list[Counter]:
-    """``_counters`` of a rollup window, the spans' aggregates from the cache where it holds
-    them, merged in Python as ``rollup.MERGE`` merges rows."""
+# the raw rest of a window once for both: counter rows grouped by key and histogram bins
+_RAW_REST = (f"SELECT {_KEYS}, bin, ci_bin, {_SPAN_MERGE} FROM (SELECT *, "
+             f"CASE WHEN type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL THEN "
+             f"{sketch.bin_sql('ms_sum')} END AS bin, CASE WHEN ci_ms IS NOT NULL THEN "
+             f"{sketch.bin_sql('ci_ms')} END AS ci_bin FROM ({{rows}})) "
+             "WHERE {where} GROUP BY ALL")
+
+
+def _cached_window(con: Any, window: Window, filters: Filters,
+                   cache: SpanCache) -> tuple[list[Counter], LatencyMap]:
+    """Counters and percentiles of a rollup window: its spans' aggregates from the cache
+    where it holds them (else read and kept), its raw rest in one statement for both."""
+    merged = _cached_counters(con, window, filters, cache)
+    groups = _cached_hist(con, window, filters, cache)
+    where = filters.where()
+    rows = con.execute(_RAW_REST.format(rows=window.raw_counters.text, where=where.text),
+                       [*window.raw_counters.params, *where.params]).fetchall()
+    _merge_rows(merged, (row[:7] + row[9:] for row in rows))
+    hist = []
+    for row in rows:
+        type_, release, name, cached, bin_, ci_bin, n = (row[0], row[1], row[2], row[5],
+                                                         row[7], row[8], row[9])
+        if bin_ is not None:
+            k = (name if type_ == "operation" else
+                 ("cached" if cached else "first") if type_ == "bundle_load" else None)
+            hist.append((type_, k, release if type_ == "bundle_load" else None, bin_, n))
+        if ci_bin is not None:
+            hist.append((rollup.CI_TYPE, None, None, ci_bin, n))
+    _add_hist(groups, hist)
+    return [Counter(*key, *v[:10]) for key, v in merged.items()], _quantiles(groups)
+
+
+def _cached_counters(con: Any, window: Window, filters: Filters, cache: SpanCache) -> Merged:
+    """The spans' counter aggregates of a rollup window by key (a copy, to merge more
+    into), from the cache where it holds them, merged as ``rollup.MERGE`` merges rows."""
     what = ("counters", filters, window.any_browser)
-    rest, spans = read_spans(con, window, filters, cache, what, _SPAN_COUNTERS)
+    _, spans = read_spans(con, window, filters, cache, what, _SPAN_COUNTERS, rest=False)
     if isinstance(spans, list):
         combined: Merged = {}
         for rows in spans:
@@ -236,9 +267,7 @@ def _cached_counters(con: Any, window: Window, filters: Filters,
         if key is not None and window.mark is not None:
             cache.put(key, window.mark, combined, len(combined))
         spans = combined
-    merged = {key: list(values) for key, values in spans.items()}  # the cached one is shared
-    _merge_rows(merged, rest)
-    return [Counter(*key, *v[:10]) for key, v in merged.items()]
+    return {key: list(values) for key, values in spans.items()}  # the cached one is shared
 
 
 def _merge_rows(merged: Merged, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -274,11 +303,11 @@ def _merge_into(into: list[Any], row: tuple[Any, ...]) -> None:
 _SPAN_HIST = ("SELECT span, " + _HIST_GROUP + " FROM ({source}) WHERE {where} GROUP BY ALL")
 
 
-def _cached_latency(con: Any, window: Window, filters: Filters,
-                    cache: SpanCache) -> LatencyMap:
-    """``_sketch_latency`` of a rollup window, the spans' histograms from the cache."""
+def _cached_hist(con: Any, window: Window, filters: Filters, cache: SpanCache) -> Groups:
+    """The spans' histogram groups of a rollup window (a copy), from the cache where it
+    holds them."""
     what = ("hist", filters, window.any_browser)
-    rest, spans = read_spans(con, window, filters, cache, what, _SPAN_HIST, hist=True)
+    _, spans = read_spans(con, window, filters, cache, what, _SPAN_HIST, hist=True, rest=False)
     if isinstance(spans, list):
         combined: Groups = {}
         for rows in spans:
@@ -287,9 +316,7 @@ def _cached_latency(con: Any, window: Window, filters: Filters,
         if key is not None and window.mark is not None:
             cache.put(key, window.mark, combined, sum(map(len, combined.values())))
         spans = combined
-    groups = {key: dict(counts) for key, counts in spans.items()}  # the cached one is shared
-    _add_hist(groups, rest)
-    return _quantiles(groups)
+    return {key: dict(counts) for key, counts in spans.items()}  # the cached one is shared
 
 
 def summary(
@@ -331,8 +358,7 @@ def summary(
                 counters = _counters(con, window.counters, filters)
                 latency = _sketch_latency(con, window.hist, filters)
             else:
-                counters = _cached_counters(con, window, filters, cache)
-                latency = _cached_latency(con, window, filters, cache)
+                counters, latency = _cached_window(con, window, filters, cache)
             meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
             loads = None
             if split:  # the wide store's rollup keeps no split: read it from raw loads there
