@@ -107,13 +107,13 @@ def _cached_latency(con: Any, metric: str, filters: Filters, window: Window, ste
         f"SELECT span, {bucket} AS b, CAST(sum(n) AS BIGINT), sum(ms_sum), "
         f"CAST(sum(ms_n) AS BIGINT) FROM ({{source}}) WHERE {{where}} AND type = '{metric}' "
         "GROUP BY ALL"))
-    counts = _merged(window, cache, (*what, "counts"), spans, _add_counts, 1)
+    counts = _merged(window, cache, (*what, "counts"), spans, _add_counts, len)
     counts = {b: list(v) for b, v in counts.items()}  # the cached one is shared
     _add_counts(counts, rest)
     rest, spans = read_spans(con, window, filters, cache, (*what, "hist"), (
         f"SELECT span, {bucket} AS b, bin, CAST(sum(n) AS BIGINT) FROM ({{source}}) "
         f"WHERE {{where}} AND type = '{metric}' GROUP BY ALL"), hist=True)
-    hist = _merged(window, cache, (*what, "hist"), spans, _add_bins, 0)
+    hist = _merged(window, cache, (*what, "hist"), spans, _add_bins, _bins_held)
     hist = {b: dict(bins) for b, bins in hist.items()}
     _add_bins(hist, rest)
     out = {}
@@ -128,8 +128,9 @@ def _cached_latency(con: Any, metric: str, filters: Filters, window: Window, ste
 
 def _merged(window: Window, cache: SpanCache, what: tuple[Any, ...], spans: Any,
             add: Callable[[dict[int, Any], Iterable[tuple[Any, ...]]], None],
-            size_of: int) -> dict[int, Any]:
-    """The spans' rows merged per bucket (cached under ``together``), or the cached merge."""
+            size: Callable[[dict[int, Any]], int]) -> dict[int, Any]:
+    """The spans' rows merged per bucket (cached under ``together``, ``size`` rows), or the
+    cached merge."""
     if not isinstance(spans, list):
         return dict(spans)
     combined: dict[int, Any] = {}
@@ -137,9 +138,12 @@ def _merged(window: Window, cache: SpanCache, what: tuple[Any, ...], spans: Any,
         add(combined, rows)
     key = together(window, what)
     if key is not None and window.mark is not None:
-        size = len(combined) if size_of else sum(map(len, combined.values()))
-        cache.put(key, window.mark, combined, size)
+        cache.put(key, window.mark, combined, size(combined))
     return combined
+
+
+def _bins_held(hist: dict[int, Any]) -> int:
+    return sum(map(len, hist.values()))
 
 
 def _add_counts(into: dict[int, Any], rows: Iterable[tuple[Any, ...]]) -> None:
