@@ -158,7 +158,8 @@ async def errors(rt: Runtime, request: Request) -> Response:
         answer = error_groups(con, **args)
         f = _filters(request)
         scope = Filters(args["project"], f["release"], f["browser"], f["operation"])
-        breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"])
+        breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"],
+                  every=answer["group_count"] == len(answer["groups"]))
         attach_states(con, args["project"], answer["groups"])
         return symbolicate(rt, args["project"], answer)
 
