@@ -13,7 +13,8 @@ For each it first times a raw DuckDB scan of the 24 h rows in this process (the 
 ``exact=true``: one grouped aggregate with ``quantile_cont`` over the same rows), then starts a
 real ``wasmwatch serve`` on the data dir (retention off, so nothing is deleted) and times, through HTTP on loopback, ``/api/v1/summary`` for 5m, 1h, 24h, 7d, 30d, the 24 h summary
 with ``exact=true``, ``/api/v1/errors`` and ``/api/v1/series`` for 24 h (median of ``--runs``
-after one warm-up). Windows are given as ``from``/``to`` ranges ending at the data set's fixed
+after one warm-up, whose time is reported apart as ``first_ms``: the server's span cache is
+cold then). Windows are given as ``from``/``to`` ranges ending at the data set's fixed
 "now" (hh:01:17, the worst case for bucket edges), so a cached data set stays valid. Reports
 the server's RSS after the queries (and its peak), then stops it.
 
@@ -218,16 +219,18 @@ def http_queries(urls: dict[str, str], runs: int) -> dict[str, dict[str, Any]]:
                 response.raise_for_status()
                 if attempt:
                     times[name].append(elapsed)
-                else:
+                else:  # the first answer (a server's caches are cold) is kept apart
                     body = response.json()
-                    out[name][query] = {"source": body.get("source"),
+                    out[name][query] = {"first_ms": round(elapsed, 1),
+                                        "source": body.get("source"),
                                         "items": sum(body["events"].values())
                                         if "events" in body else None}
         for name in urls:
             out[name][query].update(median_ms=round(statistics.median(times[name]), 1),
                                     runs_ms=[round(t, 1) for t in times[name]])
-        print(f"  {query:20} " + "  ".join(f"{n} {out[n][query]['median_ms']:8.1f} ms"
-                                           for n in urls), file=sys.stderr)
+        print(f"  {query:20} " + "  ".join(
+            f"{n} {out[n][query]['median_ms']:8.1f} ms (first {out[n][query]['first_ms']:6.1f})"
+            for n in urls), file=sys.stderr)
     for client in clients.values():
         client.close()
     return out

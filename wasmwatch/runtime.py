@@ -37,6 +37,7 @@ from wasmwatch.live import COLUMNS as LIVE_COLUMNS
 from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
+from wasmwatch.query.cache import SpanCache
 from wasmwatch.store import layout, reorder
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.duckdb import DuckDBStore
@@ -91,6 +92,8 @@ class Runtime:
         #: alerting; rules are checked here, so a bad one stops the start (ConfigError)
         self.alerts = AlertService(settings, self.clock, self.registry, self.live.send)
         self.store: DuckDBStore | ClickHouseStore | None = None
+        #: rollup spans of recent summaries (DuckDB store only; kept exact by its flush hook)
+        self.span_cache: SpanCache | None = None
         self._writer: Writer | None = None
         self.keyring = Keyring()
         self._admin: ProjectAdmin | None = None
@@ -122,9 +125,15 @@ class Runtime:
             return self._open_clickhouse()
         assert self.store_url.path is not None
         self.first_start = not (self.store_url.path / "wasmwatch.duckdb").exists()
+        cache = self.span_cache = SpanCache()
+
+        def maintain(con: duckdb.DuckDBPyConnection, now_ms: int, cutoff_ms: int) -> None:
+            cache.forget_before(cutoff_ms)  # before the rollup's retention deletes buckets
+            _rollup_maintenance(con, now_ms, cutoff_ms)
+
         store = DuckDBStore(
-            self.store_url.path, ddl=rollup.ROLLUP_DDL, after_insert=[rollup.apply],
-            maintenance=[_rollup_maintenance], recover=[rollup.rebuild],
+            self.store_url.path, ddl=rollup.ROLLUP_DDL, after_insert=[cache.record, rollup.apply],
+            maintenance=[maintain], recover=[rollup.rebuild],
             aggregate_columns=rollup.SOURCE_COLUMNS,
             memory_limit_mb=self.settings.store_memory_mb,
             seen_filter_bytes=self.settings.seen_filter_mb << 20,

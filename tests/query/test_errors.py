@@ -72,3 +72,27 @@ def test_bad_limit_is_rejected(con: duckdb.DuckDBPyConnection) -> None:
     """A limit below 1 raises QueryError."""
     with pytest.raises(QueryError):
         error_groups(con, project=PROJECT, window_s=3600, now_ms=NOW, limit=0)
+
+
+def test_breakdown_of_every_group_equals_the_listed_one(con: duckdb.DuckDBPyConnection) -> None:
+    """With every group listed, the breakdown read without the fingerprint list is the same,
+    groups without a fingerprint included (they get none either way)."""
+    from wasmwatch.query.error_breakdown import breakdown
+    from wasmwatch.query.sources import Filters
+
+    write(con, [
+        *(_error("a", NOW - k * 60_000, session=f"s{k % 3}", release=f"1.{k % 2}.0",
+                 browser=("Chrome", "Firefox")[k % 2]) for k in range(1, 30)),
+        *(_error("b", NOW - k * 90_000, session="s9") for k in range(1, 5)),
+        _error("", NOW - 5000), row("error", NOW - 4000, kind="TypeError", message="no print"),
+    ])
+    answers = []
+    for every in (False, True):
+        got = error_groups(con, project=PROJECT, window_s=3600, now_ms=NOW)
+        assert got["group_count"] == len(got["groups"]) == 4
+        breakdown(con, Filters(PROJECT), got["from_ms"], got["to_ms"], got["groups"], every=every)
+        answers.append(got)
+    assert answers[0] == answers[1]
+    by_fp = {g["fingerprint"]: g for g in answers[1]["groups"]}
+    assert by_fp["a"]["by_release"] == {"1.0.0": 14, "1.1.0": 15}
+    assert by_fp[""]["by_release"] == {} and by_fp[None]["trend"] == [0] * 24

@@ -19,7 +19,7 @@ _COLUMNS = ("id", "fingerprint", "os", "ts", "session")
 
 _SQL = """
 WITH e AS (SELECT * FROM {items} WHERE {where} AND type = 'error'
-           AND list_contains(?, fingerprint))
+           AND {scope})
 SELECT fingerprint, 'release', coalesce(release, 'unknown'), count(*) FROM e GROUP BY ALL
 UNION ALL SELECT fingerprint, 'browser', coalesce(browser, 'unknown'), count(*) FROM e GROUP BY ALL
 UNION ALL SELECT fingerprint, 'os', coalesce(os, 'unknown'), count(*) FROM e GROUP BY ALL
@@ -28,16 +28,22 @@ UNION ALL SELECT fingerprint, 'sample', arg_max(session, ts) || ' ' || arg_max(i
   FROM e GROUP BY ALL"""
 
 
-def breakdown(con: Any, filters: Filters, from_ms: int, to_ms: int, groups: list[Json]) -> None:
+def breakdown(con: Any, filters: Filters, from_ms: int, to_ms: int, groups: list[Json],
+              every: bool = False) -> None:
     """Add ``by_release``, ``by_browser``, ``by_os``, ``trend`` and ``sample_session`` /
-    ``sample_id`` to each of ``groups`` (answers of :func:`.errors.error_groups`)."""
+    ``sample_id`` to each of ``groups`` (answers of :func:`.errors.error_groups`); ``every``:
+    they are all the range's groups (no list of fingerprints to check each error against:
+    27.6 -> 23.8 ms for 104 k errors)."""
     fingerprints = [g["fingerprint"] for g in groups if g.get("fingerprint")]
     if not fingerprints:
         return
     step = max(1, -(-(to_ms - from_ms) // TREND_BUCKETS))
     items, where = raw_items(from_ms, to_ms, con, _COLUMNS, ('error',)), filters.where()
-    sql = _SQL.format(items=items.text, where=where.text)
-    rows = con.execute(sql, [*items.params, *where.params, fingerprints, from_ms, step]).fetchall()
+    # the groups without a fingerprint (NULL or '') get no breakdown either way
+    scope = "fingerprint IS NOT NULL AND fingerprint <> ''" if every else "list_contains(?, fingerprint)"
+    listed = [] if every else [fingerprints]
+    sql = _SQL.format(items=items.text, where=where.text, scope=scope)
+    rows = con.execute(sql, [*items.params, *where.params, *listed, from_ms, step]).fetchall()
     found: dict[str, Json] = defaultdict(lambda: {
         "by_release": {}, "by_browser": {}, "by_os": {}, "trend": [0] * TREND_BUCKETS})
     for fingerprint, kind, key, n in rows:

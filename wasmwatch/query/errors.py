@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from wasmwatch.query.exceptions import QueryError
-from wasmwatch.query.sources import Filters, raw_items
+from wasmwatch.query.sources import Filters, raw_items, wide_store
 
 __all__ = ["MAX_RELEASES", "error_groups"]
 
@@ -27,7 +27,7 @@ WITH g AS (
     min(ts) AS first_seen, max(ts) AS last_seen,
     arg_max(kind, ts), arg_max(category, ts), arg_max(message, ts), arg_max(stack, ts),
     arg_max(frame, ts), arg_max(name, ts),
-    list_sort(list_distinct(list(release)))[1:{max_releases}],
+    list_sort(list_distinct(list({distinct}release)))[1:{max_releases}],
     count(*) OVER () AS groups, sum(count(*)) OVER () AS total
   FROM (SELECT * FROM {items} WHERE {where} AND type = 'error') e GROUP BY fingerprint)
 SELECT * FROM g ORDER BY n DESC, last_seen DESC, fingerprint LIMIT ?"""
@@ -52,7 +52,10 @@ def error_groups(
     from_ms = now_ms - window_s * 1000
     items = raw_items(from_ms, now_ms, con, _COLUMNS, ('error',))
     where = Filters(project, release, browser, operation).where()
-    sql = _SQL.format(items=items.text, where=where.text, max_releases=MAX_RELEASES)
+    # DISTINCT: DuckDB then keeps each group's few releases, not every error's (36 -> 28 ms
+    # for 104 k errors); the ClickHouse translation reads the plain form
+    sql = _SQL.format(items=items.text, where=where.text, max_releases=MAX_RELEASES,
+                      distinct="" if wide_store(con) else "DISTINCT ")
     rows = con.execute(sql, [*items.params, *where.params, limit]).fetchall()
     groups = [dict(zip(_FIELDS, row[:12], strict=True)) for row in rows]
     return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wasmwatch.query.cache import SpanCache
 from wasmwatch.query.sources import Filters
 from wasmwatch.query.summary import summary
 
@@ -24,8 +25,9 @@ Json = dict[str, Any]
 OPERATION_TYPES = ("operation", "error")  # the item types an operation filter applies to
 
 
-def _one(con: Any, args: Json, filters: Filters, window_s: int, to_ms: int) -> Json:
-    answer = summary(con, **args, window_s=window_s, now_ms=to_ms, split=True)
+def _one(con: Any, args: Json, filters: Filters, window_s: int, to_ms: int,
+         cache: SpanCache | None) -> Json:
+    answer = summary(con, **args, window_s=window_s, now_ms=to_ms, split=True, cache=cache)
     if filters.operation is not None:
         answer["events"] = {t: n for t, n in answer["events"].items() if t in OPERATION_TYPES}
     return answer
@@ -42,13 +44,15 @@ def overview(
     operation: str | None = None,
     exact: bool = False,
     compare: bool = False,
+    cache: SpanCache | None = None,
 ) -> Json:
-    """The summary of ``window_s`` up to ``now_ms``, and with ``compare`` the one before it."""
+    """The summary of ``window_s`` up to ``now_ms``, and with ``compare`` the one before it
+    (``cache``: see :func:`~wasmwatch.query.summary.summary`)."""
     filters = Filters(project, release, browser, operation)
     args: Json = dict(project=project, release=release, browser=browser, operation=operation,
                       exact=exact)
-    answer = _one(con, args, filters, window_s, now_ms)
+    answer = _one(con, args, filters, window_s, now_ms, cache)
     if compare:
-        before = _one(con, args, filters, window_s, answer["from_ms"])
+        before = _one(con, args, filters, window_s, answer["from_ms"], cache)
         answer["previous"] = before
     return answer

@@ -24,10 +24,12 @@ then within 1 % (``"approximate": true``). Items dated after ``now`` are in no p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from wasmwatch.query import sketch
+from wasmwatch.query.cache import SpanCache, read_spans, together
 from wasmwatch.query.exceptions import UnknownMetric
 from wasmwatch.query.rollup import floor_to
 from wasmwatch.query.sources import (
@@ -94,7 +96,77 @@ GROUP BY b"""
     }
 
 
-def _latency_points(con: Any, metric: str, filters: Filters, plan: _Plan) -> dict[int, Json]:
+def _cached_latency(con: Any, metric: str, filters: Filters, window: Window, step_ms: int,
+                    cache: SpanCache) -> dict[int, Json]:
+    """:func:`_latency_points` of a rollup window, the spans' rows from the cache (see
+    :mod:`.cache`): per bucket the count, ms sum and ms count (the average from them) and the
+    histogram, merged in Python."""
+    bucket = f"(t // {step_ms}) * {step_ms}"
+    what = ("series", metric, step_ms, filters, window.any_browser)
+    rest, spans = read_spans(con, window, filters, cache, (*what, "counts"), (
+        f"SELECT span, {bucket} AS b, CAST(sum(n) AS BIGINT), sum(ms_sum), "
+        f"CAST(sum(ms_n) AS BIGINT) FROM ({{source}}) WHERE {{where}} AND type = '{metric}' "
+        "GROUP BY ALL"))
+    counts = _merged(window, cache, (*what, "counts"), spans, _add_counts, len)
+    counts = {b: list(v) for b, v in counts.items()}  # the cached one is shared
+    _add_counts(counts, rest)
+    rest, spans = read_spans(con, window, filters, cache, (*what, "hist"), (
+        f"SELECT span, {bucket} AS b, bin, CAST(sum(n) AS BIGINT) FROM ({{source}}) "
+        f"WHERE {{where}} AND type = '{metric}' GROUP BY ALL"), hist=True)
+    hist = _merged(window, cache, (*what, "hist"), spans, _add_bins, _bins_held)
+    hist = {b: dict(bins) for b, bins in hist.items()}
+    _add_bins(hist, rest)
+    out = {}
+    for b, (n, ms_sum, ms_n) in counts.items():
+        bins = sorted(hist.get(b, {}))
+        qs = (sketch.quantiles(bins, [hist[b][x] for x in bins], QUANTILES) if bins
+              else [None, None, None])
+        avg = ms_sum / ms_n if ms_sum is not None and ms_n else None
+        out[b] = dict(zip(("count", "p50", "p95", "p99", "avg"), (n, *qs, avg), strict=True))
+    return out
+
+
+def _merged(window: Window, cache: SpanCache, what: tuple[Any, ...], spans: Any,
+            add: Callable[[dict[int, Any], Iterable[tuple[Any, ...]]], None],
+            size: Callable[[dict[int, Any]], int]) -> dict[int, Any]:
+    """The spans' rows merged per bucket (cached under ``together``, ``size`` rows), or the
+    cached merge."""
+    if not isinstance(spans, list):
+        return dict(spans)
+    combined: dict[int, Any] = {}
+    for rows in spans:
+        add(combined, rows)
+    key = together(window, what)
+    if key is not None and window.mark is not None:
+        cache.put(key, window.mark, combined, size(combined))
+    return combined
+
+
+def _bins_held(hist: dict[int, Any]) -> int:
+    return sum(map(len, hist.values()))
+
+
+def _add_counts(into: dict[int, Any], rows: Iterable[tuple[Any, ...]]) -> None:
+    for b, n, ms_sum, ms_n in rows:
+        was = into.get(b)
+        if was is None:
+            into[b] = [n, ms_sum, ms_n]
+        else:
+            was[0] += n
+            was[1] = ms_sum if was[1] is None else was[1] if ms_sum is None else was[1] + ms_sum
+            was[2] += ms_n
+
+
+def _add_bins(into: dict[int, Any], rows: Iterable[tuple[Any, ...]]) -> None:
+    for b, bin_, n in rows:
+        bins = into.setdefault(b, {})
+        bins[bin_] = bins.get(bin_, 0) + n
+
+
+def _latency_points(con: Any, metric: str, filters: Filters, plan: _Plan,
+                    cache: SpanCache | None = None) -> dict[int, Json]:
+    if plan.window is not None and plan.window.mark is not None and cache is not None:
+        return _cached_latency(con, metric, filters, plan.window, plan.step_ms, cache)
     counts = _bucketed(con, plan.counters, filters, plan.step_ms,
                        "CAST(sum(n) AS BIGINT), sum(ms_sum) / nullif(sum(ms_n), 0)",
                        f" AND type = '{metric}'")
@@ -166,9 +238,10 @@ def _plan(con: Any, window_s: int, step_s: int, now_ms: int, raw: bool,
     return _Plan(step_ms, now_ms, start_ms, window, window.counters)
 
 
-def _points(con: Any, metric: str, filters: Filters, plan: _Plan) -> dict[int, Json]:
+def _points(con: Any, metric: str, filters: Filters, plan: _Plan,
+            cache: SpanCache | None = None) -> dict[int, Json]:
     if metric in LATENCY_METRICS:
-        return _latency_points(con, metric, filters, plan)
+        return _latency_points(con, metric, filters, plan, cache)
     if metric == "events":
         return _event_points(_bucketed(con, plan.counters, filters, plan.step_ms,
                                        "type, CAST(sum(n) AS BIGINT)"))
@@ -189,8 +262,11 @@ def series(
     operation: str | None = None,
     exact: bool = False,
     exact_max_s: int = EXACT_MAX_S,
+    cache: SpanCache | None = None,
 ) -> Json:
-    """Points of ``metric`` every ``step_s`` over the last ``window_s`` before ``now_ms``."""
+    """Points of ``metric`` every ``step_s`` over the last ``window_s`` before ``now_ms``;
+    with ``cache`` a latency metric's rollup spans come from it where it holds them (see
+    :mod:`.cache`; the same points, sums up to the order they are added in)."""
     if metric not in METRICS:
         raise UnknownMetric(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
     check_series(window_s, step_s)
@@ -198,7 +274,7 @@ def series(
     filters = Filters(project, release, browser, operation)
     with snapshot(con):
         plan = _plan(con, window_s, step_s, now_ms, raw, filters)
-        found = _points(con, metric, filters, plan)
+        found = _points(con, metric, filters, plan, cache)
     buckets = range(plan.start_ms, floor_to(now_ms, plan.step_ms) + 1, plan.step_ms)
     approximate = not raw and metric in LATENCY_METRICS
     return {

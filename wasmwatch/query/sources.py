@@ -35,6 +35,7 @@ __all__ = [
     "rollup_hist",
     "rollup_window",
     "snapshot",
+    "tagged",
     "wide_store",
 ]
 
@@ -130,9 +131,10 @@ def raw_counters(from_ms: int, to_ms: int, con: Any = None) -> Sql:
     return Sql(rollup.counter_rows(_narrow(from_ms, to_ms, con)))
 
 
-def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sql:
+def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False,
+           tags: tuple[int, ...] | None = None) -> Sql:
     parts = []
-    for span in spans:
+    for i, span in enumerate(spans):
         tier = span.tier
         if not hist and any_browser and tier.counters_any:
             fields, table = rollup.ANY_FIELDS, tier.counters_any
@@ -142,7 +144,8 @@ def _union(spans: tuple[Span, ...], hist: bool, any_browser: bool = False) -> Sq
             fields, table = rollup.HIST_ANY_FIELDS, tier.hist_any
         else:
             fields, table = rollup.HIST_FIELDS, tier.hist
-        parts.append(f"SELECT {fields} FROM {table} WHERE t >= ? AND t < ?")
+        tag = "" if tags is None else f"{tags[i]} AS span, "
+        parts.append(f"SELECT {tag}{fields} FROM {table} WHERE t >= ? AND t < ?")
     params = tuple(ms for span in spans for ms in (span.start_ms, span.end_ms))
     return Sql("\nUNION ALL\n".join(parts), params)
 
@@ -161,11 +164,35 @@ def rollup_hist(spans: tuple[Span, ...], any_browser: bool = False) -> Sql:
 
 @dataclass(frozen=True)
 class Window:
-    """A window read from the rollup: counter rows and histogram rows covering it exactly."""
+    """A window read from the rollup: counter rows and histogram rows covering it exactly.
+
+    ``counters`` and ``hist`` are the whole of it; the parts for a reader that keeps some
+    spans' aggregates (:mod:`.cache`): ``spans`` (read with :func:`tagged`), ``raw_counters``
+    and ``raw_hist`` (the rest, from raw rows), ``any_browser`` (which tables the spans are
+    read from) and ``mark`` (the rollup's watermark in this snapshot; None on a wide store)."""
 
     counters: Sql
     hist: Sql
     spans: tuple[Span, ...]
+    raw_counters: Sql = Sql("")
+    raw_hist: Sql = Sql("")
+    any_browser: bool = False
+    mark: int | None = None
+
+
+def tagged(window: Window, which: tuple[int, ...], hist: bool, rest: bool = True) -> Sql:
+    """Counter (or histogram) rows of the window's spans numbered ``which`` and (with
+    ``rest``) of its raw rest, each row with its span's number in a first column ``span``
+    (-1: the raw rest)."""
+    spans = tuple(window.spans[i] for i in which)
+    part = _union(spans, hist, window.any_browser, which)
+    if not rest:
+        return part
+    raw = window.raw_hist if hist else window.raw_counters
+    fields = rollup.HIST_FIELDS if hist else rollup.COUNTER_FIELDS
+    rows = f"SELECT -1 AS span, {fields} FROM ({raw.text})"
+    glue = "\nUNION ALL\n" if spans else ""
+    return Sql(f"{part.text}{glue}{rows}", (*part.params, *raw.params))
 
 
 def _raw_rest(con: Any, spans: tuple[Span, ...], from_ms: int, to_ms: int,
@@ -246,12 +273,12 @@ def rollup_window(con: Any, from_ms: int, to_ms: int, step_ms: int | None = None
     timed = raw if wide else _raw_rest(con, spans, from_ms, to_ms, after, HIST_TYPES)
     counters, hist = rollup_counters(spans, any_browser), rollup_hist(spans, any_browser)
     glue = "\nUNION ALL\n" if spans else ""
+    raw_hist = Sql(_raw_hist(rollup.counter_rows(timed.text), wide), timed.params)
     return Window(
         Sql(f"{counters.text}{glue}SELECT {rollup.COUNTER_FIELDS} FROM ({raw_counter_rows})",
             (*counters.params, *raw.params)),
-        Sql(f"{hist.text}{glue}{_raw_hist(rollup.counter_rows(timed.text), wide)}",
-            (*hist.params, *timed.params)),
-        spans)
+        Sql(f"{hist.text}{glue}{raw_hist.text}", (*hist.params, *raw_hist.params)),
+        spans, Sql(raw_counter_rows, raw.params), raw_hist, any_browser, mark)
 
 
 @contextmanager

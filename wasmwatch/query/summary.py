@@ -22,12 +22,14 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from wasmwatch.query import rollup, sketch
+from wasmwatch.query.cache import SpanCache, read_spans, together
 from wasmwatch.query.loads import bundle_split, rollup_split
 from wasmwatch.query.rollup import HIST_TYPES
 from wasmwatch.query.sources import (
     EXACT_MAX_S,
     Filters,
     Sql,
+    Window,
     raw_counters,
     raw_items,
     rollup_window,
@@ -167,29 +169,154 @@ WHERE type = 'bundle_load' GROUP BY ALL"""
     return {(t, g, k): Latency(*q) for t, g, k, q in rows}
 
 
+_HIST_GROUP = """type, CASE WHEN type IN ('operation', 'bundle_load') THEN name END AS k,
+  CASE WHEN type = 'bundle_load' THEN release END AS r, bin, CAST(sum(n) AS BIGINT)"""
+
+
 def _sketch_latency(con: Any, hist: Sql, filters: Filters) -> LatencyMap:
     """Percentiles from the histogram rows: one grouping by (type, operation name, bundle
     release, bin), summed in Python into the per-name and the per-release groups (one read of
     the rows: a CTE read twice is planned twice, and on ClickHouse run twice)."""
     where = filters.where()
-    sql = f"""
-SELECT type, CASE WHEN type IN ('operation', 'bundle_load') THEN name END AS k,
-  CASE WHEN type = 'bundle_load' THEN release END AS r, bin, CAST(sum(n) AS BIGINT)
-FROM ({hist.text}) WHERE {where.text} GROUP BY ALL"""
-    groups: dict[tuple[str, str, str | None], dict[int, int]] = defaultdict(dict)
-    for t, k, r, b, n in con.execute(sql, [*hist.params, *where.params]).fetchall():
+    sql = f"SELECT {_HIST_GROUP} FROM ({hist.text}) WHERE {where.text} GROUP BY ALL"
+    return _latency_of(con.execute(sql, [*hist.params, *where.params]).fetchall())
+
+
+def _latency_of(rows: Iterable[tuple[Any, ...]]) -> LatencyMap:
+    """Percentiles of histogram rows ``(type, name, release, bin, n)`` (see above)."""
+    groups: Groups = defaultdict(dict)
+    _add_hist(groups, rows)
+    return _quantiles(groups)
+
+
+# (type, "main" | "release" | "cached", name or release) -> {bin: count}
+Groups = dict[tuple[str, str, str | None], dict[int, int]]
+
+
+def _add_hist(groups: Groups, rows: Iterable[tuple[Any, ...]]) -> None:
+    for t, k, r, b, n in rows:
         if t == "bundle_load":  # k: first or cached (None on a store without the split)
             for key in ((t, "main", None), (t, "release", r), (t, "cached", k)):
-                group = groups[key]
+                group = groups.setdefault(key, {})
                 group[b] = group.get(b, 0) + n
             continue
-        main = groups[(t, "main", k)]
+        main = groups.setdefault((t, "main", k), {})
         main[b] = main.get(b, 0) + n
+
+
+def _quantiles(groups: Groups) -> LatencyMap:
     out: LatencyMap = {}
     for key, counts in groups.items():
         bins = sorted(counts)
         out[key] = Latency(*sketch.quantiles(bins, [counts[b] for b in bins], QUANTILES))
     return out
+
+
+# the counter aggregate of one span: MERGE, and the time of each "last" value (arg_max skips
+# NULL values, so a span's last value may be older than its last_ts)
+_SPAN_MERGE = (rollup.MERGE + ", max(last_ts) FILTER (WHERE value_last IS NOT NULL), "
+               "max(last_ts) FILTER (WHERE pending_last IS NOT NULL)")
+_SPAN_COUNTERS = ("SELECT span, " + _KEYS + ", " + _SPAN_MERGE
+                  + " FROM ({source}) WHERE {where} GROUP BY ALL")
+
+Merged = dict[tuple[Any, ...], list[Any]]
+
+
+# the raw rest of a window once for both: counter rows grouped by key and histogram bins
+_RAW_REST = (f"SELECT {_KEYS}, bin, ci_bin, {_SPAN_MERGE} FROM (SELECT *, "
+             f"CASE WHEN type IN {HIST_TYPES!r} AND ms_sum IS NOT NULL THEN "
+             f"{sketch.bin_sql('ms_sum')} END AS bin, CASE WHEN ci_ms IS NOT NULL THEN "
+             f"{sketch.bin_sql('ci_ms')} END AS ci_bin FROM ({{rows}})) "
+             "WHERE {where} GROUP BY ALL")
+
+
+def _cached_window(con: Any, window: Window, filters: Filters,
+                   cache: SpanCache) -> tuple[list[Counter], LatencyMap]:
+    """Counters and percentiles of a rollup window: its spans' aggregates from the cache
+    where it holds them (else read and kept), its raw rest in one statement for both."""
+    merged = _cached_counters(con, window, filters, cache)
+    groups = _cached_hist(con, window, filters, cache)
+    where = filters.where()
+    rows = con.execute(_RAW_REST.format(rows=window.raw_counters.text, where=where.text),
+                       [*window.raw_counters.params, *where.params]).fetchall()
+    _merge_rows(merged, (row[:7] + row[9:] for row in rows))
+    hist = []
+    for row in rows:
+        type_, release, name, cached, bin_, ci_bin, n = (row[0], row[1], row[2], row[5],
+                                                         row[7], row[8], row[9])
+        if bin_ is not None:
+            k = (name if type_ == "operation" else
+                 ("cached" if cached else "first") if type_ == "bundle_load" else None)
+            hist.append((type_, k, release if type_ == "bundle_load" else None, bin_, n))
+        if ci_bin is not None:
+            hist.append((rollup.CI_TYPE, None, None, ci_bin, n))
+    _add_hist(groups, hist)
+    return [Counter(*key, *v[:10]) for key, v in merged.items()], _quantiles(groups)
+
+
+def _cached_counters(con: Any, window: Window, filters: Filters, cache: SpanCache) -> Merged:
+    """The spans' counter aggregates of a rollup window by key (a copy, to merge more
+    into), from the cache where it holds them, merged as ``rollup.MERGE`` merges rows."""
+    what = ("counters", filters, window.any_browser)
+    _, spans = read_spans(con, window, filters, cache, what, _SPAN_COUNTERS, rest=False)
+    if isinstance(spans, list):
+        combined: Merged = {}
+        for rows in spans:
+            _merge_rows(combined, rows)
+        key = together(window, what)
+        if key is not None and window.mark is not None:
+            cache.put(key, window.mark, combined, len(combined))
+        spans = combined
+    return {key: list(values) for key, values in spans.items()}  # the cached one is shared
+
+
+def _merge_rows(merged: Merged, rows: Iterable[tuple[Any, ...]]) -> None:
+    for row in rows:
+        key = row[:7]
+        into = merged.get(key)
+        if into is None:
+            merged[key] = list(row[7:])
+        else:
+            _merge_into(into, row[7:])
+
+
+def _add(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else a + b
+
+
+def _max(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _merge_into(into: list[Any], row: tuple[Any, ...]) -> None:
+    """``into`` += ``row``: (n, ms_n, ms_sum, ms_max, bytes_sum, value_max, value_last,
+    last_ts, synced_sum, pending_last, value_ts, pending_ts), as ``rollup.MERGE`` would."""
+    for i in (0, 1, 2, 4, 8):
+        into[i] = _add(into[i], row[i])
+    for i in (3, 5, 7):
+        into[i] = _max(into[i], row[i])
+    for value, at in ((6, 10), (9, 11)):  # arg_max: the non-NULL value of the latest time
+        if row[at] is not None and (into[at] is None or row[at] > into[at]):
+            into[value], into[at] = row[value], row[at]
+
+
+_SPAN_HIST = ("SELECT span, " + _HIST_GROUP + " FROM ({source}) WHERE {where} GROUP BY ALL")
+
+
+def _cached_hist(con: Any, window: Window, filters: Filters, cache: SpanCache) -> Groups:
+    """The spans' histogram groups of a rollup window (a copy), from the cache where it
+    holds them."""
+    what = ("hist", filters, window.any_browser)
+    _, spans = read_spans(con, window, filters, cache, what, _SPAN_HIST, hist=True, rest=False)
+    if isinstance(spans, list):
+        combined: Groups = {}
+        for rows in spans:
+            _add_hist(combined, rows)
+        key = together(window, what)
+        if key is not None and window.mark is not None:
+            cache.put(key, window.mark, combined, sum(map(len, combined.values())))
+        spans = combined
+    return {key: dict(counts) for key, counts in spans.items()}  # the cached one is shared
 
 
 def summary(
@@ -204,9 +331,14 @@ def summary(
     exact: bool = False,
     exact_max_s: int = EXACT_MAX_S,
     split: bool = False,
+    cache: SpanCache | None = None,
 ) -> Json:
     """Counts, latency percentiles, error rate, memory, offline and engagement over a window;
-    with ``split`` also the first-vs-cached bundle loads (:mod:`.loads`) in ``bundle_load``."""
+    with ``split`` also the first-vs-cached bundle loads (:mod:`.loads`) in ``bundle_load``.
+
+    With ``cache`` a rollup answer reads from DuckDB only the rollup spans the cache does not
+    hold for this snapshot (see :mod:`.cache`), and keeps what it read there; the answer is
+    the same (sums of floating-point values up to the order they are added in)."""
     if window_s <= 0:
         raise WindowError(f"window must be greater than zero, got {window_s}s")
     filters = Filters(project, release, browser, operation)
@@ -222,8 +354,11 @@ def summary(
             loads = bundle_split(con, filters, from_ms, now_ms) if split else None
         else:
             window = rollup_window(con, from_ms, now_ms, filters=filters)
-            counters = _counters(con, window.counters, filters)
-            latency = _sketch_latency(con, window.hist, filters)
+            if cache is None or window.mark is None:
+                counters = _counters(con, window.counters, filters)
+                latency = _sketch_latency(con, window.hist, filters)
+            else:
+                counters, latency = _cached_window(con, window, filters, cache)
             meta = {"approximate": True, "relative_error": sketch.ALPHA, "source": "rollup"}
             loads = None
             if split:  # the wide store's rollup keeps no split: read it from raw loads there

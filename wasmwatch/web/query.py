@@ -122,7 +122,7 @@ async def summary(rt: Runtime, request: Request) -> Response:
     window_s, now = span(rt, request, "1h")
     args: dict[str, Any] = dict(project=_project(rt, request), window_s=window_s, now_ms=now,
                                 exact=_flag(request, "exact"), compare=_flag(request, "compare"),
-                                **_filters(request))
+                                cache=rt.span_cache, **_filters(request))
     answer = await _read(rt, lambda con: overview(con, **args))
     return json_response({**answer, "budgets": budgets(rt)})
 
@@ -136,7 +136,8 @@ async def series(rt: Runtime, request: Request) -> Response:
     except QueryError as exc:
         raise BadRequest(str(exc)) from exc
     args: dict[str, Any] = dict(project=_project(rt, request), metric=metric, window_s=window_s,
-                                step_s=step_s, now_ms=now, **_filters(request))
+                                step_s=step_s, now_ms=now, cache=rt.span_cache,
+                                **_filters(request))
     try:
         return json_response(await _read(rt, lambda con: chart_series(con, **args)))
     except QueryError as exc:
@@ -157,7 +158,8 @@ async def errors(rt: Runtime, request: Request) -> Response:
         answer = error_groups(con, **args)
         f = _filters(request)
         scope = Filters(args["project"], f["release"], f["browser"], f["operation"])
-        breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"])
+        breakdown(con, scope, answer["from_ms"], answer["to_ms"], answer["groups"],
+                  every=answer["group_count"] == len(answer["groups"]))
         attach_states(con, args["project"], answer["groups"])
         return symbolicate(rt, args["project"], answer)
 
