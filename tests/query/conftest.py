@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ def op(name: str, ms: float, ts: int, **fields: Any) -> dict[str, Any]:
 
 
 def write(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
-          batch_size: int = 5000) -> None:
-    """Insert ``rows`` into the stored layout (one batch per context), then apply the rollup."""
+          batch_size: int = 5000,
+          before_rollup: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None) -> None:
+    """Insert ``rows`` into the stored layout (one batch per context), then apply the rollup
+    (``before_rollup(con, "batch")`` first, as a flush hook ahead of it would run)."""
     rows = list(rows)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
@@ -49,6 +51,8 @@ def write(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]],
         con.register("incoming", table)
         con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM incoming")
         layout.load_wide(con, "batch")
+        if before_rollup is not None:
+            before_rollup(con, "batch")
         rollup.apply(con, "batch")
         con.execute("COMMIT")
         con.unregister("incoming")

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import KEY, NOW, envelope, item
-from tests.query.conftest import HOUR, MINUTE, PROJECT
+from tests.query.conftest import HOUR, MINUTE, PROJECT, write
 from tests.query.test_summary import _mixed
 from wasmwatch.query import rollup
 from wasmwatch.query.cache import SpanCache
@@ -29,16 +29,7 @@ _ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
 
 def _flush(con: duckdb.DuckDBPyConnection, cache: SpanCache, rows: list[dict[str, Any]]) -> None:
     """Store ``rows`` and aggregate them the way the store's flush does, its hooks in order."""
-    table = pa.table({name: pa.array([r.get(name) for r in rows], type=_ARROW[sql])
-                      for name, sql in COLUMNS.items()})
-    con.execute("BEGIN TRANSACTION")
-    con.register("incoming", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE batch AS SELECT * FROM incoming")
-    layout.load_wide(con, "batch")
-    cache.record(con, "batch")
-    rollup.apply(con, "batch")
-    con.execute("COMMIT")
-    con.unregister("incoming")
+    write(con, rows, batch_size=max(len(rows), 1), before_rollup=cache.record)
 
 
 def same(a: Any, b: Any, path: str = "") -> None:
