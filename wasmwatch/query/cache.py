@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from wasmwatch.query.sources import Filters, Window, tagged
 
-__all__ = ["MAX_FLUSHES", "MAX_ROWS", "SpanCache", "read_spans", "together"]
+__all__ = ["MAX_FLUSHES", "MAX_ROWS", "SpanCache", "merge_spans", "read_spans", "together"]
 
 MAX_ROWS = 120_000  # ~17 MB: 143 bytes a row held, measured on the 10 M-item benchmark
 MAX_FLUSHES = 4096
@@ -201,3 +201,20 @@ def together(window: Window, what: tuple[Any, ...]) -> tuple[Any, int, int] | No
         return None
     return ((*what, window.spans), min(s.start_ms for s in window.spans),
             max(s.end_ms for s in window.spans))
+
+
+def merge_spans(window: Window, cache: SpanCache, what: tuple[Any, ...], spans: Any,
+                add: Callable[[dict[Any, Any], Iterable[tuple[Any, ...]]], None],
+                size: Callable[[dict[Any, Any]], int]) -> Any:
+    """What :func:`read_spans` gave for the spans as one value: each span's rows folded by
+    ``add(into, rows)`` and the result cached under :func:`together` (``size``: its rows, for
+    the bound), or the value the cache already held. Shared with the cache: copy it to change it."""
+    if not isinstance(spans, list):
+        return spans
+    combined: dict[Any, Any] = {}
+    for rows in spans:
+        add(combined, rows)
+    key = together(window, what)
+    if key is not None and window.mark is not None:
+        cache.put(key, window.mark, combined, size(combined))
+    return combined

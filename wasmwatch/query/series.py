@@ -24,12 +24,12 @@ then within 1 % (``"approximate": true``). Items dated after ``now`` are in no p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from wasmwatch.query import sketch
-from wasmwatch.query.cache import SpanCache, read_spans, together
+from wasmwatch.query.cache import SpanCache, merge_spans, read_spans
 from wasmwatch.query.exceptions import UnknownMetric
 from wasmwatch.query.rollup import floor_to
 from wasmwatch.query.sources import (
@@ -107,13 +107,13 @@ def _cached_latency(con: Any, metric: str, filters: Filters, window: Window, ste
         f"SELECT span, {bucket} AS b, CAST(sum(n) AS BIGINT), sum(ms_sum), "
         f"CAST(sum(ms_n) AS BIGINT) FROM ({{source}}) WHERE {{where}} AND type = '{metric}' "
         "GROUP BY ALL"))
-    counts = _merged(window, cache, (*what, "counts"), spans, _add_counts, len)
+    counts = merge_spans(window, cache, (*what, "counts"), spans, _add_counts, len)
     counts = {b: list(v) for b, v in counts.items()}  # the cached one is shared
     _add_counts(counts, rest)
     rest, spans = read_spans(con, window, filters, cache, (*what, "hist"), (
         f"SELECT span, {bucket} AS b, bin, CAST(sum(n) AS BIGINT) FROM ({{source}}) "
         f"WHERE {{where}} AND type = '{metric}' GROUP BY ALL"), hist=True)
-    hist = _merged(window, cache, (*what, "hist"), spans, _add_bins, _bins_held)
+    hist = merge_spans(window, cache, (*what, "hist"), spans, _add_bins, _bins_held)
     hist = {b: dict(bins) for b, bins in hist.items()}
     _add_bins(hist, rest)
     out = {}
@@ -124,22 +124,6 @@ def _cached_latency(con: Any, metric: str, filters: Filters, window: Window, ste
         avg = ms_sum / ms_n if ms_sum is not None and ms_n else None
         out[b] = dict(zip(("count", "p50", "p95", "p99", "avg"), (n, *qs, avg), strict=True))
     return out
-
-
-def _merged(window: Window, cache: SpanCache, what: tuple[Any, ...], spans: Any,
-            add: Callable[[dict[int, Any], Iterable[tuple[Any, ...]]], None],
-            size: Callable[[dict[int, Any]], int]) -> dict[int, Any]:
-    """The spans' rows merged per bucket (cached under ``together``, ``size`` rows), or the
-    cached merge."""
-    if not isinstance(spans, list):
-        return dict(spans)
-    combined: dict[int, Any] = {}
-    for rows in spans:
-        add(combined, rows)
-    key = together(window, what)
-    if key is not None and window.mark is not None:
-        cache.put(key, window.mark, combined, size(combined))
-    return combined
 
 
 def _bins_held(hist: dict[int, Any]) -> int:

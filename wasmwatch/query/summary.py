@@ -18,11 +18,11 @@ under ``"unknown"``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from wasmwatch.query import rollup, sketch
-from wasmwatch.query.cache import SpanCache, read_spans, together
+from wasmwatch.query.cache import SpanCache, merge_spans, read_spans
 from wasmwatch.query.loads import bundle_split, rollup_split
 from wasmwatch.query.rollup import HIST_TYPES
 from wasmwatch.query.sources import (
@@ -257,28 +257,10 @@ def _cached_window(con: Any, window: Window, filters: Filters,
 def _cached_counters(con: Any, window: Window, filters: Filters, cache: SpanCache) -> Merged:
     """The spans' counter aggregates of a rollup window by key (a copy, to merge more
     into), from the cache where it holds them, merged as ``rollup.MERGE`` merges rows."""
-    spans: Merged = _cached_spans(con, window, filters, cache, "counters", _SPAN_COUNTERS,
-                                  _merge_rows, len)
-    return {key: list(values) for key, values in spans.items()}  # the cached one is shared
-
-
-def _cached_spans(con: Any, window: Window, filters: Filters, cache: SpanCache, kind: str,
-                  sql: str, fold: Callable[[Any, Any], None], size: Callable[[Any], int],
-                  hist: bool = False) -> Any:
-    """All the spans of a rollup window together, from the cache where it holds them, or else
-    each span's rows folded into one value (``fold(into, rows)``) and that cached too (``size``:
-    its rows, for the cache's bound). The value returned is the cached one: copy it to change it."""
-    what = (kind, filters, window.any_browser)
-    _, spans = read_spans(con, window, filters, cache, what, sql, hist=hist, rest=False)
-    if isinstance(spans, list):
-        combined: dict[Any, Any] = {}
-        for rows in spans:
-            fold(combined, rows)
-        key = together(window, what)
-        if key is not None and window.mark is not None:
-            cache.put(key, window.mark, combined, size(combined))
-        spans = combined
-    return spans
+    what = ("counters", filters, window.any_browser)
+    _, spans = read_spans(con, window, filters, cache, what, _SPAN_COUNTERS, rest=False)
+    merged: Merged = merge_spans(window, cache, what, spans, _merge_rows, len)
+    return {key: list(values) for key, values in merged.items()}  # the cached one is shared
 
 
 def _merge_rows(merged: Merged, rows: Iterable[tuple[Any, ...]]) -> None:
@@ -317,9 +299,11 @@ _SPAN_HIST = ("SELECT span, " + _HIST_GROUP + " FROM ({source}) WHERE {where} GR
 def _cached_hist(con: Any, window: Window, filters: Filters, cache: SpanCache) -> Groups:
     """The spans' histogram groups of a rollup window (a copy), from the cache where it
     holds them."""
-    spans: Groups = _cached_spans(con, window, filters, cache, "hist", _SPAN_HIST, _add_hist,
-                                  lambda groups: sum(map(len, groups.values())), hist=True)
-    return {key: dict(counts) for key, counts in spans.items()}  # the cached one is shared
+    what = ("hist", filters, window.any_browser)
+    _, spans = read_spans(con, window, filters, cache, what, _SPAN_HIST, hist=True, rest=False)
+    groups: Groups = merge_spans(window, cache, what, spans, _add_hist,
+                                 lambda held: sum(map(len, held.values())))
+    return {key: dict(counts) for key, counts in groups.items()}  # the cached one is shared
 
 
 def summary(
