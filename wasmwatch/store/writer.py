@@ -101,12 +101,15 @@ class Writer:
         gather_items: int = 2000,
         gather_step_s: float = 0.001,
         gather_quiet_s: float = 0.005,
+        part_min: int = 32,
     ) -> None:
         self.store = store
         self.idle_s = idle_s
         self.gather_s = gather_s
         self.gather_step_s = gather_step_s
         self.gather_quiet_s = gather_quiet_s
+        #: a gathering group's early part holds at least this many requests
+        self.part_min = part_min
         self.gather_items = gather_items
         self.queue_max_items = queue_max_items
         self.queue_max_bytes = queue_max_bytes
@@ -246,42 +249,48 @@ class Writer:
             if self._closing and not self._pending:
                 return
 
-    def _gathered(self, requests: int, items: int, quiet: float, now: float,
-                  deadline: float) -> bool:
-        """Whether a gathering group of ``requests`` (``items``) is complete: the requests of
-        the last commit are back (:attr:`_expected`: its clients were answered and may send
-        again), it is full, the queue is deep, the writer closes, ``gather_s`` passed, or
+    def _gathered(self, requests: int, quiet: float, now: float, deadline: float) -> bool:
+        """Whether a gathering group of ``requests`` (those added early) is complete: the
+        requests of the last commit are back (:attr:`_expected`: its clients were answered and
+        may send again), the queue is deep, the writer closes, ``gather_s`` passed, or
         ``quiet`` (seconds of idle-loop steps that brought nobody) reached ``gather_quiet_s``."""
         return (requests + len(self._pending) >= self._expected
-                or items >= self.commit_max_items or self._depth >= self.gather_items
+                or self._depth >= self.gather_items
                 or self._closing or now >= deadline or quiet >= self.gather_quiet_s)
 
-    async def _gather(self, group: Group, taken: list[_Pending]) -> None:
+    async def _gather(self, group: Group, taken: list[_Pending]) -> bool:
         """A small group costs a commit's fixed price: let more requests join it, for at most
-        ``gather_s`` (see :meth:`_gathered`), each batch of newcomers added to the group on the
-        writer thread at once (inserted in the open transaction while the event loop answers
-        and reads the others). A step of ``gather_step_s`` that took twice as long as asked or
-        more means the loop was busy, e.g. answering the last group: not a quiet one."""
+        ``gather_s`` (see :meth:`_gathered`). Once half the requests it waits for (and at least
+        ``part_min``) have joined, they are added to the group on the writer thread at once
+        (inserted in its open transaction while the event loop answers and reads the others);
+        the rest are added with the commit. One early part only: each part pays the statements'
+        fixed price again (measured in ``bench/RESULTS.md``). A step of ``gather_step_s`` that
+        took twice as long as asked or more means the loop was busy, e.g. answering the last
+        group: not a quiet one. True if the last commit's hooks ran meanwhile."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadline = now + self.gather_s
         step = self.gather_step_s
         quiet = 0.0
-        items = sum(len(p.chunk.items) for p in taken)
-        while not self._gathered(len(taken), items, quiet, now, deadline):
-            if self._pending:
-                more = self._take(items)
-                if not more:  # the next request would not fit this group
-                    return
-                taken.extend(more)
-                items += sum(len(p.chunk.items) for p in more)
-                await loop.run_in_executor(self._executor, self._add, group, more)
+        hooked = False
+        part_at = max(self.part_min, self._expected // 2)
+        while True:
+            if not taken and len(self._pending) >= part_at:
+                taken.extend(self._take())
+                early = loop.run_in_executor(self._executor, self._add, group, taken)
+                self._run_hooks()  # the previous commit's, on this thread meanwhile
+                hooked = True
+                await early
                 now, quiet = loop.time(), 0.0
-                continue
-            before = now
-            await asyncio.sleep(step)
-            now = loop.time()
-            quiet = quiet + now - before if not self._pending and now - before < 2 * step else 0.0
+            else:
+                joined = len(self._pending)
+                before = now
+                await asyncio.sleep(step)
+                now = loop.time()
+                quiet = (quiet + now - before if len(self._pending) == joined
+                         and now - before < 2 * step else 0.0)
+            if self._gathered(len(taken), quiet, now, deadline):
+                return hooked
 
     def _take(self, size: int = 0) -> list[_Pending]:
         """Requests from the queue's head for a group holding ``size`` items (the first one
@@ -326,24 +335,20 @@ class Writer:
         """One group commit: its first requests added at once, more while it gathers, then
         the last ones and the commit; each request answered after it."""
         group_store = self.store.group(bool(self._on_commit), self.commit_columns)
-        taken = self._take()
+        taken: list[_Pending] = []
         last: list[_Pending] = []
         loop = asyncio.get_running_loop()
         self._in_group = True
         try:
             with bus.span(_COMMIT) as span:
+                hooked = False
                 if self._depth < self.gather_items and not self._closing:
-                    first = loop.run_in_executor(self._executor, self._add, group_store, taken)
+                    hooked = await self._gather(group_store, taken)
+                last = self._take(sum(len(p.chunk.items) for p in taken))
+                finished = loop.run_in_executor(self._executor, self._finish, group_store,
+                                                taken, last)
+                if not hooked:
                     self._run_hooks()  # the previous commit's, on this thread meanwhile
-                    await first
-                    await self._gather(group_store, taken)
-                    last = self._take(sum(len(p.chunk.items) for p in taken))
-                    finished = loop.run_in_executor(self._executor, self._finish, group_store,
-                                                    taken, last)
-                else:
-                    finished = loop.run_in_executor(self._executor, self._finish, group_store,
-                                                    [], taken)
-                    self._run_hooks()
                 dups, rows = await finished
                 duplicates = sum(dups)
                 span.measure(requests=len(taken) + len(last),
