@@ -12,7 +12,7 @@ from wasmwatch.errors import QueueFull, StoreError
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.store import projects
-from wasmwatch.store.base import MemoryStore, WriteAtCommit, Written
+from wasmwatch.store.base import MemoryStore, Written
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.layout import batch_context
 from wasmwatch.store.writer import ITEM_BYTES, Writer, held_bytes
@@ -81,10 +81,6 @@ async def test_queue_bound_counts_held_memory_not_body_bytes() -> None:
 
 
 class FailingStore:
-    def group(self, want_rows: bool = False,
-              columns: tuple[str, ...] | None = None) -> WriteAtCommit:
-        return WriteAtCommit(self, want_rows, columns)
-
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:
         raise StoreError("disk on fire")

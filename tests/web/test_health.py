@@ -11,7 +11,6 @@ from tests.conftest import KEY, envelope, item, settings_for
 from wasmwatch.clock import ManualClock
 from wasmwatch.errors import StoreError
 from wasmwatch.runtime import Runtime
-from wasmwatch.store.base import WriteAtCommit
 from wasmwatch.web.app import App
 
 
@@ -20,10 +19,6 @@ class FailingStore:
 
     def __init__(self) -> None:
         self.calls = 0
-
-    def group(self, want_rows: bool = False,
-              columns: tuple[str, ...] | None = None) -> WriteAtCommit:
-        return WriteAtCommit(self, want_rows, columns)  # type: ignore[arg-type]
 
     def write(self, prepared: object, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> object:

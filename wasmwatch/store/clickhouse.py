@@ -55,7 +55,7 @@ from wasmwatch.errors import StoreError
 from wasmwatch.query import rollup, sketch
 from wasmwatch.store import chsql
 from wasmwatch.store import projects as project_tables
-from wasmwatch.store.base import WriteAtCommit, Written
+from wasmwatch.store.base import Written
 from wasmwatch.store.schema import COLUMNS
 from wasmwatch.store.url import StoreURL
 
@@ -278,11 +278,6 @@ class ClickHouseStore:
         self._closed = False
 
     # -- writes (writer thread only) -------------------------------------------------------
-
-    def group(self, want_rows: bool = False,
-              columns: tuple[str, ...] | None = None) -> WriteAtCommit:
-        """A group commit: its parts are inserted together at commit (one insert)."""
-        return WriteAtCommit(self, want_rows, columns)
 
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:

@@ -1,12 +1,11 @@
 """The embedded store: one DuckDB file in the data dir, in the layout of :mod:`.layout`.
 
-Writes come from one writer thread (``group``/``write``, ``flush`` and ``maintain``). A group
-commit arrives as one or more parts of Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`),
-each added to one open transaction (:class:`Transaction`) as it comes, while the group still
-gathers: its duplicates are found (below), then its batch contexts and each item type's rows
-(derived already, in Arrow: one ``INSERT ... SELECT`` per type present) are appended, columnar,
-never row by row; one ``COMMIT`` ends the group. Each statement costs this DuckDB about
-0.5-1 ms whatever its size, so a part has as few as that allows.
+Writes come from one writer thread (``write``, ``flush`` and ``maintain``). A group commit
+arrives as Arrow tables (:class:`~wasmwatch.ingest.columnar.Prepared`); the duplicates are
+found (below), then one transaction appends the batch contexts and each item type's rows
+(derived already, in Arrow: one ``INSERT ... SELECT`` per type present), columnar, never row by
+row. Each statement costs this DuckDB about 0.5-1 ms whatever its size, so a commit has as few
+as that allows.
 No item data passes through a file: a crash leaves nothing behind but DuckDB's own WAL.
 
 Idempotency is exact per project and item id, whatever the item's ``ts``: a blocked Bloom
@@ -141,21 +140,40 @@ class DuckDBStore:
             f"JOIN (SELECT batch, project FROM batches WHERE {where}) b ON u.batch = b.batch"
         ).to_arrow_table()
 
-    def group(self, want_rows: bool = False,
-              columns: tuple[str, ...] | None = None) -> Transaction:
-        """A group commit in one transaction: each part is inserted as it is added (while the
-        group still gathers), the transaction committed once."""
-        wanted = tuple(dict.fromkeys(((*(columns or COLUMNS),) if want_rows else ())
-                                     + (self._staged_columns if self._after_insert else ())))
-        return Transaction(self, wanted, columns if want_rows and columns else None, want_rows)
-
     def write(self, prepared: Prepared, want_rows: bool = False,
               columns: tuple[str, ...] | None = None) -> Written:
-        """Store the new items of ``prepared`` in one transaction; say which were duplicates
-        (a group of one part)."""
-        group = self.group(want_rows, columns)
-        group.add(prepared)
-        return group.commit()
+        """Store the new items of ``prepared`` in one transaction; say which were duplicates.
+
+        Statements per commit: one ``INSERT`` of the batch contexts and one per item type
+        present, each reading its Arrow table directly, between ``BEGIN`` and ``COMMIT``;
+        a lookup only when the filter says "maybe" for some key. The rows for the hooks and
+        the rollups come from the same Arrow tables, not from the store."""
+        if not prepared.size:
+            return Written(np.zeros(0, dtype=np.bool_), None)
+        con, base = self._con, self._next_batch
+        keys = prepared.keys
+        try:
+            duplicate = self._duplicates(prepared, keys)
+            keep = ~duplicate
+            con.execute("BEGIN TRANSACTION")
+            _append(con, "batches", prepared.context_table(base))
+            for type_, table in prepared.tables(base, keep).items():
+                _append(con, layout.table_of(type_), table)
+            con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self._rollback()
+            raise StoreError(f"write failed: {exc}") from exc
+        self._next_batch += len(prepared.chunks)
+        self._remember(keys[keep], base + prepared.batch[keep])
+        wanted = tuple(dict.fromkeys(((*(columns or COLUMNS),) if want_rows else ())
+                                     + (self._staged_columns if self._after_insert else ())))
+        wide = prepared.rows(base, keep, wanted) if wanted else None
+        if self._after_insert and wide is not None:
+            self._stage(wide)
+        rows = None
+        if want_rows and wide is not None:
+            rows = wide.select(list(columns)) if columns else wide
+        return Written(duplicate, rows)
 
     def _remember(self, keys: np.ndarray, batches: np.ndarray) -> None:
         """Committed keys into the filter and the index (a full index part becomes a run)."""
@@ -363,95 +381,3 @@ class DuckDBStore:
             problems.append(f"checkpoint failed: {exc} (the next start replays the WAL)")
         self._con.close()
         return problems
-
-
-class Transaction:
-    """One group commit of :class:`DuckDBStore`: each part's duplicates found and its rows
-    inserted when it is added, inside one open transaction; ``COMMIT`` once, then the keys
-    remembered and the rows staged. Statements per part: one ``INSERT`` of the batch contexts
-    and one per item type present, each reading its Arrow table directly; a lookup only when
-    the filter says "maybe" for some key. The rows for the hooks and the rollups come from the
-    same Arrow tables, not from the store. Writer thread only; nothing else may use the
-    writer connection while a transaction is open (``Writer.run_exclusive`` waits for it)."""
-
-    def __init__(self, store: DuckDBStore, wanted: tuple[str, ...],
-                 columns: tuple[str, ...] | None, want_rows: bool) -> None:
-        self.store = store
-        self.wanted = wanted
-        self.columns = columns
-        self.want_rows = want_rows
-        #: (part, its duplicates, its first batch number)
-        self.parts: list[tuple[Prepared, np.ndarray, int]] = []
-        self.wide: list[pa.Table] = []
-        self.next_batch = store._next_batch
-        self.begun = False
-
-    def add(self, prepared: Prepared) -> None:
-        store, con, base = self.store, self.store._con, self.next_batch
-        if not prepared.size:
-            self.parts.append((prepared, np.zeros(0, dtype=np.bool_), base))
-            return
-        try:
-            duplicate = store._duplicates(prepared, prepared.keys)
-            if self.parts:
-                self._against_earlier(prepared, duplicate)
-            keep = ~duplicate
-            if not self.begun:
-                con.execute("BEGIN TRANSACTION")
-                self.begun = True
-            _append(con, "batches", prepared.context_table(base))
-            for type_, table in prepared.tables(base, keep).items():
-                _append(con, layout.table_of(type_), table)
-        except duckdb.Error as exc:
-            self.abort()
-            raise StoreError(f"write failed: {exc}") from exc
-        self.next_batch += len(prepared.chunks)
-        self.parts.append((prepared, duplicate, base))
-        if self.wanted:
-            self.wide.append(prepared.rows(base, keep, self.wanted))
-
-    def _against_earlier(self, prepared: Prepared, duplicate: np.ndarray) -> None:
-        """Mark the items an earlier part of this group holds (not in the filter yet)."""
-        kept = [(part, ~dup) for part, dup, _ in self.parts]
-        earlier = np.concatenate([part.keys[keep] for part, keep in kept])
-        fresh = np.flatnonzero(~duplicate)
-        candidates = fresh[np.isin(prepared.keys[fresh], earlier)]
-        if not len(candidates):
-            return
-        pairs = {part.key(int(p)) for part, keep in kept for p in np.flatnonzero(keep)}
-        for pos in candidates:
-            duplicate[pos] = prepared.key(int(pos)) in pairs
-
-    def commit(self) -> Written:
-        store = self.store
-        if self.begun:
-            try:
-                store._con.execute("COMMIT")
-            except duckdb.Error as exc:
-                self.abort()
-                raise StoreError(f"write failed: {exc}") from exc
-            self.begun = False
-        parts, self.parts = self.parts, []
-        duplicate = (np.concatenate([dup for _, dup, _ in parts]) if parts
-                     else np.zeros(0, dtype=np.bool_))
-        if not len(duplicate):
-            return Written(duplicate, None)
-        store._next_batch = self.next_batch
-        store._remember(
-            np.concatenate([part.keys[~dup] for part, dup, _ in parts]),
-            np.concatenate([base + part.batch[~dup] for part, dup, base in parts]))
-        wide = (self.wide[0] if len(self.wide) == 1 else pa.concat_tables(self.wide)
-                if self.wide else None)
-        self.wide = []
-        if store._after_insert and wide is not None:
-            store._stage(wide)
-        rows = None
-        if self.want_rows and wide is not None:
-            rows = wide.select(list(self.columns)) if self.columns else wide
-        return Written(duplicate, rows)
-
-    def abort(self) -> None:
-        if self.begun:
-            self.store._rollback()
-            self.begun = False
-        self.parts, self.wide = [], []

@@ -3,7 +3,7 @@
 A request hands its checked items (a :class:`~wasmwatch.ingest.columnar.Chunk`) to
 :meth:`Writer.submit` and awaits the commit that contains them. The writer takes every request
 waiting (up to ``commit_max_items``), turns them into Arrow columns and commits them in one
-store group on its own thread, then answers each request with its own duplicate count. While
+store write on its own thread, then answers each request with its own duplicate count. While
 one commit runs the next group gathers, so the commit rate adapts to the load by itself. When
 the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of memory, ``submit`` raises
 :class:`QueueFull` at once: honest backpressure instead of unbounded memory. (Ingest first
@@ -30,17 +30,12 @@ send again: under many clients that each send one request at a time the group th
 of them, instead of half in one group and half in the next), or until ``gather_quiet_s`` of 1 ms
 steps on an idle event loop brought none (nobody else is coming), and at most ``gather_s``. A
 lone request waits 1 ms; under bulk load the queue is deep and nothing waits (measured in
-``bench/RESULTS.md``). The group is not idle meanwhile: it is a store :class:`~.base.Group`,
-and each batch of requests that joins is added to it on the writer thread at once (DuckDB
-inserts it in the group's open transaction), so the inserts overlap the event loop answering
-and reading the others; only the last requests' part and the ``COMMIT`` remain once the group
-is complete. A request is answered only after its group's commit returned, as before.
+``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -52,7 +47,7 @@ import pyarrow as pa
 from wasmwatch.errors import QueueFull, StoreError
 from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.store import by_type
-from wasmwatch.store.base import Group, Store
+from wasmwatch.store.base import Store
 from wasmwatch.store.schema import Row, rows_of
 from wasmwatch.telemetry import bus
 
@@ -101,15 +96,12 @@ class Writer:
         gather_items: int = 2000,
         gather_step_s: float = 0.001,
         gather_quiet_s: float = 0.005,
-        part_min: int = 32,
     ) -> None:
         self.store = store
         self.idle_s = idle_s
         self.gather_s = gather_s
         self.gather_step_s = gather_step_s
         self.gather_quiet_s = gather_quiet_s
-        #: a gathering group's early part holds at least this many requests
-        self.part_min = part_min
         self.gather_items = gather_items
         self.queue_max_items = queue_max_items
         self.queue_max_bytes = queue_max_bytes
@@ -129,9 +121,6 @@ class Writer:
         self._room_bytes = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="wasmwatch-writer")
         self._task: asyncio.Task[None] | None = None
-        #: a group's transaction is open on the writer thread (run_exclusive waits)
-        self._in_group = False
-        self._held: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
         #: the rows of the last commit whose on_commit hooks have not run yet
         self._due: pa.Table | None = None
         self._closing = False
@@ -216,23 +205,8 @@ class Writer:
             log.error("%s", exc)
 
     async def run_exclusive(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` on the writer thread, between commits (retention, maintenance): while a
-        group's transaction is open it waits, and runs right after that group's commit."""
-        loop = asyncio.get_running_loop()
-        if not self._in_group:
-            return await loop.run_in_executor(self._executor, fn, *args)
-        turn: asyncio.Future[T] = loop.create_future()
-        self._held.append((fn, args, turn))
-        return await turn
-
-    def _release_held(self) -> None:
-        """Hand the writer thread the work that waited for the group to end (before the next
-        group's first statement: the executor runs in order)."""
-        held, self._held = self._held, []
-        loop = asyncio.get_running_loop()
-        for fn, args, turn in held:
-            job = loop.run_in_executor(self._executor, fn, *args)
-            job.add_done_callback(functools.partial(_settle, turn))
+        """Run ``fn`` on the writer thread, between commits (retention, maintenance)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _run(self) -> None:
         flush = self.store.flush
@@ -244,147 +218,86 @@ class Writer:
                 continue
             self._wake.clear()
             while self._pending:
-                await self._commit()
+                if self._depth < self.gather_items and not self._closing:
+                    await self._gather()
+                await self._commit(self._take())
             self._run_hooks()  # nothing more to commit: the last commit's hooks now
             if self._closing and not self._pending:
                 return
 
-    def _gathered(self, requests: int, quiet: float, now: float, deadline: float) -> bool:
-        """Whether a gathering group of ``requests`` (those added early) is complete: the
-        requests of the last commit are back (:attr:`_expected`: its clients were answered and
-        may send again), the queue is deep, the writer closes, ``gather_s`` passed, or
-        ``quiet`` (seconds of idle-loop steps that brought nobody) reached ``gather_quiet_s``."""
-        return (requests + len(self._pending) >= self._expected
-                or self._depth >= self.gather_items
-                or self._closing or now >= deadline or quiet >= self.gather_quiet_s)
-
-    async def _gather(self, group: Group, taken: list[_Pending]) -> bool:
+    async def _gather(self) -> None:
         """A small group costs a commit's fixed price: let more requests join it, for at most
-        ``gather_s`` (see :meth:`_gathered`). Once half the requests it waits for (and at least
-        ``part_min``) have joined, they are added to the group on the writer thread at once
-        (inserted in its open transaction while the event loop answers and reads the others);
-        the rest are added with the commit. One early part only: each part pays the statements'
-        fixed price again (measured in ``bench/RESULTS.md``). A step of ``gather_step_s`` that
+        ``gather_s``, until the requests of the last commit are back (:attr:`_expected`: its
+        clients were answered and may send again) or steps of ``gather_step_s`` on an idle
+        event loop brought none for ``gather_quiet_s`` (nobody else is coming). A step that
         took twice as long as asked or more means the loop was busy, e.g. answering the last
-        group: not a quiet one. True if the last commit's hooks ran meanwhile."""
+        group: not a quiet one."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         deadline = now + self.gather_s
         step = self.gather_step_s
         quiet = 0.0
-        hooked = False
-        part_at = max(self.part_min, self._expected // 2)
         while True:
-            if not taken and len(self._pending) >= part_at:
-                taken.extend(self._take())
-                early = loop.run_in_executor(self._executor, self._add, group, taken)
-                self._run_hooks()  # the previous commit's, on this thread meanwhile
-                hooked = True
-                await early
-                now, quiet = loop.time(), 0.0
-            else:
-                joined = len(self._pending)
-                before = now
-                await asyncio.sleep(step)
-                now = loop.time()
-                quiet = (quiet + now - before if len(self._pending) == joined
-                         and now - before < 2 * step else 0.0)
-            if self._gathered(len(taken), quiet, now, deadline):
-                return hooked
+            joined = len(self._pending)
+            before = now
+            await asyncio.sleep(step)
+            now = loop.time()
+            waiting = len(self._pending)
+            quiet = quiet + now - before if waiting == joined and now - before < 2 * step else 0.0
+            if (waiting >= self._expected or self._depth >= self.gather_items
+                    or self._closing or now >= deadline or quiet >= self.gather_quiet_s):
+                return
 
-    def _take(self, size: int = 0) -> list[_Pending]:
-        """Requests from the queue's head for a group holding ``size`` items (the first one
-        even if it alone is over ``commit_max_items``)."""
+    def _take(self) -> list[_Pending]:
         group: list[_Pending] = []
-        while self._pending and (not (group or size) or size + len(self._pending[0].chunk.items)
+        size = 0
+        while self._pending and (not group or size + len(self._pending[0].chunk.items)
                                  <= self.commit_max_items):
             item = self._pending.popleft()
             group.append(item)
             size += len(item.chunk.items)
         return group
 
-    def _add(self, group: Group, taken: list[_Pending]) -> None:
-        """Add requests to the group (writer thread): their columns, then the store's part;
-        on any failure the group is aborted (its transaction never stays open)."""
-        try:
-            group.add(Prepared([p.chunk for p in taken]))
-        except BaseException:
-            group.abort()
-            raise
+    def _write(self, chunks: list[Chunk]) -> tuple[list[int], pa.Table | None]:
+        prepared = Prepared(chunks)
+        written = self.store.write(prepared, bool(self._on_commit), self.commit_columns)
+        return prepared.per_chunk(written.duplicate), written.rows
 
-    def _finish(self, group: Group, taken: list[_Pending], last: list[_Pending]
-                ) -> tuple[list[int], pa.Table | None]:
-        """The group's last requests added and the group committed (writer thread); each
-        request's duplicates, and the committed rows."""
-        if last or not taken:
-            self._add(group, last)
-        try:
-            written = group.commit()
-        except BaseException:
-            group.abort()
-            raise
-        dups: list[int] = []
-        at = 0
-        for pending in (*taken, *last):
-            n = len(pending.chunk.items)
-            dups.append(int(written.duplicate[at:at + n].sum()))
-            at += n
-        return dups, written.rows
-
-    async def _commit(self) -> None:
-        """One group commit: its first requests added at once, more while it gathers, then
-        the last ones and the commit; each request answered after it."""
-        group_store = self.store.group(bool(self._on_commit), self.commit_columns)
-        taken: list[_Pending] = []
-        last: list[_Pending] = []
+    async def _commit(self, group: list[_Pending]) -> None:
+        chunks = [p.chunk for p in group]
+        size = sum(len(c.items) for c in chunks)
+        nbytes = sum(p.held for p in group)
         loop = asyncio.get_running_loop()
-        self._in_group = True
         try:
-            with bus.span(_COMMIT) as span:
-                hooked = False
-                if self._depth < self.gather_items and not self._closing:
-                    hooked = await self._gather(group_store, taken)
-                last = self._take(sum(len(p.chunk.items) for p in taken))
-                finished = loop.run_in_executor(self._executor, self._finish, group_store,
-                                                taken, last)
-                if not hooked:
-                    self._run_hooks()  # the previous commit's, on this thread meanwhile
-                dups, rows = await finished
+            with bus.span(_COMMIT, {"requests": len(group)}) as span:
+                written = loop.run_in_executor(self._executor, self._write, chunks)
+                self._run_hooks()  # the previous commit's, on this thread while that one runs
+                dups, rows = await written
                 duplicates = sum(dups)
-                span.measure(requests=len(taken) + len(last),
-                             items=sum(len(p.chunk.items) for p in (*taken, *last)) - duplicates,
-                             duplicates=duplicates)
+                span.measure(items=size - duplicates, duplicates=duplicates)
         except Exception as exc:  # a store that fails in any way fails this group, not the writer
-            self._fail([*taken, *last], exc)
+            if not isinstance(exc, StoreError):
+                log.exception("commit of %d items failed unexpectedly", size)
+                exc = StoreError(f"commit failed: {exc}")
+            log.error("commit of %d items failed: %s", size, exc)
+            self.last_error = str(exc)
+            self.failed_items += size
+            self._release(size, nbytes)
+            for pending in group:
+                if not pending.future.done():
+                    pending.future.set_exception(exc)
             return
-        finally:
-            self._in_group = False
-            self._release_held()
-        requests = [*taken, *last]
-        self._release(sum(len(p.chunk.items) for p in requests), sum(p.held for p in requests))
+        self._release(size, nbytes)
         self.last_error = None
         # its clients will be back, beside the ones already waiting: the next group's aim
-        self._expected = len(requests) + len(self._pending)
-        for pending, dup in zip(requests, dups, strict=True):
+        self._expected = len(group) + len(self._pending)
+        for pending, dup in zip(group, dups, strict=True):
             if not pending.future.done():
                 pending.future.set_result(dup)
         if rows is not None:
             self._due = rows
             if not self._pending:  # no commit to overlap with: the hooks now
                 self._run_hooks()
-
-    def _fail(self, group: list[_Pending], exc: Exception) -> None:
-        size = sum(len(p.chunk.items) for p in group)
-        if not isinstance(exc, StoreError):
-            log.exception("commit of %d items failed unexpectedly", size)
-            exc = StoreError(f"commit failed: {exc}")
-        log.error("commit of %d items failed: %s", size, exc)
-        self.last_error = str(exc)
-        self.failed_items += size
-        self._release(size, sum(p.held for p in group))
-        for pending in group:
-            if not pending.future.done():
-                pending.future.set_exception(exc)
 
     def _run_hooks(self) -> None:
         """The ``on_commit`` hooks of the last commit, once: while the next commit runs on the
@@ -422,15 +335,3 @@ class Writer:
         if self._task is not None:
             await self._task
         self._executor.shutdown(wait=True)
-
-
-def _settle(turn: asyncio.Future[Any], job: asyncio.Future[Any]) -> None:
-    """Pass a held job's outcome to the caller waiting for it (unless it stopped waiting)."""
-    if turn.done():
-        return
-    if job.cancelled():
-        turn.cancel()
-    elif (exc := job.exception()) is not None:
-        turn.set_exception(exc)
-    else:
-        turn.set_result(job.result())
