@@ -387,31 +387,27 @@ class Prepared:
         """The kept items in the wide ``Row`` shape (``columns`` of it, default all), as
         view ``items`` shows them once stored with batches from ``base``."""
         wanted = tuple(columns or COLUMNS)
-        tables = self.tables(0, keep)
-        if not tables:
+        ctx = self.context
+        parts = []
+        for type_, table in self.tables(0, keep).items():
+            n = table.num_rows
+            context = ctx.take(table["batch"])
+            cols = {}
+            for c in wanted:
+                if c in TYPE_COLUMNS[type_] or c in ("id", "ts"):
+                    cols[c] = table[c]
+                elif c == "type":
+                    cols[c] = pa.repeat(pa.scalar(type_, pa.string()), n)
+                elif c == "client_ts":
+                    cols[c] = pc.subtract(table["ts"], context["skew"])
+                elif c in CONTEXT_COLUMNS:
+                    cols[c] = context[c]
+                else:
+                    cols[c] = pa.nulls(n, _stored_type(c))
+            parts.append(pa.table(cols))
+        if not parts:
             return pa.table({c: pa.array([], _stored_type(c)) for c in wanted})
-        # the context once for all types: one take by the concatenated batch numbers
-        batch = _concat([t["batch"] for t in tables.values()], pa.int64()).combine_chunks()
-        carried = [c for c in wanted if c in CONTEXT_COLUMNS or c == "client_ts"]
-        ctx = self.context.select(list(dict.fromkeys(
-            "skew" if c == "client_ts" else c for c in carried))).take(batch) if carried else None
-        cols: dict[str, Any] = {}
-        for c in wanted:
-            if c in CONTEXT_COLUMNS:
-                cols[c] = ctx[c]  # type: ignore[index]
-            elif c == "client_ts":
-                ts = _concat([t["ts"] for t in tables.values()], pa.int64())
-                cols[c] = pc.subtract(ts, ctx["skew"])  # type: ignore[index]
-            elif c == "type":
-                names = pa.array(list(tables), pa.string())
-                counts = [t.num_rows for t in tables.values()]
-                cols[c] = names.take(pa.array(np.repeat(np.arange(len(counts)), counts)))
-            else:
-                want = _stored_type(c)
-                cols[c] = _concat(
-                    [t[c] if c in ("id", "ts") or c in TYPE_COLUMNS[type_]
-                     else pa.nulls(t.num_rows, want) for type_, t in tables.items()], want)
-        return pa.table(cols)
+        return pa.concat_tables(parts)
 
     def per_chunk(self, flags: np.ndarray) -> list[int]:
         """Sums of a per-item 0/1 array, per chunk."""
@@ -422,13 +418,6 @@ class Prepared:
         sums = np.add.reduceat(flags.astype(np.int64), np.minimum(self.offsets, self.size - 1))
         counts = [len(c.items) for c in self.chunks]
         return [int(v) if n else 0 for v, n in zip(sums, counts, strict=True)]
-
-
-def _concat(parts: Sequence[pa.ChunkedArray | pa.Array], type_: pa.DataType) -> pa.ChunkedArray:
-    """One chunked array of the parts' chunks (no copy; a ChunkedArray given to
-    ``pa.chunked_array`` whole would be read value by value)."""
-    return pa.chunked_array([c for p in parts for c in (
-        p.chunks if isinstance(p, pa.ChunkedArray) else (p,))], type_)
 
 
 def _int(value: int) -> pa.Scalar:
