@@ -55,7 +55,8 @@ async def main(webhook):
     runtime = Runtime(load(flags, {}))
     await runtime.start()
     App(runtime)
-    loaded = sorted(m for m in ("httpx", "elftools", "aiosmtplib") if m in sys.modules)
+    loaded = sorted(m for m in ("httpx", "elftools", "aiosmtplib", "google.protobuf")
+                    if m in sys.modules)
     await runtime.stop()
     print(json.dumps(loaded))
 
@@ -74,8 +75,9 @@ def _loaded_by_a_started_server(*args: str) -> list[str]:
     return loaded
 
 
-def test_a_started_server_imports_no_http_client_dwarf_reader_or_smtp_until_used() -> None:
-    """httpx, pyelftools and aiosmtplib stay unloaded when no channel or upload needs them."""
+def test_a_started_server_imports_no_http_client_dwarf_reader_smtp_or_protobuf_until_used() -> None:
+    """httpx, pyelftools, aiosmtplib and protobuf stay unloaded when no channel, upload or
+    protobuf OTLP body needs them."""
     assert _loaded_by_a_started_server("plain") == []
 
 
@@ -204,3 +206,4 @@ def test_a_started_server_has_given_back_the_pages_only_its_start_used(tmp_path:
         finally:
             server.stop()
     assert ready["30"] < ready["0"] - 10_240, ready
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wasmwatch.ingest import useragent
 from wasmwatch.ingest.fingerprint import fingerprint, normalize_message, top_wasm_frame
 from wasmwatch.ingest.ratelimit import RateLimiter
 from wasmwatch.ingest.useragent import parse_agent
@@ -54,3 +55,18 @@ def test_rate_limit_refills_with_time() -> None:
     wait = limiter.take("p", 5, now_s=0)
     assert wait == 0.5
     assert limiter.take("p", 5, now_s=0.5) == 0
+
+
+def test_released_agent_matchers_compile_again_with_the_same_answers() -> None:
+    """``release`` drops the compiled matchers; the next new agent compiles them again and is
+    parsed as before; an agent parsed before stays cached without them."""
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0"
+    edge = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/125.0.0.0 Safari/537.36 Edg/125.0.2535.67")
+    before = useragent.parse_agent(firefox)
+    useragent.release()
+    assert useragent.release() is False  # nothing left to let go
+    assert useragent.parse_agent(firefox) == before == ("Firefox", 126, "Windows", "desktop")
+    assert useragent._parser.cache_info().currsize == 0  # a cached agent needs no matchers
+    assert useragent.parse_agent(edge) == ("Edge", 125, "Windows", "desktop")
+    assert useragent.release() is True

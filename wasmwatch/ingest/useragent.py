@@ -1,8 +1,10 @@
 """User-agent enrichment: browser family and major, OS family, device type; never the raw UA.
 
-Browser and OS come from ua-parser's regexes (the Rust ``regex`` resolver), compiled once on
-first use; its device regexes are never compiled (the device type is read from hints below):
-that keeps ~14 MB of compiled automata out of the process (``bench/RESULTS.md``, memory3).
+Browser and OS come from ua-parser's regexes (the Rust ``regex`` resolver), compiled on first
+use; its device regexes are never compiled (the device type is read from hints below): that
+keeps ~14 MB of compiled automata out of the process (``bench/RESULTS.md``, memory3). The
+browser and OS matchers hold ~9.5 MB more; an idle server lets them go (:func:`release`) and
+compiles them again (70-80 ms) when an agent it has not parsed yet comes (memory7).
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ def _parser() -> ua_parser.Parser:
     except ImportError:  # pragma: no cover - ua-parser[regex] is a dependency
         return ua_parser.Parser(ua_parser.BasicResolver((agents, systems, [])))
     return ua_parser.Parser(Resolver((agents, systems, [])))
+
+
+def release() -> bool:
+    """Let the compiled matchers go (the server is idle); the agents parsed so far stay
+    cached. True when they were there to let go."""
+    compiled = _parser.cache_info().currsize > 0
+    _parser.cache_clear()
+    return compiled
 
 
 def warm_up() -> None:

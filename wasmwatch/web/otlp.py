@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from google.protobuf.message import Message
-from google.rpc import status_pb2
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_pb
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
 
 from wasmwatch.errors import BadRequest, ClientError, UnsupportedMediaType
 from wasmwatch.ingest import otlp
 from wasmwatch.runtime import Runtime
 from wasmwatch.web.http import Request, Response, gunzip, json_response
 from wasmwatch.web.ingest import admit, counted, log_info, lost, refuse, store
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 T = TypeVar("T")
 PROTOBUF = "application/x-protobuf"
@@ -40,15 +39,25 @@ PROTOBUF = "application/x-protobuf"
 INLINE_BYTES = 8192
 _PROTOBUF_TYPES = (PROTOBUF, "application/protobuf")
 _JSON_TYPES = ("application/json", "")
-#: signal -> (the JSON name of its rejected count, its protobuf response and partial success)
-_ANSWERS: dict[otlp.wire.Signal, tuple[str, Callable[..., Message], Callable[..., Message]]] = {
-    "traces": ("rejectedSpans", trace_pb.ExportTraceServiceResponse,
-               trace_pb.ExportTracePartialSuccess),
-    "metrics": ("rejectedDataPoints", metrics_pb.ExportMetricsServiceResponse,
-                metrics_pb.ExportMetricsPartialSuccess),
-    "logs": ("rejectedLogRecords", logs_pb.ExportLogsServiceResponse,
-             logs_pb.ExportLogsPartialSuccess),
-}
+#: signal -> the JSON name of its rejected count
+_REJECTED: dict[otlp.wire.Signal, str] = {
+    "traces": "rejectedSpans", "metrics": "rejectedDataPoints", "logs": "rejectedLogRecords"}
+
+
+@cache
+def _responses(signal: otlp.wire.Signal) -> tuple[Callable[..., Message], Callable[..., Message]]:
+    """The signal's protobuf response and partial success, imported on the first protobuf
+    request (the protobuf modules hold ~1 MB that a JSON-only server never needs)."""
+    if signal == "traces":
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
+        return pb.ExportTraceServiceResponse, pb.ExportTracePartialSuccess
+    if signal == "metrics":
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as mpb
+        return mpb.ExportMetricsServiceResponse, mpb.ExportMetricsPartialSuccess
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as lpb
+    return lpb.ExportLogsServiceResponse, lpb.ExportLogsPartialSuccess
+
+
 #: HTTP status -> google.rpc.Code
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 3, 415: 3, 429: 8, 503: 14}
 
@@ -112,8 +121,9 @@ def answer(signal: otlp.wire.Signal, export: otlp.Export, protobuf: bool) -> Res
     if export.left_out:
         note = f"{export.left_out} log records below ERROR severity are not stored"
         message = f"{message}; {note}" if message else note
-    field, response, partial = _ANSWERS[signal]
+    field = _REJECTED[signal]
     if protobuf:
+        response, partial = _responses(signal)
         out = response()
         if message:
             out = response(partial_success=partial(**{_snake(field): export.rejected},
@@ -129,6 +139,8 @@ def status_response(exc: ClientError, protobuf: bool) -> Response:
     """A refused request as OTLP has it: ``google.rpc.Status``, with the same HTTP status."""
     code = _RPC_CODES.get(exc.status, 2)
     if protobuf:
+        from google.rpc import status_pb2
+
         body = status_pb2.Status(code=code, message=exc.message).SerializeToString()
         return Response(body, exc.status, exc.headers, PROTOBUF)
     return json_response({"code": code, "message": exc.message}, exc.status, exc.headers)
@@ -220,7 +232,7 @@ def openapi_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
                           (415, "unsupported content type or encoding"), (429, "rate limited (Retry-After)"),
                           (503, "write queue full or store unavailable (Retry-After)"))}
     paths: dict[str, Any] = {}
-    for signal, (field, *_protos) in _ANSWERS.items():
+    for signal, field in _REJECTED.items():
         request = f"Otlp{signal.title()}Request"
         partial = {"type": "object", "properties": {field: {"type": "string", "pattern": "^[0-9]+$"},
                                                     "errorMessage": {"type": "string"}}}

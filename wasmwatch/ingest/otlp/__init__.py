@@ -17,7 +17,7 @@ import msgspec
 
 from wasmwatch.ingest import schema as s
 from wasmwatch.ingest.columnar import Chunk
-from wasmwatch.ingest.otlp import common, logs, metrics, proto, spans, wire
+from wasmwatch.ingest.otlp import common, logs, metrics, spans, wire
 from wasmwatch.ingest.pipeline import Pipeline
 from wasmwatch.ingest.validate import ItemError, path_error
 
@@ -43,7 +43,11 @@ class Export(NamedTuple):
 def decode(signal: wire.Signal, body: bytes, protobuf: bool) -> wire.Request:
     """The body (protobuf, else OTLP JSON) as the typed request of ``signal``; raises
     :class:`~.wire.WireError` naming the problem."""
-    return proto.decode(signal, body) if protobuf else wire.decode_json(signal, body)
+    if not protobuf:
+        return wire.decode_json(signal, body)
+    from wasmwatch.ingest.otlp import proto  # imported on the first protobuf body (~1 MB)
+
+    return proto.decode(signal, body)
 
 
 def items(signal: wire.Signal, request: wire.Request) -> list[common.Mapped]:
