@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -28,9 +27,6 @@ from wasmwatch.ingest import otlp
 from wasmwatch.runtime import Runtime
 from wasmwatch.web.http import Request, Response, gunzip, json_response
 from wasmwatch.web.ingest import admit, counted, log_info, lost, refuse, store
-
-if TYPE_CHECKING:
-    from google.protobuf.message import Message
 
 T = TypeVar("T")
 PROTOBUF = "application/x-protobuf"
@@ -42,21 +38,6 @@ _JSON_TYPES = ("application/json", "")
 #: signal -> the JSON name of its rejected count
 _REJECTED: dict[otlp.wire.Signal, str] = {
     "traces": "rejectedSpans", "metrics": "rejectedDataPoints", "logs": "rejectedLogRecords"}
-
-
-@cache
-def _responses(signal: otlp.wire.Signal) -> tuple[Callable[..., Message], Callable[..., Message]]:
-    """The signal's protobuf response and partial success, imported on the first protobuf
-    request (the protobuf modules hold ~1 MB that a JSON-only server never needs)."""
-    if signal == "traces":
-        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
-        return pb.ExportTraceServiceResponse, pb.ExportTracePartialSuccess
-    if signal == "metrics":
-        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as mpb
-        return mpb.ExportMetricsServiceResponse, mpb.ExportMetricsPartialSuccess
-    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as lpb
-    return lpb.ExportLogsServiceResponse, lpb.ExportLogsPartialSuccess
-
 
 #: HTTP status -> google.rpc.Code
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 3, 415: 3, 429: 8, 503: 14}
@@ -123,7 +104,9 @@ def answer(signal: otlp.wire.Signal, export: otlp.Export, protobuf: bool) -> Res
         message = f"{message}; {note}" if message else note
     field = _REJECTED[signal]
     if protobuf:
-        response, partial = _responses(signal)
+        from wasmwatch.ingest.otlp import proto  # imported on the first protobuf body
+
+        response, partial = proto.RESPONSES[signal]
         out = response()
         if message:
             out = response(partial_success=partial(**{_snake(field): export.rejected},
@@ -139,10 +122,9 @@ def status_response(exc: ClientError, protobuf: bool) -> Response:
     """A refused request as OTLP has it: ``google.rpc.Status``, with the same HTTP status."""
     code = _RPC_CODES.get(exc.status, 2)
     if protobuf:
-        from google.rpc import status_pb2
+        from wasmwatch.ingest.otlp import proto
 
-        body = status_pb2.Status(code=code, message=exc.message).SerializeToString()
-        return Response(body, exc.status, exc.headers, PROTOBUF)
+        return Response(proto.status(code, exc.message), exc.status, exc.headers, PROTOBUF)
     return json_response({"code": code, "message": exc.message}, exc.status, exc.headers)
 
 

@@ -1,4 +1,6 @@
-"""OTLP protobuf bodies (``opentelemetry-proto``'s messages) as the typed values of :mod:`.wire`.
+"""OTLP protobuf bodies (``opentelemetry-proto``'s messages) as the typed values of :mod:`.wire`,
+and the protobuf answers. Imported on the first protobuf body (the modules hold ~1 MB that a
+server taking only OTLP JSON never needs).
 
 Only the fields :mod:`.wire` declares are read (the rest of a message is ignored, as unknown
 JSON fields are); bytes (trace and span ids) become hex, as the OTLP JSON mapping has them.
@@ -12,13 +14,29 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
+from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from wasmwatch.ingest.otlp import wire
 
-__all__ = ["decode"]
+__all__ = ["RESPONSES", "decode", "status"]
+
+#: signal -> its ``Export<Signal>ServiceResponse`` and ``Export<Signal>PartialSuccess``
+RESPONSES: dict[wire.Signal, tuple[Callable[..., Message], Callable[..., Message]]] = {
+    "traces": (trace_service_pb2.ExportTraceServiceResponse,
+               trace_service_pb2.ExportTracePartialSuccess),
+    "metrics": (metrics_service_pb2.ExportMetricsServiceResponse,
+                metrics_service_pb2.ExportMetricsPartialSuccess),
+    "logs": (logs_service_pb2.ExportLogsServiceResponse, logs_service_pb2.ExportLogsPartialSuccess),
+}
+
+
+def status(code: int, message: str) -> bytes:
+    """A serialized ``google.rpc.Status``."""
+    body: bytes = status_pb2.Status(code=code, message=message).SerializeToString()
+    return body
 
 
 def decode(signal: wire.Signal, body: bytes) -> wire.Request:
