@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from operator import itemgetter
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wasmwatch.telemetry import _aggregate
 from wasmwatch.telemetry._aggregate import Histogram
@@ -49,3 +54,25 @@ def test_histogram_per_key() -> None:
     assert {k: (h.cumulative, h.count) for k, h in result.items()} == {
         "a": ([1], 2), "b": ([1], 1),
     }
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.sampled_from(["x", "y"]),
+                          st.one_of(st.none(), st.sampled_from([0.0, 10.0, 50.0, 100.0]),
+                                    st.floats(-1e6, 1e6, allow_nan=False))),
+                max_size=300),
+       st.sampled_from([(10.0, 50.0, 100.0), (0.0,), (5.0, 5000.0)]))
+def test_columnar_histogram_equals_the_row_histogram(
+        rows: list[tuple[str | None, str, float | None]], bounds: tuple[float, ...]) -> None:
+    """The Arrow path (the commit hook's, a bucket per value by searchsorted) gives the row
+    path's buckets and counts for every key, values on a bound included, and its sums."""
+    table = pa.table({"k": pa.array([r[0] for r in rows], pa.string()),
+                      "j": pa.array([r[1] for r in rows], pa.string()),
+                      "type": pa.array(["t"] * len(rows), pa.string()),
+                      "v": pa.array([r[2] for r in rows], pa.float64())})
+    expected = _aggregate.histogram(rows, itemgetter(0, 1), itemgetter(2), bounds)
+    got = _aggregate.columnar(table, ["k", "j"], "v", "histogram", bounds)
+    assert {k: (h.cumulative, h.count) for k, h in got.items()} == {
+        k: (h.cumulative, h.count) for k, h in expected.items()}
+    for key, hist in got.items():
+        assert math.isclose(hist.total, expected[key].total, rel_tol=1e-9, abs_tol=1e-6)

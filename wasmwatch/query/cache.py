@@ -35,6 +35,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wasmwatch.query import rollup
 from wasmwatch.query.sources import Filters, Window, tagged
 
 __all__ = ["MAX_FLUSHES", "MAX_ROWS", "SpanCache", "merge_spans", "read_spans", "together"]
@@ -49,7 +50,7 @@ Key = tuple[Hashable, int, int]  # (what, first bucket start, end of the last bu
 # the watermark before the flush, after it, and the hours (ts // 1 h) of the items it adds
 _TOUCHED = """
 SELECT (SELECT coalesce(max(through_batch), 0) FROM rollup_state),
-  (SELECT coalesce(max(batch), 0) FROM batches), list(DISTINCT ts // 3600000)
+  {through}, list(DISTINCT ts // 3600000)
 FROM {batch}"""
 
 
@@ -87,7 +88,8 @@ class SpanCache:
     def record(self, con: Any, batch: str) -> None:
         """Flush hook (before ``rollup.apply``, in its transaction): note the batches and
         hours the rows in ``batch`` are about to add to the rollup."""
-        ((after, through, hours),) = con.execute(_TOUCHED.format(batch=batch)).fetchall()
+        touched = _TOUCHED.format(batch=batch, through=rollup.THROUGH)
+        ((after, through, hours),) = con.execute(touched).fetchall()
         self.flushed(int(after), int(through), [int(h) for h in hours or () if h is not None])
 
     def flushed(self, after: int, through: int, hours: Sequence[int]) -> None:

@@ -196,8 +196,11 @@ HIST_ANY_FIELDS = "t, project, type, release, CAST(NULL AS VARCHAR) AS browser, 
 _TO_ANY = ("SELECT t, project, type, CASE WHEN type = 'bundle_load' THEN release END AS release, "
            "name, bin, n FROM ({rows})")
 
-_MARK = ("UPDATE rollup_state SET through_batch = "
-         "greatest(through_batch, (SELECT coalesce(max(batch), 0) FROM batches))")
+#: the newest batch the rows being aggregated come from: the store's watermark when it sets
+#: one (it aggregates beside later commits), else every stored batch
+THROUGH = ("coalesce(getvariable('ww_through'), "
+           "(SELECT coalesce(max(batch), 0) FROM batches))")
+_MARK = f"UPDATE rollup_state SET through_batch = greatest(through_batch, {THROUGH})"
 
 _ANY_COLUMNS = _COUNTER_COLUMNS.replace(" browser VARCHAR,", "")
 #: the counter row fields read from an any-browser counter table (no browser, as NULL)
