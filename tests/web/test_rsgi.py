@@ -94,3 +94,23 @@ def test_header_pairs_let_the_extra_headers_win() -> None:
     pairs = header_pairs({"content-type": "a", "x-one": "1"}, {"x-one": "2", "vary": "origin"})
     assert pairs == [("content-type", "a"), ("x-one", "2"), ("vary", "origin")]
     assert header_pairs({"content-type": "a"}, {}) == [("content-type", "a")]
+
+
+def test_a_closed_event_stream_ends_as_answered(server: LiveServer) -> None:
+    """A dashboard that goes away: the next event ends its stream as a 200, not an error."""
+    with httpx.stream("GET", f"{server.url}/api/v1/stream", timeout=10,
+                      headers={"authorization": f"Bearer {server.admin_token}"}) as r:
+        next(r.iter_bytes())
+    ok = 'route="/api/v1/stream",status="200"} 1.0'
+    text = ""
+    for i in range(50):  # each ingest publishes an update: the send that finds the client gone
+        httpx.post(f"{server.url}/api/v1/ingest", params={"key": server.key}, content=_body(),
+                   headers={"content-type": "application/json", "x-forwarded-for": f"192.0.2.{i}"})
+        text = httpx.get(f"{server.url}/metrics").text
+        if ok in text:
+            break
+        time.sleep(0.1)
+    lines = [ln for ln in text.splitlines() if ln.startswith("wasmwatch_http_request_duration_seconds_count")
+             and 'route="/api/v1/stream"' in ln]
+    assert any(ok in ln for ln in lines), lines
+    assert not any('status="500"' in ln for ln in lines), lines

@@ -223,6 +223,17 @@ class StreamResponse(Response):
         await send({"type": "http.response.body", "body": b""})
 
     async def rsgi(self, proto: Any, extra: Mapping[str, str] = {}) -> None:
+        """Send each chunk as it is made; a client gone (granian raises on the send) ends the
+        stream as answered, and its iterator is closed (a live subscription let go)."""
         transport = proto.response_stream(self.status, header_pairs(self.headers, extra))
-        async for chunk in self.chunks:
-            await transport.send_bytes(chunk)
+        chunks = self.chunks
+        try:
+            async for chunk in chunks:
+                try:
+                    await transport.send_bytes(chunk)
+                except Exception:  # granian's ProtocolClosed and the like
+                    return
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
