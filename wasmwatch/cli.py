@@ -112,7 +112,8 @@ def _server(sock: socket.socket, app: Any, settings: Settings) -> Any:
             state._sfd = fd
 
     http1 = HTTP1Settings(header_read_timeout=round(settings.header_timeout_s * 1000))
-    return _OwnSocketServer(app, interface=Interfaces.ASGINL, log_enabled=False, backlog=2048,
+    # RSGI, granian's own interface: the app's __rsgi__ (web/rsgi.py), cheaper per request than ASGI
+    return _OwnSocketServer(app, interface=Interfaces.RSGI, log_enabled=False, backlog=2048,
                             backpressure=settings.max_connections, http1_settings=http1)
 
 

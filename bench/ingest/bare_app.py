@@ -1,6 +1,8 @@
-"""Baseline (a): the HTTP ceiling. A bare ASGI app on granian, embedded as ``wasmwatch serve``
-embeds it (ASGINL interface, uvloop, one process): it reads the whole body and answers 200
-``{}`` without looking at it.
+"""Baseline (a): the HTTP ceiling. A bare ASGI app on granian, embedded (ASGINL interface,
+uvloop, one process): it reads the whole body and answers 200 ``{}`` without looking at it.
+Issue 8's single-item target is set against it; ``wasmwatch serve`` itself now runs on
+granian's RSGI interface, whose bare app costs about half the CPU per request (bench/RESULTS.md,
+branch ``single8``).
 
 Run: ``.venv/bin/python bench/ingest/bare_app.py --host 127.0.0.1 --port 8801``
 """

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from wasmwatch.errors import ClientError, MethodNotAllowed, NotFound, StoreError
 from wasmwatch.runtime import Runtime
 from wasmwatch.telemetry import bus
-from wasmwatch.web import admin, alerts, backend, ingest, insights, otlp, query, static, symbols
+from wasmwatch.web import admin, alerts, backend, ingest, insights, otlp, query, rsgi, static, symbols
 from wasmwatch.web.http import Request, Response, error_response
 from wasmwatch.web.types import Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Runtime, Request], Awaitable[Response]]
+#: sends a response with extra headers (ASGI's ``send`` or RSGI's protocol behind it)
+Reply = Callable[[Response, Mapping[str, str]], Awaitable[None]]
 _REQUEST = ("wasmwatch", "http", "request")
 _START, _STOP, _EXCEPTION = ((*_REQUEST, end) for end in ("start", "stop", "exception"))
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
@@ -129,9 +132,21 @@ class App:
                 return
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer one request, timed as the ``wasmwatch.http.request`` span (as ``bus.span``
-        times a block, without its objects: this runs once per ingest request)."""
         request = Request(scope, receive, self.runtime.settings.body_timeout_s)
+        await self.serve(request, lambda response, extra: response(send, extra))
+
+    async def __rsgi__(self, scope: Any, proto: Any) -> None:
+        """granian's RSGI entry (``wasmwatch serve``): the same handlers, fewer objects per
+        request than ASGI (:mod:`wasmwatch.web.rsgi`)."""
+        headers = dict(scope.headers.items())
+        declared = headers.get("content-length")
+        request = Request(rsgi.scope_of(scope), rsgi.Receiver(proto, bool(declared)),
+                          self.runtime.settings.body_timeout_s, headers)
+        await self.serve(request, lambda response, extra: response.rsgi(proto, extra))
+
+    async def serve(self, request: Request, reply: Reply) -> None:
+        """Answer one request with ``reply``, timed as the ``wasmwatch.http.request`` span (as
+        ``bus.span`` times a block, without its objects: this runs once per ingest request)."""
         route = route_of(request.path)
         # the method is the client's word: only known ones become a /metrics label
         method = request.method if request.method in _METHODS else "other"
@@ -143,7 +158,7 @@ class App:
         try:
             response = await self.respond(request, route)
             meta["status"] = response.status
-            await response(send, cors_headers(request, route))
+            await reply(response, cors_headers(request, route))
         except BaseException as exc:
             if the_bus.has_handlers(_EXCEPTION):
                 end = the_bus.clock()

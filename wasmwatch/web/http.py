@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from wasmwatch.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from wasmwatch.web.rsgi import header_pairs
 from wasmwatch.web.types import Receive, Scope, Send
 
 _json = msgspec.json.Encoder()
@@ -19,19 +20,24 @@ _json = msgspec.json.Encoder()
 class Request:
     __slots__ = ("_query", "body_timeout_s", "headers", "method", "path", "receive", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive, body_timeout_s: float | None = None) -> None:
+    def __init__(self, scope: Scope, receive: Receive, body_timeout_s: float | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        """``headers`` as ``str`` already (RSGI gives them so), else decoded from the scope's."""
         self.scope = scope
         self.receive = receive
         self.body_timeout_s = body_timeout_s
         self.method: str = scope["method"]
         self.path: str = scope["path"]
-        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        self.headers = headers if headers is not None else {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self._query: dict[str, str] | None = None
 
     @property
     def query(self) -> dict[str, str]:
         if self._query is None:
-            raw = self.scope.get("query_string", b"").decode("latin-1")
+            raw = self.scope.get("query_string", b"")
+            if isinstance(raw, bytes):  # ASGI's bytes; RSGI's str
+                raw = raw.decode("latin-1")
             if "&" in raw or "%" in raw or "+" in raw or "=" not in raw:
                 self._query = dict(parse_qsl(raw, keep_blank_values=True))
             else:  # one plain ``name=value`` (an ingest key): what parse_qsl gives, sooner
@@ -168,6 +174,10 @@ class Response:
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 
+    async def rsgi(self, proto: Any, extra: Mapping[str, str] = {}) -> None:
+        """Send this response through granian's RSGI protocol (:mod:`wasmwatch.web.rsgi`)."""
+        proto.response_bytes(self.status, header_pairs(self.headers, extra), self.body)
+
 
 #: header (name, value) pairs as ASGI bytes, for the ones that repeat (types, CORS, origins)
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
@@ -211,3 +221,19 @@ class StreamResponse(Response):
         async for chunk in self.chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
+
+    async def rsgi(self, proto: Any, extra: Mapping[str, str] = {}) -> None:
+        """Send each chunk as it is made; a client gone (granian raises on the send) ends the
+        stream as answered, and its iterator is closed (a live subscription let go)."""
+        transport = proto.response_stream(self.status, header_pairs(self.headers, extra))
+        chunks = self.chunks
+        try:
+            async for chunk in chunks:
+                try:
+                    await transport.send_bytes(chunk)
+                except Exception:  # granian's ProtocolClosed and the like
+                    return
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
