@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -75,8 +74,6 @@ async def warm(reader: Callable[[], Any], cache: SpanCache, now_ms: Callable[[],
                                                end_ms))
             done += 1
             await asyncio.sleep(time.perf_counter() - took)
-    if done:  # the cache's rows live long: keep the collector off them, as the start does
-        gc.freeze()
     log.info("span cache warmed: %d summaries of %d projects in %.2f s, %d rows held",
              done, len(found), time.perf_counter() - started, cache.rows)
     return done
