@@ -150,7 +150,8 @@ def _rss_mb(pid: int) -> dict[str, float]:
 
 
 def _server_env(base: Path | None) -> dict[str, str]:
-    env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500"}
+    env = {**os.environ, "WASMWATCH_ADMIN_TOKEN": TOKEN, "WASMWATCH_RETENTION_DAYS": "36500",
+           "WASMWATCH_LOG_LEVELS": json.dumps({"wasmwatch.query.warm": "INFO"})}
     if base is not None:
         env["PYTHONPATH"] = str(base)
     return env
@@ -176,7 +177,8 @@ def serve(data_dir: Path, base: Path | None = None) -> tuple[subprocess.Popen[by
     proc = subprocess.Popen([sys.executable, "-m", "wasmwatch", "serve", "--port", str(port),
                              "--data-dir", str(data_dir)], env=_server_env(base),
                             cwd=str(base) if base is not None else None,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL,
+                            stderr=(data_dir / "server.log").open("wb"))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -187,6 +189,17 @@ def serve(data_dir: Path, base: Path | None = None) -> tuple[subprocess.Popen[by
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("server did not become ready")
+
+
+def wait_warmed(log: Path, timeout_s: float = 120) -> str | None:
+    """The server's "span cache warmed" line once it is in its log (None after the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if "span cache warmed" in line:
+                return line.strip()
+        time.sleep(0.1)
+    return None
 
 
 def _range(window_s: int) -> dict[str, str]:
@@ -244,6 +257,8 @@ def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
         data_dir.mkdir(parents=True, exist_ok=True)
         info.update(build(db, args.items, order == "shuffled", args.chunk))
     info["file_mb"] = round(db.stat().st_size / 2**20)
+    if args.build_only:
+        return info
     info["raw_scan_24h"] = raw_scan(db, args.runs, args.threads)
     dirs: dict[str, tuple[Path, Path | None]] = {"new": (data_dir, None)}
     if args.base is not None:  # the base server gets its own copy (a DuckDB file has one owner)
@@ -257,6 +272,8 @@ def run_order(order: str, args: argparse.Namespace) -> dict[str, Any]:
         dirs["base"] = (copy, args.base)
     info["code"] = {name: code_of(base) for name, (_, base) in dirs.items()}
     procs = {name: serve(d, base) for name, (d, base) in dirs.items()}
+    if args.warm:  # the new server's span cache warmed (its log says so) before the queries
+        info["warmed"] = wait_warmed(data_dir / "server.log")
     try:
         figures = http_queries({name: url for name, (_, url) in procs.items()}, args.runs)
         rss = {name: _rss_mb(proc.pid) for name, (proc, _) in procs.items()}
@@ -283,6 +300,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="DuckDB threads of the raw-scan baseline (the server uses its own)")
     parser.add_argument("--order", choices=("ordered", "shuffled", "both"), default="both")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the data sets that are not cached yet, and stop")
+    parser.add_argument("--warm", action="store_true",
+                        help="wait for the new server's span cache to be warmed (its log line) "
+                        "before the first queries")
     parser.add_argument("--quick", action="store_true", help="1 M items, 3 runs")
     parser.add_argument("--base", type=Path, default=None,
                         help="a checkout of the commit to compare with (e.g. `git archive main "

@@ -38,6 +38,7 @@ from wasmwatch.live import LiveHub
 from wasmwatch.projects import Keyring, Project, ProjectAdmin
 from wasmwatch.query import rollup
 from wasmwatch.query.cache import SpanCache
+from wasmwatch.query.warm import warmer
 from wasmwatch.store import layout, reorder
 from wasmwatch.store import projects as project_tables
 from wasmwatch.store.duckdb import DuckDBStore
@@ -225,6 +226,9 @@ class Runtime:
         await self.alerts.start(self.store.reader, self._writer.run_exclusive)
         self._spawn(self.alerts.run(self._stop), "alerts")
         self._spawn(self._every(self.settings.maintenance_interval_s, self.retain), "maintenance")
+        if self.span_cache is not None:  # the long windows' first answers (query.warm)
+            self._spawn(warmer(store.reader, self.span_cache, self.clock.now_ms,
+                               lambda: self.writer.depth, self._stop), "warm")
         if self.role == "evaluator":
             tail = Tail(self.store, self.clock.now_ms())  # type: ignore[arg-type]
             self._spawn(self._every(self.settings.alert_eval_interval_s,

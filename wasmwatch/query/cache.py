@@ -83,6 +83,11 @@ class SpanCache:
         self.hits = 0
         self.misses = 0
 
+    @property
+    def rows(self) -> int:
+        """Rows held."""
+        return self._rows
+
     # -- the writer's side -----------------------------------------------------------------
 
     def record(self, con: Any, batch: str) -> None:
