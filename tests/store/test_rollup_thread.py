@@ -137,3 +137,30 @@ def test_the_watermark_is_the_newest_batch_aggregated_not_the_newest_stored(
         assert _events(store, exact=False) == store.stored_count()
     finally:
         store.close()
+
+
+def test_an_aggregation_failing_outside_the_database_leaves_a_rebuild_not_a_failed_commit(
+        tmp_path: Path) -> None:
+    """A hook that raises (not a DuckDB error) on the rollup thread: the commits that staged
+    the rows still succeed, the rows are let go with the unclean flag kept, and the next open
+    rebuilds the rollup from raw items, so its answers are exact again."""
+    calls = []
+
+    def broken(con: Any, batch: str) -> None:
+        calls.append(batch)
+        raise ValueError("a hook's own bug")
+
+    store = DuckDBStore(tmp_path, ddl=rollup.ROLLUP_DDL, after_insert=[broken, rollup.apply],
+                        recover=[rollup.rebuild], aggregate_columns=rollup.SOURCE_COLUMNS,
+                        flush_rows=150)
+    groups: list[list[Chunk]] = [[c] for group in seeded_chunks() for c in group]
+    for group in groups:
+        store.write(Prepared(group))  # never raises for the rollup thread's failure
+    stored = store.stored_count()
+    assert calls and store.close()  # the close says the rollups need a rebuild
+    store = _store(tmp_path, [], flush_rows=150)
+    try:
+        assert store.recover(NOW)  # the unclean flag was left: rebuilt
+        assert _events(store, exact=False) == _events(store, exact=True) == stored
+    finally:
+        store.close()

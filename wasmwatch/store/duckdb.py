@@ -320,6 +320,14 @@ class DuckDBStore:
             with contextlib.suppress(duckdb.Error):
                 con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'false')", [_CLEAN])
             raise StoreError(f"aggregating failed: {exc}") from exc
+        except Exception as exc:  # not the database's: these rows would fail again, let them go
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            self._lossy = True  # the next open rebuilds the aggregates from raw items
+            with contextlib.suppress(duckdb.Error):
+                con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'false')", [_CLEAN])
+            raise StoreError(f"aggregating failed, {done} rows left to the rebuild at the "
+                             f"next start: {exc}") from exc
         finally:
             with contextlib.suppress(duckdb.Error):
                 con.unregister(_PENDING)
@@ -434,6 +442,9 @@ class DuckDBStore:
         try:
             self.flush(force=True)
             self._mark(clean=not self._lossy)
+            if self._lossy:
+                problems.append("some rows could not be aggregated (the next start rebuilds "
+                                "the rollups)")
         except StoreError as exc:  # left unclean: the next open rebuilds the aggregates
             problems.append(f"{exc} (the next start rebuilds the rollups)")
         self._flusher.shutdown(wait=True)
