@@ -13,47 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from wasmwatch.ingest import schema as s
-from wasmwatch.ingest.columnar import Chunk, Prepared, prepare
+from tests.store.seeds import NOW, seeded_chunks
+from wasmwatch.ingest.columnar import Chunk, Prepared
 from wasmwatch.query import rollup, summary
 from wasmwatch.store.duckdb import DuckDBStore
-from wasmwatch.store.layout import batch_context
-
-NOW = 1_764_000_000_000  # a whole hour
-HOUR = 3_600_000
-
-
-def _item(rng: np.random.Generator, i: int) -> s.Item:
-    ts = float(NOW - int(rng.integers(0, 3 * HOUR)))
-    ms = float(np.round(rng.lognormal(3, 1.1), 3))
-    kind = int(rng.integers(0, 4))
-    if kind == 0:
-        return s.Error(id=f"it{i}", ts=ts, kind="unreachable", message="failed",
-                       stack="at f (app.wasm:wasm-function[1]:0x8d)")
-    if kind == 1:
-        return s.Memory(id=f"it{i}", ts=ts, wasm_bytes=int(rng.integers(1, 20)) << 20)
-    if kind == 2:
-        return s.BundleLoad(id=f"it{i}", ts=ts, total_ms=ms * 20, cached=bool(rng.random() < 0.5))
-    return s.Operation(id=f"it{i}", ts=ts, name=str(rng.choice(["render", "save"])), ms=ms,
-                       ok=bool(rng.random() > 0.1))
-
-
-def seeded_chunks(n: int = 3000, seed: int = 7) -> list[list[Chunk]]:
-    """``n`` items over the 3 h before NOW in chunks of 100 (one in 20 sent again later),
-    in 4 groups."""
-    rng = np.random.default_rng(seed)
-    chunks: list[Chunk] = []
-    for start in range(0, n, 100):
-        items = [_item(rng, i) for i in range(start, start + 100)]
-        prepare(items)
-        context = batch_context("p1", NOW, session=f"s{start // 200}", release="1.0.0",
-                                page="/app", connection="4g", device="desktop", browser="Chrome",
-                                browser_major=120, os="Linux", online=True, sdk="0.1.0")
-        chunks.append(Chunk(context, items, 100))
-    chunks += chunks[::20]  # replays: the same ids again, in a later commit
-    return [chunks[i::4] for i in range(4)]
 
 
 def _store(path: Path, threads: list[str], flush_rows: int, slow_s: float = 0.0) -> DuckDBStore:
