@@ -310,24 +310,19 @@ class DuckDBStore:
             for hook in self._after_insert:
                 hook(con, _PENDING)
             con.execute("COMMIT")
-        except duckdb.Error as exc:
+        except Exception as exc:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
-            # keep the rows for the next flush (and the unclean flag, should none succeed)
-            with self._stage_lock:
+            with contextlib.suppress(duckdb.Error):  # unclean until an aggregation succeeds
+                con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'false')", [_CLEAN])
+            if not isinstance(exc, duckdb.Error):  # not the database's: would fail again
+                self._lossy = True  # the next open rebuilds the aggregates from raw items
+                raise StoreError(f"aggregating failed, {done} rows left to the rebuild at "
+                                 f"the next start: {exc}") from exc
+            with self._stage_lock:  # kept for the next flush
                 self._staged_tables = staged + self._staged_tables
                 self._pending += done
-            with contextlib.suppress(duckdb.Error):
-                con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'false')", [_CLEAN])
             raise StoreError(f"aggregating failed: {exc}") from exc
-        except Exception as exc:  # not the database's: these rows would fail again, let them go
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")
-            self._lossy = True  # the next open rebuilds the aggregates from raw items
-            with contextlib.suppress(duckdb.Error):
-                con.execute("INSERT OR REPLACE INTO meta VALUES (?, 'false')", [_CLEAN])
-            raise StoreError(f"aggregating failed, {done} rows left to the rebuild at the "
-                             f"next start: {exc}") from exc
         finally:
             with contextlib.suppress(duckdb.Error):
                 con.unregister(_PENDING)
