@@ -207,3 +207,21 @@ def test_a_started_server_has_given_back_the_pages_only_its_start_used(tmp_path:
             server.stop()
     assert ready["30"] < ready["0"] - 10_240, ready
 
+
+
+def test_a_serving_process_never_imports_pandas_through_arrow(live_server: LiveServer) -> None:
+    """pyarrow would import pandas (installed here: chdb brings it) on the first Arrow array
+    of a list, 47 MB of RSS; `wasmwatch serve` keeps it out, through ingest, queries and
+    /metrics."""
+    pytest.importorskip("pandas")
+    now = int(time.time() * 1000)
+    items = [item(id=f"p{i}", ts=now - i) for i in range(50)]
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        assert client.post(f"/api/v1/ingest?key={live_server.key}",
+                           json=envelope(items)).status_code == 200
+        auth = {"authorization": f"Bearer {live_server.admin_token}"}
+        assert client.get("/api/v1/summary?window=1h", headers=auth).status_code == 200
+        assert client.get("/metrics", headers=auth).status_code == 200
+    assert live_server.proc is not None
+    maps = Path(f"/proc/{live_server.proc.pid}/maps").read_text()
+    assert "/pandas/" not in maps

@@ -167,6 +167,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def main(argv: list[str] | None = None) -> int:
     memory.prepare_environment()
+    memory.arrow_without_pandas()
     args = parse_args(argv)
     if args.command == "symbols":
         return symbols_upload(args)

@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib.abc
 import logging
 import os
+import sys
 from collections.abc import MutableMapping
 from functools import lru_cache
 from pathlib import Path
@@ -55,6 +57,38 @@ def prepare_environment(environ: MutableMapping[str, str] = os.environ) -> None:
     huge pages) for the life of the process. Values already set are left alone."""
     environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+
+
+class _Hidden(importlib.abc.MetaPathFinder):
+    """An import finder that makes one top-level package (and its modules) not found."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname == self.name or fullname.startswith(self.name + "."):
+            raise ImportError(f"{fullname} is hidden from pyarrow", name=fullname)
+
+
+def arrow_without_pandas() -> bool:
+    """Keep pyarrow from importing pandas, before anything builds an Arrow array (``wasmwatch``
+    calls it first thing). Where pandas is installed (chdb, the ClickHouse extra, brings it),
+    pyarrow imports it on its first ``pa.array`` of a list, to check whether the list is a
+    pandas object: 47 MB more RSS for the life of the process (``bench/RESULTS.md``, queue9).
+    wasmwatch never hands pandas objects to Arrow, so pyarrow's one attempt is made here with
+    pandas hidden; pyarrow remembers the answer, and pandas itself stays importable for
+    whoever needs it. False when pandas is imported already (nothing to save)."""
+    if "pandas" in sys.modules:
+        return False
+    import pyarrow as pa
+
+    finder = _Hidden("pandas")
+    sys.meta_path.insert(0, finder)
+    try:
+        pa.array([])  # pyarrow's pandas check, tried once per process
+    finally:
+        sys.meta_path.remove(finder)
+    return "pandas" not in sys.modules
 
 
 def tune_process() -> None:
