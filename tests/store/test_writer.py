@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
+import random
+import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -15,7 +20,8 @@ from wasmwatch.store import projects
 from wasmwatch.store.base import MemoryStore, Written
 from wasmwatch.store.duckdb import DuckDBStore
 from wasmwatch.store.layout import batch_context
-from wasmwatch.store.writer import ITEM_BYTES, Writer, held_bytes
+from wasmwatch.store.writer import ENVELOPE_BYTES, ITEM_BYTES, Writer, held_bytes, held_for
+from wasmwatch.web.ingest import decode_envelope
 
 NOW = 1_764_000_000_000
 
@@ -59,10 +65,10 @@ async def test_queue_full_is_refused_at_once() -> None:
 
 
 async def test_queue_bound_counts_held_memory_not_body_bytes() -> None:
-    """The byte bound counts what a waiting request holds (body, decoded items), so two
+    """The byte bound counts what a waiting request holds (its decoded items), so two
     chunks whose bodies fit under it are refused once their held memory does not."""
     first, second = rows("a", "b"), rows("c", "d")
-    assert held_bytes(first) == 2 * first.nbytes + 2 * ITEM_BYTES
+    assert held_bytes(first) == first.nbytes + 2 * ITEM_BYTES + ENVELOPE_BYTES
     limit = held_bytes(first) + first.nbytes  # room for the bodies of both, not their items
     assert first.nbytes + second.nbytes <= limit < held_bytes(first) + held_bytes(second)
     store = MemoryStore()
@@ -264,3 +270,47 @@ async def test_a_group_stops_waiting_for_clients_that_left() -> None:
         asyncio.gather(*(writer.submit(rows(f"second{i}")) for i in range(5))), 10) == [0] * 5
     await writer.close()
     assert store.sizes == [10, 5]
+
+
+def _wire_item(kind: str, i: int, rng: random.Random) -> dict[str, Any]:
+    base: dict[str, Any] = {"id": f"load{rng.getrandbits(24):x}.{i:x}", "type": kind,
+                            "ts": 1_764_000_000_000 + i}
+    if kind == "operation":
+        return base | {"name": rng.choice(["render", "save"]), "ms": rng.random() * 400,
+                       "ok": True, "expected_ms": 50}
+    if kind == "error":
+        stack = "\n".join(f"    at fn_{rng.getrandbits(16):x} (app.wasm:wasm-function[{j}]:0x{j:x})"
+                          for j in range(rng.randint(2, 30)))
+        return base | {"category": "runtime", "kind": "RuntimeError", "stack": stack,
+                       "message": f"index out of bounds at {rng.getrandbits(20)}"}
+    if kind == "measurement":
+        return base | {"name": "fps", "value": rng.random() * 120, "unit": "count",
+                       "tags": {"scene": rng.choice("abc"), "level": rng.randint(1, 9)}}
+    if kind == "memory":
+        return base | {"wasm_bytes": rng.randint(16, 512) * 65536, "grow_count": 3}
+    return base | {"name": rng.choice(["dark_mode", "export_pdf"])}  # feature
+
+
+@pytest.mark.parametrize("shape", [(1, "operation"), (20, "mixed"), (1000, "mixed"),
+                                   (1000, "operation"), (200, "error")])
+def test_held_for_bounds_what_a_decoded_body_holds(shape: tuple[int, str]) -> None:
+    """``held_for`` (what the queue's byte bound counts) is at least what tracemalloc finds a
+    decoded envelope holding once its body is let go, and not far above it."""
+    n, mix = shape
+    rng = random.Random(n)
+    kinds = ["operation", "operation", "error", "measurement", "memory", "feature"]
+    bodies = [json.dumps({"context": {"session": f"s{b}", "release": "1.4.2"}, "items": [
+        _wire_item(mix if mix != "mixed" else rng.choice(kinds), i, rng) for i in range(n)]}
+    ).encode() for b in range(max(2, 2000 // n))]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        decoded = [decode_envelope(body) for body in bodies]
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    estimate = sum(held_for(len(body), n) for body in bodies)
+    assert len(decoded) == len(bodies)
+    assert held <= estimate <= 2.5 * held, (held, estimate)

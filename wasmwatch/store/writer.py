@@ -9,9 +9,11 @@ the queue holds ``queue_max_items`` items or ``queue_max_bytes`` of memory, ``su
 :class:`QueueFull` at once: honest backpressure instead of unbounded memory. (Ingest first
 waits up to ``queue_wait_s`` for room, :meth:`Writer.wait_room`, so a burst of bulk bodies
 queues briefly instead of being refused and sent again at once.) A waiting request
-holds its body and its decoded items, counted as :func:`held_bytes` (twice the body plus
-:data:`ITEM_BYTES` per item, fitted with tracemalloc in ``bench/RESULTS.md``, memory3), so the
-bound is on memory, not on body bytes (a queued item holds ~2-3x its share of the body).
+holds its decoded items (ingest lets the body go once it is decoded), counted as
+:func:`held_bytes`: the body's size for their strings, :data:`ITEM_BYTES` per item and
+:data:`ENVELOPE_BYTES`, at or above what tracemalloc finds them holding
+(``tests/store/test_writer.py``), so the bound is on memory, not on body bytes (a queued item
+holds ~2x its share of the body).
 
 After each commit the ``on_commit`` hooks get the newly stored items in the wide
 :class:`~wasmwatch.store.schema.Row` shape, only its ``commit_columns``: from
@@ -57,14 +59,18 @@ OnCommit = Callable[[pa.Table | list[Row]], None]
 _COMMIT = ("wasmwatch", "store", "commit")
 #: commits of at least this many rows reach the hooks as Arrow, smaller ones as Row values
 COLUMNAR_MIN_ROWS = 4096
-#: Python objects of one decoded item beyond its strings (tracemalloc: 120-250 B by type)
-ITEM_BYTES = 256
+#: Python objects of one decoded item beyond its strings' characters (tracemalloc: 120-250 B
+#: by type, and ~50 B per string it holds)
+ITEM_BYTES = 320
+#: a decoded envelope's own objects (the envelope, its context and item list)
+ENVELOPE_BYTES = 512
 
 
 def held_for(body_bytes: int, items: int) -> int:
-    """The memory a waiting request holds: its body, the decoded strings (about the body's
-    size again) and the item objects."""
-    return 2 * body_bytes + ITEM_BYTES * items
+    """The memory a waiting request holds once decoded: the strings (at most the body's size)
+    and the item objects. (Its body is let go once decoded; while a body waits for room
+    before its decode, :meth:`Writer.wait_room` counts it apart.)"""
+    return body_bytes + ITEM_BYTES * items + ENVELOPE_BYTES
 
 
 def held_bytes(chunk: Chunk) -> int:

@@ -254,6 +254,7 @@ async def batch(rt: Runtime, request: Request) -> Response:
     if rejected:
         log_info(rt, request.path, "invalid", f"{len(rejected)} of {len(items)} items rejected, "
                  f"first {rejected[0].error}", project.id)
+    del body, envelope, items  # the chunk holds what is left to store (see writer.held_for)
     duplicates = await store(rt, project, [chunk])
     return json_response(s.IngestResult(len(chunk.items) - duplicates, rejected, duplicates))
 
@@ -292,5 +293,6 @@ async def seed_bulk(rt: Runtime, request: Request) -> Response:
     if errors:
         log_info(rt, request.path, "invalid", f"{len(errors)} of {len(metrics)} metrics "
                  f"rejected, first {errors[0]}", project.id)
+    del body, payload, metrics  # the chunks hold what is left to store (see writer.held_for)
     await store(rt, project, chunks)
     return json_response({"success": sum(len(c.items) for c in chunks), "errors": len(errors)})
