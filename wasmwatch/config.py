@@ -41,11 +41,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_items_per_batch: int = 1000
     #: items waiting to be committed before ingest answers 503
     queue_max_items: int = 300_000
-    #: memory (MiB) the requests waiting to be committed may hold (bodies and decoded items,
-    #: see store/writer.py ``held_bytes``) before ingest answers 503. This and
-    #: ``store_memory_mb`` keep the process under 400 MB RSS at twice its capacity
-    #: (bench/RESULTS.md, memory4: 370-375 MB where 32 and 160 reached 430-451)
-    queue_max_mb: int = 16
+    #: memory (MiB) the requests waiting to be committed may hold (their decoded items, see
+    #: store/writer.py ``held_bytes``) before ingest answers 503. This and ``store_memory_mb``
+    #: keep the process under 400 MB RSS at twice its capacity (bench/RESULTS.md, queue9:
+    #: peaks of 347-348 MB, as 16 did before the bodies were let go once decoded); commit
+    #: groups are half the queue at most, so a larger one gathers larger commits
+    queue_max_mb: int = 32
     #: seconds a bulk body waits for room in a full queue before its 503 (0: refused at once);
     #: the bodies waiting are bounded by half of ``queue_max_mb``
     queue_wait_s: float = 1.0
