@@ -167,12 +167,12 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 def main(argv: list[str] | None = None) -> int:
     memory.prepare_environment()
-    memory.arrow_without_pandas()
     args = parse_args(argv)
     if args.command == "symbols":
         return symbols_upload(args)
     if args.command in admin_cli.COMMANDS:
         return admin_cli.main(args)
+    memory.arrow_without_pandas()  # serving: before its modules build Arrow arrays
     flags = {k: v for k, v in vars(args).items() if k != "command"}
     try:
         settings = load(flags)

@@ -70,16 +70,16 @@ class _Hidden(importlib.abc.MetaPathFinder):
             raise ImportError(f"{fullname} is hidden from pyarrow", name=fullname)
 
 
-def arrow_without_pandas() -> bool:
-    """Keep pyarrow from importing pandas, before anything builds an Arrow array (``wasmwatch``
-    calls it first thing). Where pandas is installed (chdb, the ClickHouse extra, brings it),
-    pyarrow imports it on its first ``pa.array`` of a list, to check whether the list is a
+def arrow_without_pandas() -> None:
+    """Keep pyarrow from importing pandas, before anything builds an Arrow array (``wasmwatch
+    serve`` calls it before it imports the server). Where pandas is installed (chdb, the
+    ClickHouse extra, brings it), pyarrow imports it on its first ``pa.array`` of a list, to check whether the list is a
     pandas object: 47 MB more RSS for the life of the process (``bench/RESULTS.md``, queue9).
     wasmwatch never hands pandas objects to Arrow, so pyarrow's one attempt is made here with
     pandas hidden; pyarrow remembers the answer, and pandas itself stays importable for
-    whoever needs it. False when pandas is imported already (nothing to save)."""
+    whoever needs it. Nothing to do when pandas is imported already."""
     if "pandas" in sys.modules:
-        return False
+        return
     import pyarrow as pa
 
     finder = _Hidden("pandas")
@@ -88,7 +88,6 @@ def arrow_without_pandas() -> bool:
         pa.array([])  # pyarrow's pandas check, tried once per process
     finally:
         sys.meta_path.remove(finder)
-    return "pandas" not in sys.modules
 
 
 def tune_process() -> None:
