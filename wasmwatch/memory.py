@@ -73,11 +73,12 @@ class _Hidden(importlib.abc.MetaPathFinder):
 def arrow_without_pandas() -> None:
     """Keep pyarrow from importing pandas, before anything builds an Arrow array (``wasmwatch
     serve`` calls it before it imports the server). Where pandas is installed (chdb, the
-    ClickHouse extra, brings it), pyarrow imports it on its first ``pa.array`` of a list, to check whether the list is a
-    pandas object: 47 MB more RSS for the life of the process (``bench/RESULTS.md``, queue9).
-    wasmwatch never hands pandas objects to Arrow, so pyarrow's one attempt is made here with
-    pandas hidden; pyarrow remembers the answer, and pandas itself stays importable for
-    whoever needs it. Nothing to do when pandas is imported already."""
+    ClickHouse extra, brings it), pyarrow imports it on its first ``pa.array`` of a list, to
+    check whether the list is a pandas object: 47 MB more RSS for the life of the process
+    (``bench/RESULTS.md``, queue9). wasmwatch never hands pandas objects to Arrow, so
+    pyarrow's one attempt is made here with pandas hidden; pyarrow remembers the answer, and
+    pandas itself stays importable for whoever needs it. Nothing to do when pandas is
+    imported already."""
     if "pandas" in sys.modules:
         return
     import pyarrow as pa
